@@ -1,0 +1,215 @@
+package zkrecipes
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/go-zookeeper/zk"
+	"github.com/zkrecipes/zkrecipes/retry"
+)
+
+// Client is a ZooKeeper connection with Curator's connection states and retrying,
+// context-aware operations. It is safe for concurrent use. Create it with Connect and
+// release it with Close.
+type Client struct {
+	conn       *zk.Conn
+	cfg        config
+	ns         string
+	log        *slog.Logger
+	sm         *stateMachine
+	negotiated negotiatedTimeout
+
+	// life is cancelled by Close; background work (guaranteed deletes, orphan cleanup,
+	// abandoned calls) is tracked by bg so Close can wait for it.
+	life     context.Context
+	stopLife context.CancelFunc
+	bg       sync.WaitGroup
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// Connect opens a session with the given servers and blocks until it is established, the
+// connection timeout passes (ErrConnectTimeout) or ctx is done. Each element of servers is
+// a host:port or a whole connect string ("zk1:2181,zk2:2181/chroot"); a chroot becomes the
+// namespace (a WithNamespace is appended to it).
+func Connect(ctx context.Context, servers []string, opts ...Option) (*Client, error) {
+	cfg := defaultConfig()
+	for _, o := range opts {
+		o(&cfg)
+	}
+	if len(cfg.errs) > 0 {
+		return nil, errors.Join(cfg.errs...)
+	}
+	var hosts []string
+	chroot := ""
+	for _, s := range servers {
+		h, cr, err := ParseConnectString(s)
+		if err != nil {
+			return nil, err
+		}
+		hosts = append(hosts, h...)
+		if cr != "" {
+			if chroot != "" && chroot != cr {
+				return nil, fmt.Errorf("%w: two different chroots %q and %q", ErrInvalidArgument, chroot, cr)
+			}
+			chroot = cr
+		}
+	}
+	if len(hosts) == 0 {
+		return nil, fmt.Errorf("%w: no ZooKeeper server given", ErrInvalidArgument)
+	}
+	ns, err := normalizeNamespace(chroot, cfg.namespace)
+	if err != nil {
+		return nil, err
+	}
+	log := cfg.logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	c := &Client{cfg: cfg, ns: ns, log: log}
+	c.life, c.stopLife = context.WithCancel(context.Background())
+	c.sm = newStateMachine(func() time.Duration { return c.negotiated.get(cfg.sessionTimeout) },
+		func(msg string, args ...any) { log.Info(msg, args...) })
+
+	// The callback can run before zk.Connect returns, so it reads the conn through a
+	// channel that is closed once c.conn is set.
+	ready := make(chan struct{})
+	hp := cfg.hostProvider
+	if hp == nil {
+		hp = zk.NewDNSHostProvider()
+	}
+	conn, _, err := zk.Connect(hosts, cfg.sessionTimeout,
+		zk.WithDialer(c.negotiated.wrap(cfg.dialer)),
+		zk.WithHostProvider(hp),
+		zk.WithLogger(zkLogger{log}),
+		zk.WithLogInfo(false),
+		zk.WithEventCallback(func(ev zk.Event) {
+			if ev.Type != zk.EventSession {
+				return
+			}
+			<-ready
+			c.sm.onEvent(ev, c.conn.SessionID())
+		}),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("zkrecipes: connect %v: %w", hosts, err)
+	}
+	c.conn = conn
+	close(ready)
+
+	if cfg.hooks.StateChange != nil {
+		c.Listen(cfg.hooks.StateChange)
+	}
+
+	wctx, cancel := context.WithTimeout(ctx, cfg.connectionTimeout)
+	defer cancel()
+	if err := c.sm.waitConnected(wctx); err != nil {
+		_ = c.Close(context.Background())
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("zkrecipes: connect %v: %w", hosts, ctx.Err())
+		}
+		return nil, fmt.Errorf("%w: %v within %v", ErrConnectTimeout, hosts, cfg.connectionTimeout)
+	}
+	for _, a := range cfg.auth {
+		if err := conn.AddAuth(a.scheme, a.auth); err != nil {
+			_ = c.Close(context.Background())
+			return nil, fmt.Errorf("zkrecipes: add %s auth: %w", a.scheme, err)
+		}
+	}
+	return c, nil
+}
+
+// Conn returns the underlying go-zk connection for anything the Client does not wrap.
+// Paths on it are server paths (the namespace is not applied) and calls on it are not
+// retried.
+func (c *Client) Conn() *zk.Conn { return c.conn }
+
+// Namespace returns the server path that the Client's "/" maps to ("" without namespace).
+func (c *Client) Namespace() string { return c.ns }
+
+// Logger returns the Client's logger, for recipes built on it.
+func (c *Client) Logger() *slog.Logger { return c.log }
+
+// State returns the current connection state.
+func (c *Client) State() State {
+	st, _ := c.sm.current()
+	return st
+}
+
+// SessionID returns the id of the current (or last) session.
+func (c *Client) SessionID() int64 { return c.conn.SessionID() }
+
+// SessionTimeout returns the session timeout the server negotiated (the requested one
+// until a session was established).
+func (c *Client) SessionTimeout() time.Duration {
+	return c.negotiated.get(c.cfg.sessionTimeout)
+}
+
+// RetryPolicy returns the Client's retry policy.
+func (c *Client) RetryPolicy() retry.Policy { return c.cfg.policy }
+
+// ACL returns the ACL the Client puts on the nodes it creates.
+func (c *Client) ACL() []zk.ACL { return c.cfg.acl }
+
+// BlockUntilConnected waits until the client is CONNECTED or RECONNECTED. It returns
+// ctx.Err() when ctx ends first and ErrClosed when the client is closed.
+func (c *Client) BlockUntilConnected(ctx context.Context) error { return c.sm.waitConnected(ctx) }
+
+// Listen registers fn to be called for every later state transition. Each listener has
+// its own goroutine and queue: calls to one listener are sequential and in order, a slow
+// listener delays no other listener and never go-zk. The returned stop function
+// unregisters fn; it does not wait for a call in progress and may be called from fn. After
+// Close, a listener's last call is StateClosed. Listen on a closed client returns a no-op.
+func (c *Client) Listen(fn func(StateChange)) (stop func()) {
+	l, ok := c.sm.add(fn)
+	if !ok {
+		return func() {}
+	}
+	c.bg.Add(1)
+	go func() {
+		defer c.bg.Done()
+		l.run()
+	}()
+	return func() {
+		c.sm.remove(l)
+		l.stop()
+	}
+}
+
+// Close ends the session (its ephemeral nodes vanish at once), reports StateClosed to
+// listeners, stops background retries (pending guaranteed deletes are abandoned) and waits
+// until every goroutine the Client started has returned, or ctx is done. It is idempotent.
+func (c *Client) Close(ctx context.Context) error {
+	c.closeOnce.Do(func() {
+		c.stopLife()
+		c.sm.close()
+		c.conn.Close()
+	})
+	done := make(chan struct{})
+	go func() {
+		c.bg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return c.closeErr
+	case <-ctx.Done():
+		return fmt.Errorf("zkrecipes: close: %w", ctx.Err())
+	}
+}
+
+// closed reports whether Close was called.
+func (c *Client) closed() bool { return c.life.Err() != nil }
+
+type zkLogger struct{ l *slog.Logger }
+
+func (z zkLogger) Printf(format string, args ...any) {
+	if z.l.Enabled(context.Background(), slog.LevelDebug) {
+		z.l.Debug(fmt.Sprintf(format, args...), "source", "go-zk")
+	}
+}

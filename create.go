@@ -1,0 +1,276 @@
+package zkrecipes
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync/atomic"
+
+	"github.com/go-zookeeper/zk"
+)
+
+// CreateMode is the kind of node to create.
+type CreateMode int
+
+// The node kinds ZooKeeper supports (TTL nodes are left to Conn()).
+const (
+	ModePersistent CreateMode = iota
+	ModeEphemeral
+	ModePersistentSequential
+	ModeEphemeralSequential
+	// ModeContainer is a persistent node the server deletes once its last child is gone.
+	ModeContainer
+)
+
+var modeNames = [...]string{"PERSISTENT", "EPHEMERAL", "PERSISTENT_SEQUENTIAL", "EPHEMERAL_SEQUENTIAL", "CONTAINER"}
+
+// String returns ZooKeeper's name for the mode.
+func (m CreateMode) String() string {
+	if m >= 0 && int(m) < len(modeNames) {
+		return modeNames[m]
+	}
+	return fmt.Sprintf("CreateMode(%d)", int(m))
+}
+
+// Sequential reports whether the server appends a sequence number to the name.
+func (m CreateMode) Sequential() bool {
+	return m == ModePersistentSequential || m == ModeEphemeralSequential
+}
+
+// Ephemeral reports whether the node lives only as long as the session.
+func (m CreateMode) Ephemeral() bool { return m == ModeEphemeral || m == ModeEphemeralSequential }
+
+func (m CreateMode) flags() (int32, error) {
+	switch m {
+	case ModePersistent:
+		return zk.FlagPersistent, nil
+	case ModeEphemeral:
+		return zk.FlagEphemeral, nil
+	case ModePersistentSequential:
+		return zk.FlagSequence, nil
+	case ModeEphemeralSequential:
+		return zk.FlagEphemeralSequential, nil
+	case ModeContainer:
+		return zk.FlagContainer, nil
+	}
+	return 0, fmt.Errorf("%w: unknown create mode %d", ErrInvalidArgument, int(m))
+}
+
+// CreateOption modifies one create.
+type CreateOption func(*createConfig)
+
+type createConfig struct {
+	parents bool
+	acl     []zk.ACL
+}
+
+// WithParents creates missing parent nodes (and the namespace) as containers with empty
+// data and the Client's ACL, as Curator's creatingParentContainersIfNeeded does.
+func WithParents() CreateOption { return func(c *createConfig) { c.parents = true } }
+
+// WithNodeACL gives the new node acl instead of the Client's default ACL.
+func WithNodeACL(acl []zk.ACL) CreateOption { return func(c *createConfig) { c.acl = acl } }
+
+func (c *Client) createConfig(opts []CreateOption) createConfig {
+	cc := createConfig{acl: c.cfg.acl}
+	for _, o := range opts {
+		o(&cc)
+	}
+	if len(cc.acl) == 0 {
+		cc.acl = c.cfg.acl
+	}
+	return cc
+}
+
+// Create makes a node at path with data and returns the path it got (with the sequence
+// suffix for sequential modes), relative to the namespace. Without WithParents a missing
+// parent fails with zk.ErrNoNode. A nil data is stored as empty.
+//
+// A create of a sequential node that is retried after a connection loss may leave a
+// duplicate behind, because the lost attempt may have succeeded; use CreateProtected for
+// those.
+func (c *Client) Create(ctx context.Context, path string, data []byte, mode CreateMode, opts ...CreateOption) (string, error) {
+	if err := c.checkPath("create", path); err != nil {
+		return "", err
+	}
+	if err := c.checkData("create", path, data); err != nil {
+		return "", err
+	}
+	flags, err := mode.flags()
+	if err != nil {
+		return "", &OpError{Op: "create", Path: path, Err: err}
+	}
+	cc := c.createConfig(opts)
+	var retried atomic.Bool
+	return do(c, ctx, "create", path, func() (string, error) {
+		p, err := c.createOnce(path, data, flags, cc)
+		if errors.Is(err, zk.ErrNodeExists) && retried.Load() && !mode.Sequential() {
+			// A lost reply may hide our own success; the caller asked for the node to
+			// exist, so report the path rather than a conflict it may have caused itself.
+			return path, nil
+		}
+		if err != nil && !errors.Is(err, zk.ErrNodeExists) {
+			retried.Store(true)
+		}
+		return p, err
+	})
+}
+
+// createOnce is one attempt: create, and with parents, create missing ancestors and try
+// again. It returns the namespace-relative path.
+func (c *Client) createOnce(path string, data []byte, flags int32, cc createConfig) (string, error) {
+	if data == nil {
+		data = []byte{}
+	}
+	create := func() (string, error) {
+		full := c.fullPath(path)
+		var p string
+		var err error
+		if flags == zk.FlagContainer {
+			p, err = c.conn.CreateContainer(full, data, flags, cc.acl)
+		} else {
+			p, err = c.conn.Create(full, data, flags, cc.acl)
+		}
+		return c.relPath(p), err
+	}
+	p, err := create()
+	if errors.Is(err, zk.ErrNoNode) && cc.parents {
+		if err := c.ensureParents(path); err != nil {
+			return "", err
+		}
+		p, err = create()
+	}
+	return p, err
+}
+
+// ensureParents creates every missing ancestor of path (server path, namespace included)
+// as a container.
+func (c *Client) ensureParents(path string) error {
+	full := c.fullPath(path)
+	parent, _ := SplitPath(full)
+	if parent == "/" {
+		return nil
+	}
+	var missing []string
+	for p := parent; p != "/"; p, _ = SplitPath(p) {
+		ok, _, err := c.conn.Exists(p)
+		if err != nil {
+			return err
+		}
+		if ok {
+			break
+		}
+		missing = append(missing, p)
+	}
+	for i := len(missing) - 1; i >= 0; i-- {
+		_, err := c.conn.CreateContainer(missing[i], []byte{}, zk.FlagContainer, c.cfg.acl)
+		if err != nil && !errors.Is(err, zk.ErrNodeExists) {
+			return fmt.Errorf("create parent %s: %w", c.relPath(missing[i]), err)
+		}
+	}
+	return nil
+}
+
+// EnsurePath creates path and its missing ancestors as containers (a no-op for nodes
+// that exist).
+func (c *Client) EnsurePath(ctx context.Context, path string) error {
+	if err := c.checkPath("ensure", path); err != nil {
+		return err
+	}
+	if path == "/" && c.ns == "" {
+		return nil
+	}
+	_, err := do(c, ctx, "ensure", path, func() (struct{}, error) {
+		if err := c.ensureParents(path); err != nil {
+			return struct{}{}, err
+		}
+		_, err := c.conn.CreateContainer(c.fullPath(path), []byte{}, zk.FlagContainer, c.cfg.acl)
+		if errors.Is(err, zk.ErrNodeExists) {
+			err = nil
+		}
+		return struct{}{}, err
+	})
+	return err
+}
+
+// Multi runs ops atomically: all succeed or none is applied. ops are *zk.CreateRequest,
+// *zk.DeleteRequest, *zk.SetDataRequest and *zk.CheckVersionRequest with paths relative to
+// the namespace; a CreateRequest with a nil Acl gets the Client's ACL. When the
+// transaction fails, the error wraps the first failing operation's error and the
+// responses say which one failed. Like Curator, Multi is retried after a connection loss:
+// make it idempotent with version checks when that matters.
+func (c *Client) Multi(ctx context.Context, ops ...any) ([]zk.MultiResponse, error) {
+	mapped := make([]any, len(ops))
+	first := ""
+	for i, op := range ops {
+		var p string
+		switch o := op.(type) {
+		case *zk.CreateRequest:
+			cp := *o
+			if cp.Acl == nil {
+				cp.Acl = c.cfg.acl
+			}
+			if cp.Data == nil {
+				cp.Data = []byte{}
+			}
+			p, cp.Path = o.Path, c.fullPath(o.Path)
+			mapped[i] = &cp
+		case *zk.DeleteRequest:
+			cp := *o
+			p, cp.Path = o.Path, c.fullPath(o.Path)
+			mapped[i] = &cp
+		case *zk.SetDataRequest:
+			cp := *o
+			p, cp.Path = o.Path, c.fullPath(o.Path)
+			mapped[i] = &cp
+		case *zk.CheckVersionRequest:
+			cp := *o
+			p, cp.Path = o.Path, c.fullPath(o.Path)
+			mapped[i] = &cp
+		default:
+			return nil, &OpError{Op: "multi", Err: fmt.Errorf("%w: unsupported operation %T", ErrInvalidArgument, op)}
+		}
+		if err := c.checkPath("multi", p); err != nil {
+			return nil, err
+		}
+		if first == "" {
+			first = p
+		}
+	}
+	res, err := do(c, ctx, "multi", first, func() ([]zk.MultiResponse, error) {
+		res, err := c.conn.Multi(mapped...)
+		for i := range res {
+			if res[i].String != "" {
+				res[i].String = c.relPath(res[i].String)
+			}
+			if err == nil && res[i].Error != nil {
+				err = res[i].Error
+			}
+		}
+		return res, err
+	})
+	return res, err
+}
+
+// isProtectedName reports whether name carries a Curator protection prefix
+// (_c_<36-char uuid>-) and returns the prefix.
+func protectedPrefix(name string) (string, bool) {
+	if len(name) < 40 || !strings.HasPrefix(name, "_c_") || name[39] != '-' {
+		return "", false
+	}
+	if !isUUID(name[3:39]) {
+		return "", false
+	}
+	return name[:40], true
+}
+
+// ProtectedName reports whether a node name carries a Curator protection prefix
+// (_c_<uuid>-) and returns the name without it.
+func ProtectedName(name string) (unprotected string, ok bool) {
+	p, ok := protectedPrefix(name)
+	if !ok {
+		return name, false
+	}
+	return name[len(p):], true
+}

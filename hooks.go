@@ -1,0 +1,33 @@
+package zkrecipes
+
+import "time"
+
+// Hooks receives metrics events. Every field is optional. Hooks are called synchronously
+// on the goroutine doing the work (StateChange on a listener goroutine of its own), so
+// they must be fast and must not call back into the Client.
+type Hooks struct {
+	// Operation is called once per operation, after its last attempt.
+	Operation func(OperationEvent)
+	// Retry is called before each retry sleep.
+	Retry func(RetryEvent)
+	// StateChange is called for every connection state transition.
+	StateChange func(StateChange)
+}
+
+// OperationEvent describes one finished operation.
+type OperationEvent struct {
+	Op       string        // "create", "get", "set", "delete", "children", "exists", "multi", "sync"
+	Path     string        // relative to the namespace
+	Duration time.Duration // from the first attempt to the result, retry sleeps included
+	Attempts int
+	Err      error // nil on success
+}
+
+// RetryEvent describes a retry about to happen.
+type RetryEvent struct {
+	Op      string
+	Path    string
+	Attempt int           // retries made so far (0 before the first retry)
+	Err     error         // the error that caused the retry
+	Sleep   time.Duration // how long the client waits before the retry
+}

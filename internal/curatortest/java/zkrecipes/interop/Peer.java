@@ -1,0 +1,590 @@
+package zkrecipes.interop;
+
+import com.example.InstanceDetails;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.io.BufferedReader;
+import java.io.FileDescriptor;
+import java.io.FileOutputStream;
+import java.io.InputStreamReader;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.Base64;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+import org.apache.curator.framework.CuratorFramework;
+import org.apache.curator.framework.CuratorFrameworkFactory;
+import org.apache.curator.framework.recipes.leader.LeaderLatch;
+import org.apache.curator.framework.recipes.leader.LeaderLatchListener;
+import org.apache.curator.framework.recipes.leader.Participant;
+import org.apache.curator.framework.state.ConnectionState;
+import org.apache.curator.retry.ExponentialBackoffRetry;
+import org.apache.curator.utils.CloseableUtils;
+import org.apache.curator.x.discovery.ServiceCache;
+import org.apache.curator.x.discovery.ServiceDiscovery;
+import org.apache.curator.x.discovery.ServiceDiscoveryBuilder;
+import org.apache.curator.x.discovery.ServiceInstance;
+import org.apache.curator.x.discovery.ServiceInstanceBuilder;
+import org.apache.curator.x.discovery.ServiceType;
+import org.apache.curator.x.discovery.UriSpec;
+import org.apache.curator.x.discovery.details.JsonInstanceSerializer;
+import org.apache.curator.x.discovery.details.ServiceCacheListener;
+import org.apache.zookeeper.data.Stat;
+
+/**
+ * A Curator 5.4 peer for Go interop tests, driven by a line protocol.
+ *
+ * <p>One command per line on stdin. A command answers with zero or more data lines (JSON values,
+ * so they never start with a letter of OK/ERR/EVENT) and then exactly one terminator line:
+ * "OK" or "ERR message". Lines starting with "EVENT " are asynchronous and may appear at any
+ * time, also between the data lines of an answer. The process exits on "close" or at stdin EOF.
+ *
+ * <p>Everything Curator logs goes to stderr; stdout carries only the protocol.
+ */
+public final class Peer {
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    private final PrintStream out;
+    private final Object outLock = new Object();
+
+    private CuratorFramework client;
+    private final Map<String, LeaderLatch> latches = new ConcurrentHashMap<>();
+    private ServiceDiscovery<InstanceDetails> discovery;
+    private final Map<String, ServiceInstance<InstanceDetails>> registered = new ConcurrentHashMap<>();
+    private final Map<String, ServiceCache<InstanceDetails>> caches = new ConcurrentHashMap<>();
+
+    private Peer(PrintStream out) {
+        this.out = out;
+    }
+
+    public static void main(String[] args) throws Exception {
+        PrintStream protocol = new PrintStream(new FileOutputStream(FileDescriptor.out), false, StandardCharsets.UTF_8);
+        // A stray System.out.println anywhere in a library must not corrupt the protocol.
+        System.setOut(System.err);
+        Peer peer = new Peer(protocol);
+        BufferedReader in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
+        String line;
+        while ((line = in.readLine()) != null) {
+            line = line.strip();
+            if (line.isEmpty()) {
+                continue;
+            }
+            if (line.equals("close")) {
+                peer.shutdown();
+                peer.emit("OK");
+                break;
+            }
+            peer.execute(line);
+        }
+        peer.shutdown();
+        protocol.flush();
+        System.exit(0);
+    }
+
+    private void emit(String line) {
+        synchronized (outLock) {
+            out.print(line);
+            out.print('\n');
+            out.flush();
+        }
+    }
+
+    private void event(String line) {
+        emit("EVENT " + line);
+    }
+
+    private void execute(String line) {
+        String[] words = line.split(" +");
+        try {
+            dispatch(words[0], line, words);
+            emit("OK");
+        } catch (Throwable e) {
+            emit("ERR " + describe(e));
+        }
+    }
+
+    private static String describe(Throwable e) {
+        StringBuilder sb = new StringBuilder();
+        int open = 0;
+        Throwable c = e;
+        for (int depth = 0; c != null && depth < 8; depth++) {
+            if (depth > 0) {
+                sb.append(" (caused by ");
+                open++;
+            }
+            sb.append(c.getClass().getName());
+            if (c.getMessage() != null) {
+                sb.append(": ").append(c.getMessage());
+            }
+            c = c.getCause() == c ? null : c.getCause();
+        }
+        sb.append(")".repeat(open));
+        return sb.toString().replace('\r', ' ').replace('\n', ' ');
+    }
+
+    private void dispatch(String cmd, String line, String[] w) throws Exception {
+        switch (cmd) {
+            case "ping":
+                return;
+            case "connect":
+                need(w, 3, "connect <connectString> <sessionTimeoutMs> [namespace]");
+                connect(w[1], Integer.parseInt(w[2]), w.length > 3 ? w[3] : null);
+                return;
+            case "session":
+                emit(Long.toString(client().getZookeeperClient().getZooKeeper().getSessionId()));
+                return;
+            case "get": {
+                need(w, 2, "get <path>");
+                Stat stat = new Stat();
+                byte[] data = client().getData().storingStatIn(stat).forPath(w[1]);
+                ObjectNode n = JSON.createObjectNode();
+                if (data == null) {
+                    n.putNull("data");
+                } else {
+                    n.put("data", Base64.getEncoder().encodeToString(data));
+                }
+                n.put("ephemeralOwner", stat.getEphemeralOwner());
+                n.put("version", stat.getVersion());
+                n.put("numChildren", stat.getNumChildren());
+                emit(JSON.writeValueAsString(n));
+                return;
+            }
+            case "children": {
+                need(w, 2, "children <path>");
+                List<String> children = new ArrayList<>(client().getChildren().forPath(w[1]));
+                children.sort(null);
+                emit(JSON.writeValueAsString(children));
+                return;
+            }
+            case "latch-start": {
+                // The id is the rest of the line, so it may contain spaces; no id means Curator's default "".
+                String[] a = line.split(" +", 4);
+                need(a, 3, "latch-start <name> <path> [id]");
+                String ourPath = latchStart(a[1], a[2], a.length > 3 ? a[3] : "");
+                emit(JSON.writeValueAsString(ourPath));
+                return;
+            }
+            case "latch-close": {
+                need(w, 2, "latch-close <name> [silent|notify]");
+                LeaderLatch latch = latches.remove(w[1]);
+                if (latch == null) {
+                    throw new IllegalArgumentException("no latch " + w[1]);
+                }
+                LeaderLatch.CloseMode mode = LeaderLatch.CloseMode.SILENT;
+                if (w.length > 2) {
+                    switch (w[2]) {
+                        case "silent":
+                            break;
+                        case "notify":
+                            mode = LeaderLatch.CloseMode.NOTIFY_LEADER;
+                            break;
+                        default:
+                            throw new IllegalArgumentException("close mode must be silent or notify: " + w[2]);
+                    }
+                }
+                latch.close(mode);
+                return;
+            }
+            case "latch-has":
+                need(w, 2, "latch-has <name>");
+                emit(Boolean.toString(latch(w[1]).hasLeadership()));
+                return;
+            case "latch-participants": {
+                need(w, 2, "latch-participants <name>");
+                ArrayNode arr = JSON.createArrayNode();
+                for (Participant p : latch(w[1]).getParticipants()) {
+                    arr.add(participant(p));
+                }
+                emit(JSON.writeValueAsString(arr));
+                return;
+            }
+            case "latch-leader":
+                need(w, 2, "latch-leader <name>");
+                emit(JSON.writeValueAsString(participant(latch(w[1]).getLeader())));
+                return;
+            case "latch-ourpath": {
+                need(w, 2, "latch-ourpath <name>");
+                String p = latch(w[1]).getOurPath();
+                emit(p == null ? "null" : JSON.writeValueAsString(p));
+                return;
+            }
+            case "sd-start":
+                need(w, 2, "sd-start <basePath> [compat|noncompat]");
+                sdStart(w[1], w.length > 2 ? compatMode(w[2]) : true);
+                return;
+            case "sd-close":
+                closeDiscovery();
+                return;
+            case "sd-register": {
+                ServiceInstance<InstanceDetails> inst = parseInstance(w, 1);
+                discovery().registerService(inst);
+                registered.put(inst.getId(), inst);
+                emit(JSON.writeValueAsString(inst.getId()));
+                return;
+            }
+            case "sd-update": {
+                need(w, 4, "sd-update <name> <id> <leader|null>");
+                ServiceInstance<InstanceDetails> old = registered.get(w[2]);
+                if (old == null || !old.getName().equals(w[1])) {
+                    throw new IllegalArgumentException("instance " + w[1] + "/" + w[2] + " was not registered by this peer");
+                }
+                ServiceInstance<InstanceDetails> inst = new ServiceInstance<>(old.getName(), old.getId(), old.getAddress(),
+                        old.getPort(), old.getSslPort(), payload(w[3]), old.getRegistrationTimeUTC(), old.getServiceType(),
+                        old.getUriSpec(), old.isEnabled());
+                discovery().updateService(inst);
+                registered.put(inst.getId(), inst);
+                return;
+            }
+            case "sd-unregister": {
+                need(w, 2, "sd-unregister <id>");
+                ServiceInstance<InstanceDetails> inst = registered.remove(w[1]);
+                if (inst == null) {
+                    throw new IllegalArgumentException("instance " + w[1] + " was not registered by this peer");
+                }
+                discovery().unregisterService(inst);
+                return;
+            }
+            case "sd-query": {
+                need(w, 2, "sd-query <name>");
+                for (ServiceInstance<InstanceDetails> i : sorted(discovery().queryForInstances(w[1]))) {
+                    emit(JSON.writeValueAsString(instance(i)));
+                }
+                return;
+            }
+            case "sd-query-one": {
+                need(w, 3, "sd-query-one <name> <id>");
+                ServiceInstance<InstanceDetails> i = discovery().queryForInstance(w[1], w[2]);
+                emit(i == null ? "null" : JSON.writeValueAsString(instance(i)));
+                return;
+            }
+            case "sd-names": {
+                List<String> names = new ArrayList<>(discovery().queryForNames());
+                names.sort(null);
+                emit(JSON.writeValueAsString(names));
+                return;
+            }
+            case "sd-serialize": {
+                need(w, 2, "sd-serialize <compat|noncompat> <name> <id> <address> <port> <leader> [key=value...]");
+                JsonInstanceSerializer<InstanceDetails> ser = new JsonInstanceSerializer<>(InstanceDetails.class, compatMode(w[1]));
+                emit(JSON.writeValueAsString(Base64.getEncoder().encodeToString(ser.serialize(parseInstance(w, 2)))));
+                return;
+            }
+            case "sd-deserialize": {
+                need(w, 2, "sd-deserialize <base64>");
+                JsonInstanceSerializer<InstanceDetails> ser = new JsonInstanceSerializer<>(InstanceDetails.class);
+                emit(JSON.writeValueAsString(instance(ser.deserialize(Base64.getDecoder().decode(w[1])))));
+                return;
+            }
+            case "cache-start":
+                need(w, 2, "cache-start <name>");
+                cacheStart(w[1]);
+                return;
+            case "cache-instances": {
+                need(w, 2, "cache-instances <name>");
+                ServiceCache<InstanceDetails> cache = caches.get(w[1]);
+                if (cache == null) {
+                    throw new IllegalArgumentException("no cache " + w[1]);
+                }
+                emit(JSON.writeValueAsString(instances(cache.getInstances())));
+                return;
+            }
+            case "cache-close": {
+                need(w, 2, "cache-close <name>");
+                ServiceCache<InstanceDetails> cache = caches.remove(w[1]);
+                if (cache == null) {
+                    throw new IllegalArgumentException("no cache " + w[1]);
+                }
+                cache.close();
+                return;
+            }
+            default:
+                throw new IllegalArgumentException("unknown command " + cmd);
+        }
+    }
+
+    private static void need(String[] words, int n, String usage) {
+        if (words.length < n) {
+            throw new IllegalArgumentException("usage: " + usage);
+        }
+    }
+
+    private CuratorFramework client() {
+        if (client == null) {
+            throw new IllegalStateException("not connected");
+        }
+        return client;
+    }
+
+    private ServiceDiscovery<InstanceDetails> discovery() {
+        if (discovery == null) {
+            throw new IllegalStateException("no sd-start yet");
+        }
+        return discovery;
+    }
+
+    private LeaderLatch latch(String name) {
+        LeaderLatch latch = latches.get(name);
+        if (latch == null) {
+            throw new IllegalArgumentException("no latch " + name);
+        }
+        return latch;
+    }
+
+    private void connect(String connectString, int sessionTimeoutMs, String namespace) throws Exception {
+        if (client != null) {
+            throw new IllegalStateException("already connected");
+        }
+        CuratorFramework c = CuratorFrameworkFactory.builder()
+                .connectString(connectString)
+                .sessionTimeoutMs(sessionTimeoutMs)
+                // Curator warns when the connection timeout exceeds the session timeout.
+                .connectionTimeoutMs(Math.min(15000, sessionTimeoutMs))
+                .retryPolicy(new ExponentialBackoffRetry(100, 10, 2000))
+                .namespace(namespace)
+                .build();
+        c.getConnectionStateListenable().addListener((cf, state) -> event("state " + state.name()));
+        c.start();
+        if (!c.blockUntilConnected(60, TimeUnit.SECONDS)) {
+            c.close();
+            throw new IllegalStateException("no connection to " + connectString + " within 60s");
+        }
+        client = c;
+    }
+
+    /**
+     * Starts the latch and waits until its node exists, so that the order of latch-start
+     * commands (and of Go joins between them) is the order of the participants' sequence numbers.
+     * Returns the node path.
+     */
+    private String latchStart(String name, String path, String id) throws Exception {
+        if (latches.containsKey(name)) {
+            throw new IllegalArgumentException("latch " + name + " already exists");
+        }
+        LeaderLatch latch = new LeaderLatch(client(), path, id);
+        latch.addListener(new LeaderLatchListener() {
+            @Override
+            public void isLeader() {
+                event("latch " + name + " isLeader");
+            }
+
+            @Override
+            public void notLeader() {
+                event("latch " + name + " notLeader");
+            }
+        });
+        latches.put(name, latch);
+        latch.start();
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+        while (latch.getOurPath() == null) {
+            if (System.nanoTime() > deadline) {
+                throw new IllegalStateException("latch " + name + " created no node within 60s");
+            }
+            // Curator offers no callback for "node created"; poll briefly.
+            Thread.sleep(5);
+        }
+        return latch.getOurPath();
+    }
+
+    private static ObjectNode participant(Participant p) {
+        ObjectNode n = JSON.createObjectNode();
+        n.put("id", p.getId());
+        n.put("isLeader", p.isLeader());
+        return n;
+    }
+
+    private static boolean compatMode(String s) {
+        switch (s) {
+            case "compat":
+                return true;
+            case "noncompat":
+                return false;
+            default:
+                throw new IllegalArgumentException("serialization mode must be compat or noncompat: " + s);
+        }
+    }
+
+    private void sdStart(String basePath, boolean compatible) throws Exception {
+        if (discovery != null) {
+            throw new IllegalStateException("sd-start already done");
+        }
+        ServiceDiscovery<InstanceDetails> d = ServiceDiscoveryBuilder.builder(InstanceDetails.class)
+                .client(client())
+                .basePath(basePath)
+                .serializer(new JsonInstanceSerializer<>(InstanceDetails.class, compatible))
+                .build();
+        d.start();
+        discovery = d;
+    }
+
+    private void closeDiscovery() {
+        for (ServiceCache<InstanceDetails> c : caches.values()) {
+            CloseableUtils.closeQuietly(c);
+        }
+        caches.clear();
+        if (discovery != null) {
+            CloseableUtils.closeQuietly(discovery);
+            discovery = null;
+        }
+        registered.clear();
+    }
+
+    private static InstanceDetails payload(String leader) {
+        switch (leader) {
+            case "true":
+                return new InstanceDetails(true);
+            case "false":
+                return new InstanceDetails(false);
+            case "null":
+                return null;
+            default:
+                throw new IllegalArgumentException("leader must be true, false or null: " + leader);
+        }
+    }
+
+    /**
+     * Parses "name id address port leader [key=value...]" from w[from]. "-" for id, address or
+     * port leaves Curator's builder default (random UUID, first local IP, no port); leader
+     * "null" registers no payload. Keys: sslPort, uriSpec, serviceType, registrationTimeUTC, enabled.
+     */
+    private static ServiceInstance<InstanceDetails> parseInstance(String[] w, int from) throws Exception {
+        if (w.length < from + 5) {
+            throw new IllegalArgumentException("usage: " + w[0] + " <name> <id|-> <address|-> <port|-> <leader|null> [key=value...]");
+        }
+        ServiceInstanceBuilder<InstanceDetails> b = ServiceInstance.builder();
+        b.name(w[from]);
+        if (!w[from + 1].equals("-")) {
+            b.id(w[from + 1]);
+        }
+        if (!w[from + 2].equals("-")) {
+            b.address(w[from + 2]);
+        }
+        if (!w[from + 3].equals("-")) {
+            b.port(Integer.parseInt(w[from + 3]));
+        }
+        b.payload(payload(w[from + 4]));
+        for (int i = from + 5; i < w.length; i++) {
+            int eq = w[i].indexOf('=');
+            if (eq < 0) {
+                throw new IllegalArgumentException("expected key=value: " + w[i]);
+            }
+            String k = w[i].substring(0, eq);
+            String v = w[i].substring(eq + 1);
+            switch (k) {
+                case "sslPort":
+                    b.sslPort(Integer.parseInt(v));
+                    break;
+                case "uriSpec":
+                    b.uriSpec(new UriSpec(v));
+                    break;
+                case "serviceType":
+                    b.serviceType(ServiceType.valueOf(v));
+                    break;
+                case "registrationTimeUTC":
+                    b.registrationTimeUTC(Long.parseLong(v));
+                    break;
+                case "enabled":
+                    b.enabled(Boolean.parseBoolean(v));
+                    break;
+                default:
+                    throw new IllegalArgumentException("unknown key " + k);
+            }
+        }
+        return b.build();
+    }
+
+    private static List<ServiceInstance<InstanceDetails>> sorted(java.util.Collection<ServiceInstance<InstanceDetails>> c) {
+        List<ServiceInstance<InstanceDetails>> l = new ArrayList<>(c);
+        l.sort(Comparator.comparing(ServiceInstance::getId, Comparator.nullsFirst(Comparator.naturalOrder())));
+        return l;
+    }
+
+    private static ArrayNode instances(java.util.Collection<ServiceInstance<InstanceDetails>> c) {
+        ArrayNode arr = JSON.createArrayNode();
+        for (ServiceInstance<InstanceDetails> i : sorted(c)) {
+            arr.add(instance(i));
+        }
+        return arr;
+    }
+
+    /** Every field of the instance as Java sees it, so a Go test can check each one. */
+    private static ObjectNode instance(ServiceInstance<InstanceDetails> i) {
+        ObjectNode n = JSON.createObjectNode();
+        n.put("name", i.getName());
+        n.put("id", i.getId());
+        n.put("address", i.getAddress());
+        n.put("port", i.getPort());
+        n.put("sslPort", i.getSslPort());
+        Object p = i.getPayload();
+        if (p == null) {
+            n.putNull("payload");
+            n.putNull("payloadClass");
+        } else {
+            n.set("payload", JSON.valueToTree(p));
+            n.put("payloadClass", p.getClass().getName());
+        }
+        n.put("registrationTimeUTC", i.getRegistrationTimeUTC());
+        n.put("serviceType", i.getServiceType() == null ? null : i.getServiceType().name());
+        UriSpec spec = i.getUriSpec();
+        if (spec == null) {
+            n.putNull("uriSpec");
+            n.putNull("uriSpecParts");
+        } else {
+            n.put("uriSpec", spec.build(i));
+            ArrayNode parts = n.putArray("uriSpecParts");
+            for (UriSpec.Part part : spec.getParts()) {
+                ObjectNode pn = parts.addObject();
+                pn.put("value", part.getValue());
+                pn.put("variable", part.isVariable());
+            }
+        }
+        n.put("enabled", i.isEnabled());
+        return n;
+    }
+
+    private void cacheStart(String name) throws Exception {
+        if (caches.containsKey(name)) {
+            throw new IllegalArgumentException("cache " + name + " already exists");
+        }
+        ServiceCache<InstanceDetails> cache = discovery().serviceCacheBuilder().name(name).build();
+        caches.put(name, cache);
+        cache.addListener(new ServiceCacheListener() {
+            @Override
+            public void cacheChanged() {
+                try {
+                    event("cache " + name + " changed " + JSON.writeValueAsString(instances(cache.getInstances())));
+                } catch (Exception e) {
+                    event("cache " + name + " error " + describe(e));
+                }
+            }
+
+            @Override
+            public void stateChanged(CuratorFramework c, ConnectionState state) {
+                event("cache " + name + " state " + state.name());
+            }
+        });
+        try {
+            cache.start();
+        } catch (Exception e) {
+            caches.remove(name);
+            CloseableUtils.closeQuietly(cache);
+            throw e;
+        }
+    }
+
+    private void shutdown() {
+        closeDiscovery();
+        for (LeaderLatch l : latches.values()) {
+            CloseableUtils.closeQuietly(l);
+        }
+        latches.clear();
+        if (client != null) {
+            CloseableUtils.closeQuietly(client);
+            client = null;
+        }
+    }
+}

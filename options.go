@@ -1,0 +1,168 @@
+package zkrecipes
+
+import (
+	"fmt"
+	"log/slog"
+	"net"
+	"time"
+
+	"github.com/go-zookeeper/zk"
+	"github.com/zkrecipes/zkrecipes/retry"
+)
+
+// Default settings, as in Curator (the retry policy is the one the seed service used).
+const (
+	DefaultSessionTimeout    = 60 * time.Second
+	DefaultConnectionTimeout = 15 * time.Second
+	// DefaultMaxDataSize stays under ZooKeeper's default jute.maxbuffer (1 MiB for a whole
+	// request, path and ACL included).
+	DefaultMaxDataSize = 1024*1024 - 4096
+)
+
+// DefaultRetryPolicy returns the policy a Client uses when none is given:
+// ExponentialBackoff(1 s, 3).
+func DefaultRetryPolicy() retry.Policy { return retry.ExponentialBackoff(time.Second, 3) }
+
+type config struct {
+	sessionTimeout    time.Duration
+	connectionTimeout time.Duration
+	policy            retry.Policy
+	namespace         string
+	auth              []authInfo
+	acl               []zk.ACL
+	logger            *slog.Logger
+	dialer            zk.Dialer
+	hostProvider      zk.HostProvider
+	hooks             Hooks
+	maxDataSize       int
+	errs              []error
+}
+
+type authInfo struct {
+	scheme string
+	auth   []byte
+}
+
+// Option configures a Client.
+type Option func(*config)
+
+func (c *config) badf(format string, args ...any) {
+	c.errs = append(c.errs, fmt.Errorf("%w: "+format, append([]any{ErrInvalidArgument}, args...)...))
+}
+
+// WithSessionTimeout sets the requested session timeout (default 60 s). The server clamps
+// it to [2, 20] x its tickTime; the negotiated value drives the LOST timer. A value <= 0
+// makes Connect fail.
+func WithSessionTimeout(d time.Duration) Option {
+	return func(c *config) {
+		if d <= 0 {
+			c.badf("session timeout %v must be positive", d)
+		}
+		c.sessionTimeout = d
+	}
+}
+
+// WithConnectionTimeout bounds how long Connect waits for the first session (default 15 s).
+// A value <= 0 makes Connect fail.
+func WithConnectionTimeout(d time.Duration) Option {
+	return func(c *config) {
+		if d <= 0 {
+			c.badf("connection timeout %v must be positive", d)
+		}
+		c.connectionTimeout = d
+	}
+}
+
+// WithRetryPolicy sets the policy for retrying connection-class failures of every
+// operation (default ExponentialBackoff(1 s, 3)). A nil policy makes Connect fail.
+func WithRetryPolicy(p retry.Policy) Option {
+	return func(c *config) {
+		if p == nil {
+			c.badf("nil retry policy")
+		}
+		c.policy = p
+	}
+}
+
+// WithNamespace prefixes every path the Client is given with /ns (like Curator's
+// namespace). The namespace node is created as a container when a create needs it. It is
+// appended to a chroot given in the connect string. An invalid namespace makes Connect fail.
+func WithNamespace(ns string) Option {
+	return func(c *config) { c.namespace = ns }
+}
+
+// WithDigestAuth authenticates the session with ZooKeeper's digest scheme (user:password),
+// again after every reconnect. Combine it with WithACL(zk.DigestACL(...)) or
+// WithACL(zk.AuthACL(zk.PermAll)) to make the nodes the client creates private to it.
+func WithDigestAuth(user, password string) Option {
+	return func(c *config) {
+		if user == "" {
+			c.badf("digest auth needs a user name")
+		}
+		c.auth = append(c.auth, authInfo{"digest", []byte(user + ":" + password)})
+	}
+}
+
+// WithACL sets the ACL of every node the Client creates, parents and namespace included
+// (default zk.WorldACL(zk.PermAll)). An empty list makes Connect fail.
+func WithACL(acl []zk.ACL) Option {
+	return func(c *config) {
+		if len(acl) == 0 {
+			c.badf("empty default ACL")
+		}
+		c.acl = acl
+	}
+}
+
+// WithLogger sends the Client's log records (and go-zk's, at debug level) to l. By default
+// nothing is logged.
+func WithLogger(l *slog.Logger) Option {
+	return func(c *config) {
+		if l != nil {
+			c.logger = l
+		}
+	}
+}
+
+// WithDialer sets how connections to servers are made, for TLS or fault injection. The
+// default is net.DialTimeout.
+func WithDialer(d zk.Dialer) Option {
+	return func(c *config) {
+		if d != nil {
+			c.dialer = d
+		}
+	}
+}
+
+// WithHostProvider sets go-zk's host provider (which server to try next), for example one
+// that re-resolves addresses that change.
+func WithHostProvider(hp zk.HostProvider) Option {
+	return func(c *config) { c.hostProvider = hp }
+}
+
+// WithHooks installs metrics hooks (see Hooks).
+func WithHooks(h Hooks) Option {
+	return func(c *config) { c.hooks = h }
+}
+
+// WithMaxDataSize sets the largest node data the Client sends (default DefaultMaxDataSize).
+// Match it to the server's jute.maxbuffer. A value <= 0 makes Connect fail.
+func WithMaxDataSize(n int) Option {
+	return func(c *config) {
+		if n <= 0 {
+			c.badf("max data size %d must be positive", n)
+		}
+		c.maxDataSize = n
+	}
+}
+
+func defaultConfig() config {
+	return config{
+		sessionTimeout:    DefaultSessionTimeout,
+		connectionTimeout: DefaultConnectionTimeout,
+		policy:            DefaultRetryPolicy(),
+		acl:               zk.WorldACL(zk.PermAll),
+		dialer:            net.DialTimeout,
+		maxDataSize:       DefaultMaxDataSize,
+	}
+}

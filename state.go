@@ -1,0 +1,247 @@
+package zkrecipes
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/go-zookeeper/zk"
+)
+
+// State is a Curator connection state of a Client.
+type State int
+
+const (
+	// StateLatent is the state before the first session is established.
+	StateLatent State = iota
+	// StateConnected: the first session of the client was established (reported once).
+	StateConnected
+	// StateSuspended: the connection dropped; the session may still be alive on the server.
+	// Anything that depends on the session (leadership, locks) must be treated as in doubt.
+	StateSuspended
+	// StateReconnected: a connection was re-established after a suspension, either with the
+	// same session or, after a loss, with a new one (StateChange.NewSession tells which).
+	StateReconnected
+	// StateLost: the session is gone: the server said it expired, or the client stayed
+	// suspended for the negotiated session timeout. Ephemeral nodes and watches of the old
+	// session must be considered gone.
+	StateLost
+	// StateClosed: Close was called; no further states follow.
+	StateClosed
+)
+
+var stateNames = [...]string{"LATENT", "CONNECTED", "SUSPENDED", "RECONNECTED", "LOST", "CLOSED"}
+
+// String returns the Curator name of the state (CONNECTED, SUSPENDED, ...).
+func (s State) String() string {
+	if s >= 0 && int(s) < len(stateNames) {
+		return stateNames[s]
+	}
+	return "UNKNOWN"
+}
+
+// IsConnected reports whether the state means a usable connection (CONNECTED or RECONNECTED).
+func (s State) IsConnected() bool { return s == StateConnected || s == StateReconnected }
+
+// StateChange is one transition of the connection state machine, as delivered to listeners.
+type StateChange struct {
+	State State
+	// NewSession is set on CONNECTED and on a RECONNECTED that established a new session
+	// (the old one expired or was given up): ephemeral nodes and watches of the old session
+	// are gone and recipes must recreate their state.
+	NewSession bool
+	// SessionID is the session the state refers to (for SUSPENDED and LOST, the session
+	// that was in use).
+	SessionID int64
+	// Time is when the client observed the transition.
+	Time time.Time
+}
+
+// listener is one registered state listener with its own queue and goroutine, so a slow
+// listener delays only itself.
+type listener struct {
+	fn     func(StateChange)
+	mu     sync.Mutex
+	queue  []StateChange
+	signal chan struct{}
+	done   chan struct{} // closed to stop the goroutine
+	exited chan struct{}
+	once   sync.Once
+}
+
+func (l *listener) push(sc StateChange) {
+	l.mu.Lock()
+	l.queue = append(l.queue, sc)
+	l.mu.Unlock()
+	select {
+	case l.signal <- struct{}{}:
+	default:
+	}
+}
+
+func (l *listener) run() {
+	defer close(l.exited)
+	for {
+		l.mu.Lock()
+		batch := l.queue
+		l.queue = nil
+		l.mu.Unlock()
+		for _, sc := range batch {
+			select {
+			case <-l.done:
+				return
+			default:
+			}
+			l.fn(sc)
+			if sc.State == StateClosed {
+				return
+			}
+		}
+		select {
+		case <-l.signal:
+		case <-l.done:
+			return
+		}
+	}
+}
+
+func (l *listener) stop() { l.once.Do(func() { close(l.done) }) }
+
+// stateMachine turns go-zk session events into Curator states. onEvent runs on go-zk's
+// goroutine and never blocks: it only takes the mutex and queues work.
+type stateMachine struct {
+	mu          sync.Mutex
+	state       State
+	sessionID   int64 // session of the last CONNECTED/RECONNECTED
+	lostTimer   *time.Timer
+	negotiated  func() time.Duration
+	listeners   map[*listener]struct{}
+	changed     chan struct{} // closed and replaced on every transition
+	hooks       func(StateChange)
+	logf        func(msg string, args ...any)
+	timerCancel bool
+}
+
+func newStateMachine(negotiated func() time.Duration, logf func(string, ...any)) *stateMachine {
+	return &stateMachine{
+		negotiated: negotiated,
+		listeners:  make(map[*listener]struct{}),
+		changed:    make(chan struct{}),
+		logf:       logf,
+	}
+}
+
+// onEvent handles a go-zk event; sessionID is conn.SessionID() at the time of the event.
+func (m *stateMachine) onEvent(ev zk.Event, sessionID int64) {
+	if ev.Type != zk.EventSession {
+		return
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	switch ev.State {
+	case zk.StateHasSession:
+		switch m.state {
+		case StateLatent:
+			m.sessionID = sessionID
+			m.transition(StateChange{State: StateConnected, NewSession: true, SessionID: sessionID})
+		case StateSuspended, StateLost:
+			m.stopLostTimer()
+			newSession := sessionID != m.sessionID
+			m.sessionID = sessionID
+			m.transition(StateChange{State: StateReconnected, NewSession: newSession, SessionID: sessionID})
+		}
+	case zk.StateDisconnected:
+		if m.state.IsConnected() {
+			m.transition(StateChange{State: StateSuspended, SessionID: m.sessionID})
+			m.startLostTimer()
+		}
+	case zk.StateExpired:
+		if m.state == StateSuspended || m.state.IsConnected() {
+			m.stopLostTimer()
+			m.transition(StateChange{State: StateLost, SessionID: m.sessionID})
+		}
+	}
+}
+
+func (m *stateMachine) startLostTimer() {
+	d := m.negotiated()
+	m.lostTimer = time.AfterFunc(d, func() {
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		if m.state == StateSuspended && m.lostTimer != nil {
+			m.logf("zkrecipes: suspended for the session timeout; session considered lost", "timeout", d)
+			m.lostTimer = nil
+			m.transition(StateChange{State: StateLost, SessionID: m.sessionID})
+		}
+	})
+}
+
+func (m *stateMachine) stopLostTimer() {
+	if m.lostTimer != nil {
+		m.lostTimer.Stop()
+		m.lostTimer = nil
+	}
+}
+
+// transition must be called with mu held.
+func (m *stateMachine) transition(sc StateChange) {
+	sc.Time = time.Now()
+	m.state = sc.State
+	close(m.changed)
+	m.changed = make(chan struct{})
+	for l := range m.listeners {
+		l.push(sc)
+	}
+	m.logf("zkrecipes: connection state", "state", sc.State.String(), "session", sc.SessionID, "newSession", sc.NewSession)
+}
+
+func (m *stateMachine) close() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.state == StateClosed {
+		return
+	}
+	m.stopLostTimer()
+	m.transition(StateChange{State: StateClosed, SessionID: m.sessionID})
+}
+
+func (m *stateMachine) current() (State, <-chan struct{}) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.state, m.changed
+}
+
+func (m *stateMachine) add(fn func(StateChange)) (*listener, bool) {
+	l := &listener{fn: fn, signal: make(chan struct{}, 1), done: make(chan struct{}), exited: make(chan struct{})}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.state == StateClosed {
+		return nil, false
+	}
+	m.listeners[l] = struct{}{}
+	return l, true
+}
+
+func (m *stateMachine) remove(l *listener) {
+	m.mu.Lock()
+	delete(m.listeners, l)
+	m.mu.Unlock()
+}
+
+// waitConnected blocks until the state is CONNECTED or RECONNECTED.
+func (m *stateMachine) waitConnected(ctx context.Context) error {
+	for {
+		st, changed := m.current()
+		switch {
+		case st.IsConnected():
+			return nil
+		case st == StateClosed:
+			return ErrClosed
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-changed:
+		}
+	}
+}
