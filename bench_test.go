@@ -49,10 +49,12 @@ func BenchmarkRoundTrip(b *testing.B) {
 			}
 		}
 	})
+	seq := 0 // sub-benchmarks run more than once; names must not repeat
 	b.Run("create/raw", func(b *testing.B) {
 		b.ReportAllocs()
 		for i := 0; i < b.N; i++ {
-			if _, err := raw.Create(base+"/r"+strconv.Itoa(i), nil, 0, zk.WorldACL(zk.PermAll)); err != nil {
+			seq++
+			if _, err := raw.Create(base+"/r"+strconv.Itoa(seq), nil, 0, zk.WorldACL(zk.PermAll)); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -60,7 +62,8 @@ func BenchmarkRoundTrip(b *testing.B) {
 	b.Run("create/client", func(b *testing.B) {
 		b.ReportAllocs()
 		for i := 0; i < b.N; i++ {
-			if _, err := c.Create(ctx, base+"/c"+strconv.Itoa(i), nil, zkrecipes.ModePersistent); err != nil {
+			seq++
+			if _, err := c.Create(ctx, base+"/c"+strconv.Itoa(seq), nil, zkrecipes.ModePersistent); err != nil {
 				b.Fatal(err)
 			}
 		}

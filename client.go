@@ -30,7 +30,6 @@ type Client struct {
 	bg       sync.WaitGroup
 
 	closeOnce sync.Once
-	closeErr  error
 }
 
 // Connect opens a session with the given servers and blocks until it is established, the
@@ -197,7 +196,7 @@ func (c *Client) Close(ctx context.Context) error {
 	}()
 	select {
 	case <-done:
-		return c.closeErr
+		return nil
 	case <-ctx.Done():
 		return fmt.Errorf("zkrecipes: close: %w", ctx.Err())
 	}

@@ -110,16 +110,14 @@ func (l *listener) stop() { l.once.Do(func() { close(l.done) }) }
 // stateMachine turns go-zk session events into Curator states. onEvent runs on go-zk's
 // goroutine and never blocks: it only takes the mutex and queues work.
 type stateMachine struct {
-	mu          sync.Mutex
-	state       State
-	sessionID   int64 // session of the last CONNECTED/RECONNECTED
-	lostTimer   *time.Timer
-	negotiated  func() time.Duration
-	listeners   map[*listener]struct{}
-	changed     chan struct{} // closed and replaced on every transition
-	hooks       func(StateChange)
-	logf        func(msg string, args ...any)
-	timerCancel bool
+	mu         sync.Mutex
+	state      State
+	sessionID  int64 // session of the last CONNECTED/RECONNECTED
+	lostTimer  *time.Timer
+	negotiated func() time.Duration
+	listeners  map[*listener]struct{}
+	changed    chan struct{} // closed and replaced on every transition
+	logf       func(msg string, args ...any)
 }
 
 func newStateMachine(negotiated func() time.Duration, logf func(string, ...any)) *stateMachine {
