@@ -190,11 +190,13 @@ func (s *summary) finish(took time.Duration) bool {
 	if !ok {
 		verdict = "FAIL"
 	}
-	fmt.Fprintf(s.out, "\nTests (with subtests and examples): %d passed, %d failed, %d skipped; packages: %d ok, %d failed, %d without tests (%s)\n",
-		s.passed, s.failed, s.skipped, s.pkgsOK, s.pkgsFailed, s.pkgsNone, took.Round(time.Second))
+	fmt.Fprintf(s.out, "\nPackages: %d ok, %d failed, %d without tests (%s); tests count subtests and examples\n",
+		s.pkgsOK, s.pkgsFailed, s.pkgsNone, took.Round(time.Second))
 	if s.passed == 0 && ok {
 		fmt.Fprintln(s.out, "warning: no test ran")
 	}
 	fmt.Fprintln(s.out, verdict)
+	// Last, in the plain form CI readers look for.
+	fmt.Fprintf(s.out, "Tests: %d passed, %d failed, %d skipped\n", s.passed, s.failed, s.skipped)
 	return ok
 }
