@@ -71,6 +71,7 @@ func Connect(ctx context.Context, servers []string, opts ...Option) (*Client, er
 		log = slog.New(slog.DiscardHandler)
 	}
 	c := &Client{cfg: cfg, ns: ns, log: log}
+	c.negotiated.handshake = max(cfg.sessionTimeout/time.Duration(len(hosts)), time.Second)
 	c.life, c.stopLife = context.WithCancel(context.Background())
 	c.sm = newStateMachine(func() time.Duration { return c.negotiated.get(cfg.sessionTimeout) },
 		func(msg string, args ...any) { log.Info(msg, args...) })

@@ -17,6 +17,12 @@ import (
 // length(4) protocolVersion(4) timeOut(4) sessionId(8) passwd(...).
 type negotiatedTimeout struct {
 	ms atomic.Int64
+	// handshake caps the deadlines go-zk sets before the connect response arrives. go-zk
+	// allows 10x its read timeout (about 6.7 session timeouts) for the handshake, so a
+	// frozen server that still accepts TCP connections (SIGSTOP, a VM pause, a long GC)
+	// would hold the client until its session is long gone. Like ZooKeeper's Java client,
+	// we give one server at most the session timeout divided by the number of servers.
+	handshake time.Duration
 }
 
 func (n *negotiatedTimeout) get(fallback time.Duration) time.Duration {
@@ -42,6 +48,26 @@ type snoopConn struct {
 	mu   sync.Mutex
 	head []byte
 	done bool
+}
+
+// SetReadDeadline caps the deadline while the handshake is under way (see handshake).
+func (s *snoopConn) SetReadDeadline(t time.Time) error { return s.Conn.SetReadDeadline(s.capped(t)) }
+
+// SetWriteDeadline caps the deadline while the handshake is under way (see handshake).
+func (s *snoopConn) SetWriteDeadline(t time.Time) error { return s.Conn.SetWriteDeadline(s.capped(t)) }
+
+func (s *snoopConn) capped(t time.Time) time.Time {
+	s.mu.Lock()
+	done := s.done
+	s.mu.Unlock()
+	if done || s.nt.handshake <= 0 {
+		return t
+	}
+	limit := time.Now().Add(s.nt.handshake)
+	if t.IsZero() || t.After(limit) {
+		return limit
+	}
+	return t
 }
 
 func (s *snoopConn) Read(p []byte) (int, error) {
