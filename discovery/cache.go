@@ -1,0 +1,255 @@
+package discovery
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+
+	"github.com/zkrecipes/zkrecipes"
+	"github.com/zkrecipes/zkrecipes/internal/watchcache"
+)
+
+// Cache keeps the instances of one service in memory, like Curator's ServiceCache, and
+// tells listeners what changed.
+//
+// It uses ZooKeeper's one-shot watches: a change of one instance costs a read of that
+// instance only (plus the re-listing of the service that re-arms the children watch when
+// instances come or go), whatever the number of instances. A znode whose data is not a
+// valid instance is left out and reported, never fatal. The cache is not cleared when the
+// connection is SUSPENDED or LOST: it serves the last known instances until it can check.
+// After a reconnect it re-lists the service in case a change was missed; after a new
+// session (all watches lost) it reads everything again.
+type Cache[T any] struct {
+	name string
+	d    *Discovery[T]
+	opts options
+	wc   *watchcache.Cache[Instance[T]]
+	snap atomic.Pointer[[]Instance[T]]
+
+	mu        sync.Mutex
+	listeners []*cacheListener[T]
+	queue     []CacheEvent[T]
+	signal    chan struct{}
+	done      chan struct{}
+	wg        sync.WaitGroup
+	startOnce sync.Once
+	closeOnce sync.Once
+}
+
+// CacheEventKind tells what a CacheEvent reports.
+type CacheEventKind int
+
+const (
+	// CacheChanged: instances were added, updated or removed.
+	CacheChanged CacheEventKind = iota
+	// ConnectionStateChanged: the Client's connection state changed.
+	ConnectionStateChanged
+)
+
+// CacheEvent is one change of a Cache, or a connection state change, in the order they
+// happened.
+type CacheEvent[T any] struct {
+	Kind CacheEventKind
+	// Added, Updated and Removed are set for CacheChanged. Removed holds the last known
+	// copy of each instance. An instance whose data became unreadable counts as removed.
+	Added, Updated, Removed []Instance[T]
+	// Instances is the cache's content after the change (for every kind).
+	Instances []Instance[T]
+	// State is set for ConnectionStateChanged.
+	State zkrecipes.StateChange
+}
+
+type cacheListener[T any] struct{ fn func(CacheEvent[T]) }
+
+// Cache returns a cache of the named service, not started. opts override the
+// Discovery's logger and error handler.
+func (d *Discovery[T]) Cache(name string, opts ...Option) (*Cache[T], error) {
+	if err := validNodeName("name", name); err != nil {
+		return nil, err
+	}
+	o := d.opts
+	o.serializer, o.errs = nil, nil
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if o.serializer != nil {
+		o.errs = append(o.errs, fmt.Errorf("%w: a Cache uses its Discovery's serializer", ErrInvalidOption))
+	}
+	if len(o.errs) > 0 {
+		return nil, errors.Join(o.errs...)
+	}
+	c := &Cache[T]{name: name, d: d, opts: o, signal: make(chan struct{}, 1), done: make(chan struct{})}
+	path := d.servicePath(name)
+	c.wc = watchcache.New(d.client, watchcache.Config[Instance[T]]{
+		Path: path,
+		Decode: func(child string, data []byte) (Instance[T], error) {
+			inst, err := d.ser.Deserialize(data)
+			if err != nil {
+				return inst, &NodeError{Path: path + "/" + child, Err: err}
+			}
+			return inst, nil
+		},
+		OnChange: c.onChange,
+		OnState:  c.onState,
+		OnError: func(err error) {
+			var ne *NodeError
+			if errors.As(err, &ne) {
+				c.opts.report("cache "+name+": skipping a znode that is not a valid instance", err)
+			} else {
+				c.opts.report("cache "+name+": read failed; will reload", err)
+			}
+		},
+	})
+	empty := []Instance[T]{}
+	c.snap.Store(&empty)
+	return c, nil
+}
+
+// Name returns the service name.
+func (c *Cache[T]) Name() string { return c.name }
+
+// Start loads the service's instances and returns once they are in the cache (an absent
+// service is simply empty), then keeps the cache current until Close. When ctx ends
+// first, the cache is closed and the error says why.
+func (c *Cache[T]) Start(ctx context.Context) error {
+	started := false
+	c.startOnce.Do(func() {
+		started = true
+		c.wg.Add(1)
+		go c.deliver()
+	})
+	if !started {
+		return fmt.Errorf("discovery: cache %s: Start called twice", c.name)
+	}
+	if err := c.wc.Start(ctx); err != nil {
+		c.Close(context.Background())
+		return fmt.Errorf("discovery: cache %s: %w", c.name, err)
+	}
+	return nil
+}
+
+// Instances returns the cached instances, sorted by znode name. The slice is shared by
+// every caller until the next change: do not modify it. It is empty before Start.
+func (c *Cache[T]) Instances() []Instance[T] { return *c.snap.Load() }
+
+// Listen registers fn for every change after the initial load and every connection state
+// change. Calls come from one goroutine per Cache, in order; a slow fn delays the other
+// listeners of this Cache, never the cache itself. stop unregisters fn; it may be called
+// from fn.
+func (c *Cache[T]) Listen(fn func(CacheEvent[T])) (stop func()) {
+	l := &cacheListener[T]{fn: fn}
+	c.mu.Lock()
+	c.listeners = append(c.listeners, l)
+	c.mu.Unlock()
+	return func() {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		for i, x := range c.listeners {
+			if x == l {
+				c.listeners = append(c.listeners[:i:i], c.listeners[i+1:]...)
+				return
+			}
+		}
+	}
+}
+
+// Close stops the cache and its listener calls (events not yet delivered are dropped)
+// and waits for its goroutines, or until ctx ends. It is idempotent.
+func (c *Cache[T]) Close(ctx context.Context) error {
+	c.closeOnce.Do(func() {
+		c.wc.Close()
+		close(c.done)
+	})
+	done := make(chan struct{})
+	go func() {
+		c.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("discovery: cache %s: close: %w", c.name, ctx.Err())
+	}
+}
+
+// ready waits for the initial load.
+func (c *Cache[T]) ready(ctx context.Context) error {
+	select {
+	case <-c.wc.Ready():
+		return nil
+	case <-c.done:
+		return ErrClosed
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// reads is the number of ZooKeeper reads the cache has issued.
+func (c *Cache[T]) reads() int64 { return c.wc.Reads() }
+
+func values[T any](items []watchcache.Item[Instance[T]]) []Instance[T] {
+	out := make([]Instance[T], len(items))
+	for i, it := range items {
+		out[i] = it.Value
+	}
+	return out
+}
+
+// onChange runs on the watch cache's goroutine.
+func (c *Cache[T]) onChange(ch watchcache.Change[Instance[T]]) {
+	all := values(ch.All)
+	c.snap.Store(&all)
+	if ch.Initial {
+		return
+	}
+	c.push(CacheEvent[T]{
+		Kind: CacheChanged, Added: values(ch.Added), Updated: values(ch.Updated),
+		Removed: values(ch.Removed), Instances: all,
+	})
+}
+
+func (c *Cache[T]) onState(sc zkrecipes.StateChange) {
+	c.push(CacheEvent[T]{Kind: ConnectionStateChanged, State: sc, Instances: c.Instances()})
+}
+
+func (c *Cache[T]) push(ev CacheEvent[T]) {
+	c.mu.Lock()
+	c.queue = append(c.queue, ev)
+	c.mu.Unlock()
+	select {
+	case c.signal <- struct{}{}:
+	default:
+	}
+}
+
+// deliver calls the listeners, one event at a time, in order.
+func (c *Cache[T]) deliver() {
+	defer c.wg.Done()
+	for {
+		select {
+		case <-c.done:
+			return
+		case <-c.signal:
+		}
+		c.mu.Lock()
+		batch := c.queue
+		c.queue = nil
+		c.mu.Unlock()
+		for _, ev := range batch {
+			c.mu.Lock()
+			ls := append([]*cacheListener[T](nil), c.listeners...)
+			c.mu.Unlock()
+			for _, l := range ls {
+				select {
+				case <-c.done:
+					return
+				default:
+				}
+				l.fn(ev)
+			}
+		}
+	}
+}

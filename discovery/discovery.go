@@ -1,0 +1,197 @@
+package discovery
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+
+	"github.com/go-zookeeper/zk"
+	"github.com/zkrecipes/zkrecipes"
+)
+
+// Discovery registers instances of services under a base path and queries them, in the
+// layout Curator's ServiceDiscovery uses: basePath/<name>/<id>, one znode per instance
+// holding its serialized form, parents created as containers.
+//
+// Registered instances are kept alive: after the Client reconnects with a new session
+// (the old one expired, so its ephemeral znodes are gone), every instance registered
+// through this Discovery is written again from its latest local copy; a reconnect on the
+// same session changes nothing. An instance znode deleted by someone else while the
+// session lives is restored. Close unregisters everything.
+//
+// A Discovery is safe for concurrent use.
+type Discovery[T any] struct {
+	client *zkrecipes.Client
+	base   string
+	ser    Serializer[T]
+	opts   options
+
+	mu     sync.Mutex
+	regs   map[string]*registration[T] // by name + "/" + id
+	closed bool
+
+	ctx        context.Context // cancelled by Close; bounds background writes
+	cancel     context.CancelFunc
+	wg         sync.WaitGroup
+	stopListen func()
+	reconnects *signal // fires at every RECONNECTED
+}
+
+// New returns a Discovery rooted at basePath (e.g. "/services"), relative to the Client's
+// namespace. It fails with ErrInvalidOption for a bad option and with
+// zkrecipes.ErrInvalidPath for a bad base path. Close it when done.
+func New[T any](client *zkrecipes.Client, basePath string, opts ...Option) (*Discovery[T], error) {
+	if client == nil {
+		return nil, fmt.Errorf("%w: nil client", ErrInvalidOption)
+	}
+	if err := zkrecipes.ValidatePath(basePath); err != nil {
+		return nil, fmt.Errorf("discovery: base path: %w", err)
+	}
+	o := options{logger: client.Logger()}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if len(o.errs) > 0 {
+		return nil, errors.Join(o.errs...)
+	}
+	ser := Serializer[T](JSON[T]())
+	if o.serializer != nil {
+		s, ok := o.serializer.(Serializer[T])
+		if !ok {
+			return nil, fmt.Errorf("%w: serializer %T does not serialize %T", ErrInvalidOption, o.serializer, *new(T))
+		}
+		ser = s
+	}
+	d := &Discovery[T]{
+		client: client, base: basePath, ser: ser, opts: o,
+		regs: map[string]*registration[T]{}, reconnects: newSignal(),
+	}
+	d.ctx, d.cancel = context.WithCancel(context.Background())
+	d.stopListen = client.Listen(d.onState)
+	return d, nil
+}
+
+// BasePath returns the base path the Discovery was created with.
+func (d *Discovery[T]) BasePath() string { return d.base }
+
+// Serializer returns the serializer in use.
+func (d *Discovery[T]) Serializer() Serializer[T] { return d.ser }
+
+func (d *Discovery[T]) servicePath(name string) string { return zkrecipes.JoinPath(d.base, name) }
+
+func (d *Discovery[T]) instancePath(name, id string) string {
+	return zkrecipes.JoinPath(d.base, name, id)
+}
+
+// Close unregisters every instance registered through this Discovery (Curator does the
+// same, STATIC and PERMANENT ones included), stops watching them and waits for its
+// goroutines, or until ctx ends. Deletes that fail for a connection problem go on in the
+// background until the Client closes. Caches made from the Discovery are not closed. It
+// is idempotent.
+func (d *Discovery[T]) Close(ctx context.Context) error {
+	d.mu.Lock()
+	regs := d.regs
+	d.regs = map[string]*registration[T]{}
+	wasClosed := d.closed
+	d.closed = true
+	d.mu.Unlock()
+	var errs []error
+	if !wasClosed {
+		for _, r := range regs {
+			if err := d.unregister(ctx, r); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		d.stopListen()
+		d.cancel()
+	}
+	done := make(chan struct{})
+	go func() {
+		d.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		errs = append(errs, fmt.Errorf("discovery: close: %w", ctx.Err()))
+	}
+	return errors.Join(errs...)
+}
+
+// onState runs on the Client's listener goroutine for this Discovery.
+func (d *Discovery[T]) onState(sc zkrecipes.StateChange) {
+	if sc.State != zkrecipes.StateReconnected {
+		return
+	}
+	d.mu.Lock()
+	if d.closed {
+		d.mu.Unlock()
+		return
+	}
+	d.wg.Add(1)
+	regs := make([]*registration[T], 0, len(d.regs))
+	for _, r := range d.regs {
+		regs = append(regs, r)
+	}
+	d.mu.Unlock()
+	defer d.wg.Done()
+	d.reconnects.fire()
+	// Same session: the znodes are still ours; only writes that failed are redone.
+	d.rewrite(regs, sc.NewSession)
+}
+
+// rewrite writes registrations again from their local copies, a few at a time: all of
+// them after a new session, else those whose last write failed.
+func (d *Discovery[T]) rewrite(regs []*registration[T], all bool) {
+	work := make(chan *registration[T])
+	var wg sync.WaitGroup
+	for w := 0; w < min(8, len(regs)); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for r := range work {
+				r.mu.Lock()
+				if !r.removed && (all || r.dirty) {
+					if err := d.write(d.ctx, r); err != nil && d.ctx.Err() == nil {
+						d.opts.report("re-registration failed; retrying at the next reconnect", err)
+					}
+				}
+				r.mu.Unlock()
+			}
+		}()
+	}
+	for _, r := range regs {
+		work <- r
+	}
+	close(work)
+	wg.Wait()
+}
+
+// signal is a broadcast that can fire many times: wait on the channel from C, which is
+// closed by the next fire.
+type signal struct {
+	mu sync.Mutex
+	ch chan struct{}
+}
+
+func newSignal() *signal { return &signal{ch: make(chan struct{})} }
+
+// C returns the channel the next fire closes.
+func (s *signal) C() <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.ch
+}
+
+func (s *signal) fire() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	close(s.ch)
+	s.ch = make(chan struct{})
+}
+
+func (d *Discovery[T]) logger() *slog.Logger { return d.opts.logger }
+
+func isNoNode(err error) bool { return errors.Is(err, zk.ErrNoNode) }

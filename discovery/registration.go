@@ -1,0 +1,414 @@
+package discovery
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+
+	"github.com/go-zookeeper/zk"
+	"github.com/zkrecipes/zkrecipes"
+	"github.com/zkrecipes/zkrecipes/retry"
+)
+
+// registration is one instance registered through a Discovery: its latest local copy and
+// where its znode is.
+type registration[T any] struct {
+	mu      sync.Mutex // serializes the writes of this instance's znode
+	inst    Instance[T]
+	data    []byte
+	path    string // the znode; for DynamicSequential it carries the sequence suffix
+	dirty   bool   // the last write failed: redo it at the next reconnect
+	removed bool   // unregistered: never write again
+	stop    chan struct{}
+	watched bool // a goroutine watches the znode
+}
+
+func key(name, id string) string { return name + "/" + id }
+
+// prepare checks and serializes an instance before anything is written, so that nothing
+// invalid ever reaches ZooKeeper.
+func (d *Discovery[T]) prepare(inst Instance[T]) (Instance[T], []byte, error) {
+	inst.ServiceType = inst.ServiceType.orDefault()
+	if err := inst.Validate(); err != nil {
+		return inst, nil, err
+	}
+	data, err := d.ser.Serialize(inst)
+	if err != nil {
+		return inst, nil, err
+	}
+	if len(data) == 0 {
+		return inst, nil, invalidf("serializer wrote no data for %s/%s", inst.Name, inst.ID)
+	}
+	return inst, data, nil
+}
+
+// Register writes the instance at basePath/<name>/<id> (with the znode mode its service
+// type asks for) and keeps it registered until Unregister or Close: re-created after a
+// new session, restored if someone deletes it. Registering an id again replaces the
+// instance, in place when its znode is there (watchers see one update, not a remove and
+// an add). A Dynamic znode left by another session is replaced by one of this session.
+//
+// When Register fails the instance is not registered; if ctx ended or the connection was
+// lost mid-way, a znode it may have created is deleted in the background.
+func (d *Discovery[T]) Register(ctx context.Context, inst Instance[T]) error {
+	inst, data, err := d.prepare(inst)
+	if err != nil {
+		return err
+	}
+	d.mu.Lock()
+	if d.closed {
+		d.mu.Unlock()
+		return ErrClosed
+	}
+	r := d.regs[key(inst.Name, inst.ID)]
+	fresh := r == nil
+	if fresh {
+		r = &registration[T]{stop: make(chan struct{})}
+		d.regs[key(inst.Name, inst.ID)] = r
+	}
+	d.mu.Unlock()
+
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.removed {
+		return fmt.Errorf("discovery: %s/%s was unregistered while being registered", inst.Name, inst.ID)
+	}
+	if !fresh && r.inst.ServiceType != inst.ServiceType {
+		return invalidf("%s/%s is registered as %s; unregister it before registering it as %s",
+			inst.Name, inst.ID, r.inst.ServiceType, inst.ServiceType)
+	}
+	prev, prevData := r.inst, r.data
+	r.inst, r.data = inst, data
+	if err := d.write(ctx, r); err != nil {
+		if !fresh {
+			r.inst, r.data = prev, prevData
+			return err
+		}
+		r.removed = true
+		close(r.stop)
+		d.mu.Lock()
+		if d.regs[key(inst.Name, inst.ID)] == r {
+			delete(d.regs, key(inst.Name, inst.ID))
+		}
+		d.mu.Unlock()
+		if r.path != "" || ctx.Err() != nil || retry.IsRetriable(err) {
+			d.deleteQuietly(r)
+		}
+		return err
+	}
+	if !r.watched {
+		r.watched = true
+		d.wg.Add(1)
+		go d.watch(r)
+	}
+	return nil
+}
+
+// Update replaces the registered instance with inst (same name and id): its payload and
+// any other field except the service type. The znode's data is overwritten
+// unconditionally, as Curator does; a znode that has gone is created again. The local copy
+// is updated even when the write fails (the error says why), so that the next
+// re-registration writes the latest data. It fails with ErrNotRegistered for an instance
+// this Discovery does not hold.
+func (d *Discovery[T]) Update(ctx context.Context, inst Instance[T]) error {
+	inst, data, err := d.prepare(inst)
+	if err != nil {
+		return err
+	}
+	d.mu.Lock()
+	r := d.regs[key(inst.Name, inst.ID)]
+	closed := d.closed
+	d.mu.Unlock()
+	if closed {
+		return ErrClosed
+	}
+	if r == nil {
+		return fmt.Errorf("%w: %s", ErrNotRegistered, d.instancePath(inst.Name, inst.ID))
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.removed {
+		return fmt.Errorf("%w: %s", ErrNotRegistered, d.instancePath(inst.Name, inst.ID))
+	}
+	if r.inst.ServiceType != inst.ServiceType {
+		return invalidf("cannot change the service type of %s/%s from %s to %s; unregister and register instead",
+			inst.Name, inst.ID, r.inst.ServiceType, inst.ServiceType)
+	}
+	r.inst, r.data = inst, data
+	if r.path != "" && !r.dirty {
+		_, err := d.client.Set(ctx, r.path, data, -1)
+		if err == nil {
+			return nil
+		}
+		if !isNoNode(err) {
+			r.dirty = true
+			return err
+		}
+	}
+	return d.write(ctx, r)
+}
+
+// Unregister removes the instance (by name and id) and stops keeping it alive. It is
+// first dropped from the local set, so no re-registration can bring it back, then its
+// znode is deleted; a missing znode is not an error. When the delete fails for a
+// connection problem it goes on in the background until the Client closes.
+func (d *Discovery[T]) Unregister(ctx context.Context, inst Instance[T]) error {
+	d.mu.Lock()
+	r := d.regs[key(inst.Name, inst.ID)]
+	delete(d.regs, key(inst.Name, inst.ID))
+	d.mu.Unlock()
+	if r == nil {
+		if err := validNodeName("name", inst.Name); err != nil {
+			return err
+		}
+		if err := validNodeName("id", inst.ID); err != nil {
+			return err
+		}
+		err := d.client.DeleteGuaranteed(ctx, d.instancePath(inst.Name, inst.ID), -1)
+		if isNoNode(err) {
+			return nil
+		}
+		return err
+	}
+	return d.unregister(ctx, r)
+}
+
+func (d *Discovery[T]) unregister(ctx context.Context, r *registration[T]) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.removed {
+		return nil
+	}
+	r.removed = true
+	close(r.stop)
+	path := r.path
+	if path == "" {
+		if r.inst.ServiceType == DynamicSequential {
+			return nil // never created
+		}
+		path = d.instancePath(r.inst.Name, r.inst.ID)
+	}
+	err := d.client.DeleteGuaranteed(ctx, path, -1)
+	if isNoNode(err) {
+		return nil
+	}
+	return err
+}
+
+// deleteQuietly removes, in the background, what a failed registration may have created.
+func (d *Discovery[T]) deleteQuietly(r *registration[T]) {
+	inst := r.inst
+	d.wg.Add(1)
+	go func() {
+		defer d.wg.Done()
+		if inst.ServiceType == DynamicSequential {
+			ctx, cancel := context.WithTimeout(d.ctx, d.client.SessionTimeout())
+			defer cancel()
+			d.dropSequential(ctx, inst, "")
+			return
+		}
+		_ = d.client.DeleteGuaranteed(d.ctx, d.instancePath(inst.Name, inst.ID), -1)
+	}()
+}
+
+// write makes the instance's znode exist with the local copy's data, owned by the current
+// session when it is ephemeral. The caller holds r.mu.
+func (d *Discovery[T]) write(ctx context.Context, r *registration[T]) (err error) {
+	defer func() { r.dirty = err != nil }()
+	if r.inst.ServiceType == DynamicSequential {
+		return d.writeSequential(ctx, r)
+	}
+	path := d.instancePath(r.inst.Name, r.inst.ID)
+	mode := zkrecipes.ModePersistent
+	var owner int64
+	if r.inst.ServiceType.ephemeral() {
+		mode = zkrecipes.ModeEphemeral
+	}
+	for attempt := 0; attempt < 5; attempt++ {
+		_, err := d.client.Create(ctx, path, r.data, mode, zkrecipes.WithParents())
+		if err == nil {
+			r.path = path
+			return nil
+		}
+		if !errors.Is(err, zk.ErrNodeExists) {
+			return err
+		}
+		ok, st, err := d.client.Exists(ctx, path)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			continue
+		}
+		if mode == zkrecipes.ModeEphemeral {
+			owner = d.client.SessionID()
+		}
+		if st.EphemeralOwner != owner {
+			// Another session's znode (an expired one of ours, or a different
+			// process with the same id) would vanish with that session: replace it.
+			err := d.client.Delete(ctx, path, st.Version)
+			if err != nil && !isNoNode(err) && !errors.Is(err, zk.ErrBadVersion) {
+				return err
+			}
+			continue
+		}
+		if _, err := d.client.Set(ctx, path, r.data, -1); err != nil {
+			if isNoNode(err) {
+				continue
+			}
+			return err
+		}
+		r.path = path
+		return nil
+	}
+	return fmt.Errorf("discovery: %s keeps changing under us; giving up", path)
+}
+
+// writeSequential keeps one EPHEMERAL_SEQUENTIAL znode for the instance: it updates the
+// one it has when the current session owns it, and otherwise deletes it and creates a new
+// one. A create retried after a lost reply may leave an extra znode of this session; it
+// is deleted, so readers never see the instance twice.
+func (d *Discovery[T]) writeSequential(ctx context.Context, r *registration[T]) error {
+	if r.path != "" {
+		ok, st, err := d.client.Exists(ctx, r.path)
+		if err != nil {
+			return err
+		}
+		if ok && st.EphemeralOwner == d.client.SessionID() {
+			_, err := d.client.Set(ctx, r.path, r.data, -1)
+			if !isNoNode(err) {
+				return err
+			}
+		} else if ok {
+			if err := d.client.Delete(ctx, r.path, -1); err != nil && !isNoNode(err) {
+				return err
+			}
+		}
+		r.path = ""
+	}
+	p, err := d.client.Create(ctx, d.instancePath(r.inst.Name, r.inst.ID), r.data,
+		zkrecipes.ModeEphemeralSequential, zkrecipes.WithParents())
+	if err != nil {
+		return err
+	}
+	r.path = p
+	_, keep := zkrecipes.SplitPath(p)
+	d.dropSequential(ctx, r.inst, keep)
+	return nil
+}
+
+// dropSequential deletes the znodes of this session named id + sequence number, except
+// keep. Failures are left for the session's end to clean up.
+func (d *Discovery[T]) dropSequential(ctx context.Context, inst Instance[T], keep string) {
+	kids, _, err := d.client.Children(ctx, d.servicePath(inst.Name))
+	if err != nil {
+		return
+	}
+	for _, k := range kids {
+		if k == keep || !isSequentialOf(k, inst.ID) {
+			continue
+		}
+		p := zkrecipes.JoinPath(d.servicePath(inst.Name), k)
+		ok, st, err := d.client.Exists(ctx, p)
+		if err != nil || !ok || st.EphemeralOwner != d.client.SessionID() {
+			continue
+		}
+		_ = d.client.Delete(ctx, p, -1)
+	}
+}
+
+// isSequentialOf reports whether a znode name is id followed by ZooKeeper's 10-character
+// sequence number (%010d, so "-" and 9 digits once the counter wraps).
+func isSequentialOf(name, id string) bool {
+	seq, ok := strings.CutPrefix(name, id)
+	if !ok || len(seq) != 10 {
+		return false
+	}
+	for i := 0; i < len(seq); i++ {
+		if !(seq[i] >= '0' && seq[i] <= '9' || i == 0 && seq[i] == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// watch keeps an exists watch on the instance's znode and restores the znode when it is
+// deleted while the instance is registered.
+func (d *Discovery[T]) watch(r *registration[T]) {
+	defer d.wg.Done()
+	for {
+		wake := d.reconnects.C()
+		r.mu.Lock()
+		path, removed := r.path, r.removed
+		r.mu.Unlock()
+		if removed || d.ctx.Err() != nil {
+			return
+		}
+		if path == "" {
+			// Not written yet (a write failed); the next reconnect redoes it.
+			if !d.wait(r, wake) {
+				return
+			}
+			continue
+		}
+		exists, _, ch, err := d.client.ExistsW(d.ctx, path)
+		if err != nil {
+			if !d.wait(r, wake) {
+				return
+			}
+			continue
+		}
+		if !exists {
+			d.restore(r, path)
+			continue
+		}
+		select {
+		case ev := <-ch:
+			switch ev.Type {
+			case zk.EventNodeDeleted:
+				d.restore(r, path)
+			case zk.EventNotWatching:
+				// The session ended: the re-registration at the reconnect re-creates it.
+				if !d.wait(r, wake) {
+					return
+				}
+			}
+		case <-r.stop:
+			return
+		case <-d.ctx.Done():
+			return
+		}
+	}
+}
+
+// wait blocks until the next reconnect; false when the watch should end.
+func (d *Discovery[T]) wait(r *registration[T], wake <-chan struct{}) bool {
+	select {
+	case <-wake:
+		return true
+	case <-r.stop:
+		return false
+	case <-d.ctx.Done():
+		return false
+	}
+}
+
+// restore re-creates a znode deleted while the instance is registered, unless it moved
+// (a re-registration already made a new one) or the instance was unregistered.
+func (d *Discovery[T]) restore(r *registration[T], path string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.removed || r.path != path || d.ctx.Err() != nil {
+		return
+	}
+	if !d.client.State().IsConnected() {
+		r.dirty = true // the reconnect redoes it
+		return
+	}
+	d.logger().Info("discovery: instance znode deleted by someone else; restoring", "path", path)
+	if err := d.write(d.ctx, r); err != nil && d.ctx.Err() == nil {
+		d.opts.report("restoring "+path+" failed; retrying at the next reconnect", err)
+	}
+}

@@ -1,0 +1,207 @@
+package discovery
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+)
+
+// Curator's built-in UriSpec variable names.
+const (
+	FieldScheme              = "scheme"
+	FieldName                = "name"
+	FieldID                  = "id"
+	FieldAddress             = "address"
+	FieldPort                = "port"
+	FieldSSLPort             = "ssl-port"
+	FieldRegistrationTimeUTC = "registration-time-utc"
+	FieldServiceType         = "service-type"
+	// FieldOpenBrace and FieldCloseBrace are the variables {[} and {]}, which render as
+	// literal braces.
+	FieldOpenBrace  = "["
+	FieldCloseBrace = "]"
+)
+
+// UriSpec is Curator's URI template: literal text and {variables}, for example
+// "{scheme}://{address}:{port}/api". It is stored with the instance, so readers in any
+// language can build the URI.
+type UriSpec struct {
+	Parts []UriPart
+}
+
+// UriPart is one piece of a UriSpec: literal text, or the name of a variable.
+type UriPart struct {
+	Value    string
+	Variable bool
+}
+
+// ParseUriSpec parses a template the way Curator does: text outside braces is literal,
+// "{ name }" is the variable "name" (trimmed), and "{[}" and "{]}" stand for literal
+// braces. An empty "{}" is dropped. An unbalanced or nested brace is an error wrapping
+// ErrInvalidUriSpec that says where.
+func ParseUriSpec(template string) (*UriSpec, error) {
+	s := &UriSpec{}
+	inVar := false
+	start := 0 // start of the current text run
+	for i := 0; i < len(template); i++ {
+		switch template[i] {
+		case '{':
+			if inVar {
+				return nil, fmt.Errorf("%w %q: '{' at offset %d inside a variable", ErrInvalidUriSpec, template, i)
+			}
+			if i > start {
+				s.Parts = append(s.Parts, UriPart{Value: template[start:i]})
+			}
+			inVar, start = true, i+1
+		case '}':
+			if !inVar {
+				return nil, fmt.Errorf("%w %q: '}' at offset %d without a '{'", ErrInvalidUriSpec, template, i)
+			}
+			if i > start {
+				s.Parts = append(s.Parts, UriPart{Value: strings.TrimSpace(template[start:i]), Variable: true})
+			}
+			inVar, start = false, i+1
+		}
+	}
+	if inVar {
+		return nil, fmt.Errorf("%w %q: variable opened at offset %d is not closed", ErrInvalidUriSpec, template, start-1)
+	}
+	if start < len(template) {
+		s.Parts = append(s.Parts, UriPart{Value: template[start:]})
+	}
+	return s, nil
+}
+
+// MustParseUriSpec is ParseUriSpec for templates written in the program; it panics on a
+// bad template.
+func MustParseUriSpec(template string) *UriSpec {
+	s, err := ParseUriSpec(template)
+	if err != nil {
+		panic(err)
+	}
+	return s
+}
+
+// Build renders the template with vars: a variable renders as fmt.Sprint of its value,
+// an unknown or nil one as "", and {[} and {]} as braces. To render with an instance's
+// built-in variables use Instance.URI.
+func (s *UriSpec) Build(vars map[string]any) string {
+	if s == nil {
+		return ""
+	}
+	var b strings.Builder
+	for _, p := range s.Parts {
+		if !p.Variable {
+			b.WriteString(p.Value)
+			continue
+		}
+		switch p.Value {
+		case FieldOpenBrace:
+			b.WriteByte('{')
+		case FieldCloseBrace:
+			b.WriteByte('}')
+		default:
+			switch v := vars[p.Value].(type) {
+			case nil:
+			case string:
+				b.WriteString(v)
+			default:
+				fmt.Fprint(&b, v)
+			}
+		}
+	}
+	return b.String()
+}
+
+// String returns the template, with literal braces written as {[} and {]}: parsing it
+// gives the same parts back.
+func (s *UriSpec) String() string {
+	if s == nil {
+		return ""
+	}
+	var b strings.Builder
+	for _, p := range s.Parts {
+		if p.Variable {
+			v := p.Value
+			if v == "" {
+				v = " " // "{}" would be dropped when parsed again
+			}
+			b.WriteString("{" + v + "}")
+			continue
+		}
+		for i := 0; i < len(p.Value); i++ {
+			switch c := p.Value[i]; c {
+			case '{':
+				b.WriteString("{[}")
+			case '}':
+				b.WriteString("{]}")
+			default:
+				b.WriteByte(c)
+			}
+		}
+	}
+	return b.String()
+}
+
+// MarshalJSON writes Curator's form:
+// {"parts":[{"value":"scheme","variable":true},{"value":"://","variable":false},...]}.
+func (s UriSpec) MarshalJSON() ([]byte, error) {
+	return appendUriSpec(nil, &s), nil
+}
+
+func appendUriSpec(b []byte, s *UriSpec) []byte {
+	b = append(b, `{"parts":[`...)
+	for i, p := range s.Parts {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, `{"value":`...)
+		b = appendJavaString(b, p.Value)
+		b = append(b, `,"variable":`...)
+		if p.Variable {
+			b = append(b, "true}"...)
+		} else {
+			b = append(b, "false}"...)
+		}
+	}
+	return append(b, "]}"...)
+}
+
+// UnmarshalJSON reads Curator's form. Property names are case-sensitive, as in Jackson;
+// unknown properties are ignored; a missing or null "parts", "value" or "variable" takes
+// Java's default (no parts, "", false). Anything else is an error wrapping ErrMalformed.
+func (s *UriSpec) UnmarshalJSON(data []byte) error {
+	var top map[string]json.RawMessage
+	if err := json.Unmarshal(data, &top); err != nil || top == nil {
+		return malformedf("uriSpec is not a JSON object: %.100q", data)
+	}
+	var rawParts []json.RawMessage
+	if err := json.Unmarshal(orNull(top["parts"]), &rawParts); err != nil {
+		return malformedf("uriSpec parts is not an array: %.100q", top["parts"])
+	}
+	parts := make([]UriPart, 0, len(rawParts))
+	for i, rp := range rawParts {
+		var fields map[string]json.RawMessage
+		if err := json.Unmarshal(rp, &fields); err != nil {
+			return malformedf("uriSpec part %d is not an object: %.100q", i, rp)
+		}
+		var p UriPart
+		if err := json.Unmarshal(orNull(fields["value"]), &p.Value); err != nil {
+			return malformedf("uriSpec part %d: value is not a string: %.100q", i, fields["value"])
+		}
+		if err := json.Unmarshal(orNull(fields["variable"]), &p.Variable); err != nil {
+			return malformedf("uriSpec part %d: variable is not a boolean: %.100q", i, fields["variable"])
+		}
+		parts = append(parts, p)
+	}
+	s.Parts = parts
+	return nil
+}
+
+// orNull maps a missing property to JSON null, which json.Unmarshal leaves as the zero value.
+func orNull(raw json.RawMessage) json.RawMessage {
+	if raw == nil {
+		return json.RawMessage("null")
+	}
+	return raw
+}
