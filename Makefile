@@ -42,7 +42,7 @@ test: check image $(TESTSUMMARY)
 	@go test -race -count=1 -timeout $(TEST_TIMEOUT) -json ./... | $(TESTSUMMARY)
 
 demo: image
-	go run ./examples/demo
+	go run ./examples/demo $(DEMO_ARGS)
 
 bench: image
 	go test -run '^$$' -bench '$(BENCH)' -benchmem ./...

@@ -19,7 +19,7 @@ type downInstances struct {
 	now       func() time.Time
 
 	mu     sync.Mutex
-	status map[string]*downStatus // by instance id
+	status map[string]*downStatus // by instance id and registration time
 }
 
 type downStatus struct {

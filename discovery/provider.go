@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 )
 
@@ -115,7 +116,7 @@ next:
 				continue next
 			}
 		}
-		if p.down.up(in.ID) && in.Enabled {
+		if p.down.up(downKey(in)) && in.Enabled {
 			out = append(out, in)
 		}
 	}
@@ -145,4 +146,10 @@ func (p *Provider[T]) Instance(ctx context.Context) (Instance[T], error) {
 
 // NoteError records that a call to inst failed; per the down-instance policy, enough of
 // them take it out of rotation for a while.
-func (p *Provider[T]) NoteError(inst Instance[T]) { p.down.add(inst.ID) }
+func (p *Provider[T]) NoteError(inst Instance[T]) { p.down.add(downKey(inst)) }
+
+// downKey identifies one registration of an instance: Curator keys down marks by the whole
+// instance, so an instance that re-registers (same id, new registration time) starts clean.
+func downKey[T any](in Instance[T]) string {
+	return in.ID + "@" + strconv.FormatInt(in.RegistrationTimeUTC, 10)
+}
