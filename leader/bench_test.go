@@ -1,0 +1,223 @@
+package leader
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/go-zookeeper/zk"
+
+	"github.com/zkrecipes/zkrecipes"
+	"github.com/zkrecipes/zkrecipes/internal/zktest"
+)
+
+// Run them side by side, e.g.
+//
+//	go test -run '^$' -bench . -benchtime 200x ./leader/
+//
+// BenchmarkHandover and BenchmarkRawDeleteWatch measure the same thing at
+// two levels on the same server: the first from a leader's Close to the
+// next participant's IsLeader callback, the second from a raw delete to the
+// watch notification on another connection. ns/op of each is one
+// round; p50-µs is the median.
+
+func reportSamples(b *testing.B, samples []time.Duration) {
+	if len(samples) == 0 {
+		return
+	}
+	slices.Sort(samples)
+	b.ReportMetric(float64(samples[len(samples)/2].Microseconds()), "p50-µs")
+	b.ReportMetric(float64(samples[len(samples)*9/10].Microseconds()), "p90-µs")
+}
+
+func benchClient(b *testing.B, servers []string, ns string) *zkrecipes.Client {
+	return connect(b, servers, ns, zkrecipes.WithSessionTimeout(4*time.Second))
+}
+
+func BenchmarkHandover(b *testing.B) {
+	srv := zktest.Start(b)
+	ns := newNamespace(b)
+	clients := [2]*zkrecipes.Client{benchClient(b, srv.Servers(), ns), benchClient(b, srv.Servers(), ns)}
+	elected := make(chan time.Time, 1)
+	start := func(c *zkrecipes.Client) *Latch {
+		l, err := New(c, "/e", WithListener(ListenerFuncs{OnIsLeader: func() { elected <- time.Now() }}))
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := l.Start(context.Background()); err != nil {
+			b.Fatal(err)
+		}
+		return l
+	}
+	leader := start(clients[0])
+	<-elected
+	follower := start(clients[1])
+	ctx := context.Background()
+	samples := make([]time.Duration, 0, b.N)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		t0 := time.Now()
+		if err := leader.Close(ctx); err != nil {
+			b.Fatal(err)
+		}
+		t1 := <-elected
+		b.StopTimer()
+		samples = append(samples, t1.Sub(t0))
+		next := leader.client
+		leader = follower
+		follower = start(next)
+		b.StartTimer()
+	}
+	b.StopTimer()
+	reportSamples(b, samples)
+	_ = leader.Close(ctx)
+	_ = follower.Close(ctx)
+}
+
+func BenchmarkRawDeleteWatch(b *testing.B) {
+	srv := zktest.Start(b)
+	ns := newNamespace(b)
+	oc := benchClient(b, srv.Servers(), ns)
+	if _, err := oc.Create(context.Background(), "/raw", nil, zkrecipes.ModePersistent, zkrecipes.WithParents()); err != nil {
+		b.Fatal(err)
+	}
+	owner, watcher := oc.Conn(), benchClient(b, srv.Servers(), ns).Conn()
+	base := oc.Namespace() + "/raw"
+	samples := make([]time.Duration, 0, b.N)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		node, err := owner.Create(base+"/n", []byte{}, zk.FlagEphemeralSequential, zk.WorldACL(zk.PermAll))
+		if err != nil {
+			b.Fatal(err)
+		}
+		_, _, ch, err := watcher.GetW(node)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		t0 := time.Now()
+		if err := owner.Delete(node, -1); err != nil {
+			b.Fatal(err)
+		}
+		<-ch
+		samples = append(samples, time.Since(t0))
+	}
+	b.StopTimer()
+	reportSamples(b, samples)
+}
+
+// BenchmarkElect: N participants, each on its own session, start at once;
+// one op is the time until every Start returned (each participant placed,
+// one of them leading).
+func BenchmarkElect(b *testing.B) {
+	for _, n := range []int{1, 10, 100} {
+		b.Run(fmt.Sprintf("N=%d", n), func(b *testing.B) {
+			srv := zktest.Start(b)
+			ns := newNamespace(b)
+			clients := make([]*zkrecipes.Client, n)
+			for i := range clients {
+				clients[i] = benchClient(b, srv.Servers(), ns)
+			}
+			ctx := context.Background()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				b.StopTimer()
+				latches := make([]*Latch, n)
+				for j, c := range clients {
+					l, err := New(c, "/e")
+					if err != nil {
+						b.Fatal(err)
+					}
+					latches[j] = l
+				}
+				b.StartTimer()
+				var wg sync.WaitGroup
+				for _, l := range latches {
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						if err := l.Start(ctx); err != nil {
+							b.Error(err)
+						}
+					}()
+				}
+				wg.Wait()
+				b.StopTimer()
+				leaders := 0
+				for _, l := range latches {
+					if l.HasLeadership() {
+						leaders++
+					}
+				}
+				if leaders != 1 {
+					b.Fatalf("%d leaders", leaders)
+				}
+				for _, l := range latches {
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						_ = l.Close(ctx)
+					}()
+				}
+				wg.Wait()
+				b.StartTimer()
+			}
+		})
+	}
+}
+
+// BenchmarkLatchFootprint: the cost of one started latch (with a listener)
+// that waits behind a leader, all on one client: goroutines and live heap
+// per latch, and the time and allocations of a Start plus Close.
+func BenchmarkLatchFootprint(b *testing.B) {
+	srv := zktest.Start(b)
+	ns := newNamespace(b)
+	c := benchClient(b, srv.Servers(), ns)
+	ctx := context.Background()
+	newStarted := func() *Latch {
+		l, err := New(c, "/e", WithListener(ListenerFuncs{}))
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := l.Start(ctx); err != nil {
+			b.Fatal(err)
+		}
+		return l
+	}
+	first := newStarted()
+
+	const k = 100
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	g0 := runtime.NumGoroutine()
+	held := make([]*Latch, k)
+	for i := range held {
+		held[i] = newStarted()
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	g1 := runtime.NumGoroutine()
+	for _, l := range held {
+		_ = l.Close(ctx)
+	}
+
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		l := newStarted()
+		if err := l.Close(ctx); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	// After the loop: ResetTimer drops metrics reported before it.
+	b.ReportMetric(float64(g1-g0)/k, "goroutines/latch")
+	b.ReportMetric(float64(int64(after.HeapAlloc)-int64(before.HeapAlloc))/k, "heap-B/latch")
+	_ = first.Close(ctx)
+}

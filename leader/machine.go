@@ -1,0 +1,418 @@
+package leader
+
+// The latch's state machine: one goroutine per latch (loop) owns the
+// election state, reacts to watches and connection states, and publishes
+// transitions to the API side (latch.go) and to the dispatcher.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"github.com/go-zookeeper/zk"
+
+	"github.com/zkrecipes/zkrecipes"
+	"github.com/zkrecipes/zkrecipes/retry"
+)
+
+// onState runs on the Client's listener goroutine for this latch: it queues
+// the change and cuts short whatever call the loop is making, so that the
+// loop reacts to SUSPENDED even while a read hangs on the dead connection.
+func (l *Latch) onState(sc zkrecipes.StateChange) {
+	l.inMu.Lock()
+	l.states = append(l.states, sc)
+	l.inMu.Unlock()
+	l.interrupt()
+}
+
+func (l *Latch) interrupt() {
+	l.inMu.Lock()
+	if l.opCancel != nil {
+		l.opCancel()
+	}
+	l.inMu.Unlock()
+	select {
+	case l.wake <- struct{}{}:
+	default:
+	}
+}
+
+// opContext returns the context for one round of calls; it is cancelled
+// when a state change arrives or Close is called.
+func (l *Latch) opContext() (context.Context, func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	l.inMu.Lock()
+	pending := len(l.states) > 0
+	l.opCancel = cancel
+	l.inMu.Unlock()
+	if pending || l.quitting() {
+		cancel()
+	}
+	return ctx, func() {
+		l.inMu.Lock()
+		l.opCancel = nil
+		l.inMu.Unlock()
+		cancel()
+	}
+}
+
+func (l *Latch) quitting() bool {
+	select {
+	case <-l.quit:
+		return true
+	default:
+		return false
+	}
+}
+
+// loop is the latch's state machine. It alone touches the loop-owned fields
+// and it alone decides transitions; listeners hear of them through the
+// dispatcher.
+func (l *Latch) loop() {
+	defer close(l.done)
+	var retryTimer *time.Timer
+	var retryC <-chan time.Time
+	stopRetry := func() {
+		if retryTimer != nil {
+			retryTimer.Stop()
+			retryTimer, retryC = nil, nil
+		}
+	}
+	defer stopRetry()
+
+	for {
+		if l.quitting() {
+			l.shutdown()
+			return
+		}
+		if l.applyStates() {
+			stopRetry()
+		}
+		if l.dirty && l.connected && retryC == nil {
+			err := l.check()
+			switch {
+			case err == nil:
+				l.dirty = false
+				l.failures = 0
+				l.markJoined(nil)
+				if l.settled != nil {
+					l.settled()
+				}
+			case errors.Is(err, errInterrupted):
+				continue
+			default:
+				if !l.joinedOnce && !retriable(err) {
+					l.markJoined(err)
+				}
+				l.failures++
+				d := backoffDelay(l.failures)
+				l.log.Warn("leader: latch check failed; retrying", "err", err, "in", d)
+				retryTimer = time.NewTimer(d)
+				retryC = retryTimer.C
+			}
+		}
+
+		select {
+		case <-l.quit:
+		case <-l.wake:
+		case ev := <-l.predWatch:
+			l.predWatch = nil
+			l.predWakeups.Add(1)
+			l.log.Debug("leader: predecessor changed", "pred", l.pred, "event", ev.Type.String())
+			l.dirty = true
+		case ev := <-l.ownWatch:
+			l.ownWatch = nil
+			l.onOwnEvent(ev)
+		case <-retryC:
+			retryTimer, retryC = nil, nil
+			l.dirty = true
+		}
+	}
+}
+
+// errInterrupted marks a round cut short by a state change or Close.
+var errInterrupted = errors.New("leader: interrupted")
+
+// retriable reports whether a failed round may succeed later by itself:
+// connection trouble (the Client gave up retrying, but the latch does not),
+// or a path that kept changing.
+func retriable(err error) bool {
+	return retry.IsRetriable(err) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, errChurn)
+}
+
+// backoffDelay paces retries of a failing round: 50 ms doubling up to 5 s,
+// with jitter so that many latches on one broken path do not retry in step.
+func backoffDelay(failures int) time.Duration {
+	d := 50 * time.Millisecond << min(failures-1, 7)
+	d = min(d, 5*time.Second)
+	return d/2 + rand.N(d/2+1)
+}
+
+func (l *Latch) markJoined(err error) {
+	if l.joinedOnce {
+		return
+	}
+	l.joinedOnce = true
+	l.joinErr = err
+	close(l.joined)
+}
+
+// applyStates handles queued connection state changes in order and reports
+// whether the connection came back.
+func (l *Latch) applyStates() (reconnected bool) {
+	l.inMu.Lock()
+	states := l.states
+	l.states = nil
+	l.inMu.Unlock()
+	for _, sc := range states {
+		l.log.Debug("leader: connection state", "state", sc.State.String(), "newSession", sc.NewSession)
+		switch sc.State {
+		case zkrecipes.StateSuspended:
+			l.connected = false
+			if l.cfg.policy == StandardPolicy {
+				l.stepDown(errSuspended, true)
+			}
+		case zkrecipes.StateLost:
+			l.connected = false
+			l.stepDown(errSessionLost, true)
+		case zkrecipes.StateConnected, zkrecipes.StateReconnected:
+			l.connected = true
+			l.dirty = true
+			reconnected = true
+			if sc.NewSession {
+				// The old session's watches are gone; its node is gone too
+				// or soon will be, which the next round finds out.
+				l.ownWatch, l.predWatch = nil, nil
+			}
+		case zkrecipes.StateClosed:
+			l.connected = false
+			l.stepDown(errClientClosed, true)
+			if !l.clientClosed {
+				l.clientClosed = true
+				close(l.gone)
+			}
+		}
+	}
+	return reconnected
+}
+
+func (l *Latch) onOwnEvent(ev zk.Event) {
+	switch ev.Type {
+	case zk.EventNodeDeleted:
+		l.log.Info("leader: own node deleted; joining again", "node", l.node)
+		l.forgetNode(errNodeGone)
+	default:
+		// Data changed (the watch needs re-arming) or the session ended
+		// (a state change follows): read everything again.
+	}
+	l.dirty = true
+}
+
+// check is one round of Curator's checkLeadership: join if needed, read the
+// children, lead if first (and the node is this session's), otherwise watch
+// the node just before ours.
+func (l *Latch) check() error {
+	ctx, done := l.opContext()
+	defer done()
+	wrap := func(err error) error {
+		if ctx.Err() != nil {
+			return errInterrupted
+		}
+		return err
+	}
+	// Each pass either settles or has just learnt that something moved
+	// (a node vanished between two reads); give up on a churning path after
+	// a few passes and let the backoff pace it.
+	for pass := 0; pass < 10; pass++ {
+		if l.node == "" {
+			if err := l.join(ctx); err != nil {
+				return wrap(err)
+			}
+		}
+		if l.ownWatch == nil {
+			_, st, w, err := l.client.GetW(ctx, l.node)
+			if errors.Is(err, zk.ErrNoNode) {
+				l.forgetNode(errNodeGone)
+				continue
+			}
+			if err != nil {
+				return wrap(err)
+			}
+			l.ownWatch = w
+			l.owner, l.czxid, l.version = st.EphemeralOwner, st.Czxid, st.Version
+		}
+		children, _, err := l.client.Children(ctx, l.path)
+		if errors.Is(err, zk.ErrNoNode) {
+			l.forgetNode(errPathGone)
+			continue
+		}
+		if err != nil {
+			return wrap(err)
+		}
+		if !l.warnedMixing && hasForeignNodes(children) {
+			l.warnedMixing = true
+			l.log.Warn("leader: latch path holds LeaderSelector (lock-) nodes; they take part in the order")
+		}
+		sorted := sortChildren(children)
+		_, name := zkrecipes.SplitPath(l.node)
+		idx := indexOf(sorted, name)
+		switch {
+		case idx < 0:
+			l.forgetNode(errNodeGone)
+			continue
+		case idx == 0:
+			if sid := l.client.SessionID(); l.owner != sid {
+				// A node of a session we lost: ZooKeeper will delete it,
+				// but until then it would block everyone behind it.
+				l.log.Info("leader: own node belongs to an old session; joining again",
+					"node", l.node, "owner", l.owner, "session", sid)
+				old := l.node
+				l.forgetNode(errStaleSession)
+				if err := l.client.DeleteGuaranteed(ctx, old, -1); err != nil && ctx.Err() != nil {
+					return errInterrupted
+				}
+				continue
+			}
+			l.predWatch, l.pred = nil, ""
+			l.claim()
+			return nil
+		}
+		l.stepDown(errNotFirst, true)
+		pred := sorted[idx-1]
+		if pred == l.pred && l.predWatch != nil {
+			return nil // still armed; go-zk re-registers it after a reconnect
+		}
+		_, _, w, err := l.client.GetW(ctx, zkrecipes.JoinPath(l.path, pred))
+		if errors.Is(err, zk.ErrNoNode) {
+			continue
+		}
+		if err != nil {
+			return wrap(err)
+		}
+		l.predWatch, l.pred = w, pred
+		return nil
+	}
+	return fmt.Errorf("%w: %s", errChurn, l.path)
+}
+
+// errChurn: the children kept changing under one round; the next round,
+// after a pause, will look again.
+var errChurn = errors.New("leader: latch path keeps changing")
+
+// join creates a new node. Its data is the id as UTF-8, never a nil buffer,
+// which Java's getParticipants cannot read.
+func (l *Latch) join(ctx context.Context) error {
+	data := append(make([]byte, 0, len(l.cfg.id)), l.cfg.id...)
+	p, err := l.client.CreateProtected(ctx, zkrecipes.JoinPath(l.path, nodeMarker), data,
+		zkrecipes.ModeEphemeralSequential, zkrecipes.WithParents())
+	if err != nil {
+		return fmt.Errorf("leader: join %s: %w", l.path, err)
+	}
+	l.node = p
+	l.ownWatch, l.predWatch, l.pred = nil, nil, ""
+	l.mu.Lock()
+	l.nodePath = p
+	l.mu.Unlock()
+	l.log.Debug("leader: joined", "node", p)
+	return nil
+}
+
+// forgetNode drops our node from the loop's view after it vanished (or must
+// be abandoned); the next round creates a new one.
+func (l *Latch) forgetNode(cause error) {
+	l.stepDown(cause, true)
+	l.node, l.owner, l.czxid, l.version = "", 0, 0, 0
+	l.ownWatch, l.predWatch, l.pred = nil, nil, ""
+	l.mu.Lock()
+	l.nodePath = ""
+	l.mu.Unlock()
+}
+
+func (l *Latch) claim() {
+	if l.leading {
+		return
+	}
+	term := Term{Token: l.czxid, Node: l.node, ID: l.cfg.id, version: l.version, client: l.client}
+	termCtx, cancel := context.WithCancelCause(context.Background())
+	l.termCancel = cancel
+	l.mu.Lock()
+	l.leading = true
+	l.term = term
+	l.termCtx = termCtx
+	close(l.gained)
+	l.gained = make(chan struct{})
+	l.mu.Unlock()
+	l.hasLeader.Store(true)
+	l.log.Info("leader: is leader", "node", l.node, "token", term.Token)
+	if l.disp != nil {
+		l.disp.push(Event{Leader: true, Term: term})
+	}
+}
+
+// stepDown ends leadership, if any, and returns a channel closed once the
+// listeners were told (immediately if notify is false or nobody listens).
+// leading is read without mu because only the loop writes it.
+func (l *Latch) stepDown(cause error, notify bool) <-chan struct{} {
+	if !l.leading {
+		return closedChan
+	}
+	l.hasLeader.Store(false)
+	l.mu.Lock()
+	l.leading = false
+	l.term = Term{}
+	l.termCtx = nil
+	l.mu.Unlock()
+	l.termCancel(cause)
+	l.termCancel = nil
+	l.log.Info("leader: not leader", "node", l.node, "why", cause)
+	if notify && l.disp != nil {
+		return l.disp.push(Event{Leader: false})
+	}
+	return closedChan
+}
+
+var closedChan = func() chan struct{} {
+	c := make(chan struct{})
+	close(c)
+	return c
+}()
+
+// shutdown is the loop's last act: step down, then delete the node, so that
+// no successor can lead before this latch stopped leading.
+func (l *Latch) shutdown() {
+	l.mu.Lock()
+	ctx := l.closeCtx
+	l.mu.Unlock()
+	if l.stopListen != nil {
+		l.stopListen()
+	}
+	told := l.stepDown(errLatchClosed, l.cfg.closeMode == CloseNotifyLeader)
+	select {
+	case <-told:
+	case <-ctx.Done():
+	}
+	var err error
+	if l.node != "" {
+		err = l.client.DeleteGuaranteed(ctx, l.node, -1)
+		if errors.Is(err, zkrecipes.ErrClosed) || errors.Is(err, zk.ErrClosing) {
+			err = nil // the session is closed, and its ephemeral nodes with it
+		}
+		if err != nil {
+			err = fmt.Errorf("leader: close %s: delete %s: %w", l.path, l.node, err)
+		}
+		l.forgetNode(errLatchClosed)
+	}
+	l.mu.Lock()
+	l.closeErr = err
+	l.mu.Unlock()
+	l.markJoined(ErrClosed)
+	if l.disp != nil {
+		if ctx.Err() != nil {
+			l.disp.drop()
+		} else {
+			l.disp.finish()
+		}
+	}
+}
