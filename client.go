@@ -153,6 +153,9 @@ func (c *Client) SessionTimeout() time.Duration {
 // RetryPolicy returns the Client's retry policy.
 func (c *Client) RetryPolicy() retry.Policy { return c.cfg.policy }
 
+// Hooks returns the metrics hooks the Client was given, for recipes built on it.
+func (c *Client) Hooks() Hooks { return c.cfg.hooks }
+
 // ACL returns the ACL the Client puts on the nodes it creates.
 func (c *Client) ACL() []zk.ACL { return c.cfg.acl }
 

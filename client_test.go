@@ -524,3 +524,32 @@ func TestListenerIsolation(t *testing.T) {
 	c.Listen(func(zkrecipes.StateChange) {})()
 	_ = stopped
 }
+
+// Production-like settings: a server with ZooKeeper's default tickTime (2 s) and a client
+// with Curator's defaults. The server clamps the 60 s session to 20 ticks, and the Client's
+// LOST timer must use that negotiated value.
+func TestProductionLikeSettings(t *testing.T) {
+	srv := zktest.StartDedicated(t, zktest.WithTickTime(2*time.Second))
+	base := zktest.BasePath(t)
+	fd := zktest.NewFaultDialer()
+	c := connect(t, srv.Servers(), zkrecipes.WithDialer(fd.Dial))
+	if got := c.SessionTimeout(); got != 40*time.Second {
+		t.Fatalf("negotiated session timeout %v, want 40s (20 x tickTime)", got)
+	}
+	rec := record(c)
+	ctx := ctxT(t)
+	if _, err := c.Create(ctx, base+"/eph", nil, zkrecipes.ModeEphemeral, zkrecipes.WithParents()); err != nil {
+		t.Fatal(err)
+	}
+	sid := c.SessionID()
+	fd.Cut()
+	_, i := rec.waitFor(t, 0, zkrecipes.StateSuspended)
+	fd.Heal()
+	sc, _ := rec.waitFor(t, i, zkrecipes.StateReconnected)
+	if sc.NewSession || sc.SessionID != sid {
+		t.Fatalf("reconnected %+v, want session %d", sc, sid)
+	}
+	if ok, _, err := c.Exists(ctx, base+"/eph"); !ok || err != nil {
+		t.Fatalf("ephemeral after a short cut: %v %v", ok, err)
+	}
+}

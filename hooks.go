@@ -12,6 +12,19 @@ type Hooks struct {
 	Retry func(RetryEvent)
 	// StateChange is called for every connection state transition.
 	StateChange func(StateChange)
+	// Leadership is called by the leader package's latches (and Run) built on this Client
+	// whenever one gains or loses leadership, on the latch's own goroutine.
+	Leadership func(LeadershipEvent)
+}
+
+// LeadershipEvent describes a leadership change of one latch.
+type LeadershipEvent struct {
+	Path   string // the latch path, relative to the namespace
+	ID     string // the participant id
+	Node   string // the latch's node
+	Leader bool   // true when leadership was gained, false when it ended
+	Token  int64  // the fencing token of the term gained (0 when leadership ended)
+	Time   time.Time
 }
 
 // OperationEvent describes one finished operation.

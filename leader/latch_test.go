@@ -355,3 +355,40 @@ func waitParticipantsFunc(t testing.TB, c *zkrecipes.Client, path string, cond f
 		}
 	}
 }
+
+// The Client's Leadership hook sees every gain and loss of leadership, with the term's token.
+func TestLatchLeadershipHook(t *testing.T) {
+	srv := zktest.Start(t)
+	events := make(chan zkrecipes.LeadershipEvent, 16)
+	c := connect(t, srv.Servers(), newNamespace(t), zkrecipes.WithHooks(zkrecipes.Hooks{
+		Leadership: func(ev zkrecipes.LeadershipEvent) { events <- ev },
+	}))
+	l, err := New(c, "/latch", WithID("hooked"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := testCtx(t)
+	if err := l.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	next := func() zkrecipes.LeadershipEvent {
+		select {
+		case ev := <-events:
+			return ev
+		case <-ctx.Done():
+			t.Fatal("no leadership event")
+			return zkrecipes.LeadershipEvent{}
+		}
+	}
+	gained := next()
+	term, _ := l.Term()
+	if !gained.Leader || gained.Path != "/latch" || gained.ID != "hooked" || gained.Token != term.Token || gained.Node != l.Node() {
+		t.Fatalf("gain event %+v, term %+v, node %q", gained, term, l.Node())
+	}
+	if err := l.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if lost := next(); lost.Leader || lost.Path != "/latch" {
+		t.Fatalf("loss event %+v", lost)
+	}
+}

@@ -346,6 +346,7 @@ func (l *Latch) claim() {
 	l.mu.Unlock()
 	l.hasLeader.Store(true)
 	l.log.Info("leader: is leader", "node", l.node, "token", term.Token)
+	l.hook(true, term.Token)
 	if l.disp != nil {
 		l.disp.push(Event{Leader: true, Term: term})
 	}
@@ -367,10 +368,18 @@ func (l *Latch) stepDown(cause error, notify bool) <-chan struct{} {
 	l.termCancel(cause)
 	l.termCancel = nil
 	l.log.Info("leader: not leader", "node", l.node, "why", cause)
+	l.hook(false, 0)
 	if notify && l.disp != nil {
 		return l.disp.push(Event{Leader: false})
 	}
 	return closedChan
+}
+
+// hook reports a leadership change to the Client's metrics hook, if any.
+func (l *Latch) hook(leader bool, token int64) {
+	if h := l.client.Hooks().Leadership; h != nil {
+		h(zkrecipes.LeadershipEvent{Path: l.path, ID: l.cfg.id, Node: l.node, Leader: leader, Token: token, Time: time.Now()})
+	}
 }
 
 var closedChan = func() chan struct{} {
