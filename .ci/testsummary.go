@@ -144,9 +144,10 @@ func (s *summary) flush(name string, p *pkg, e event) {
 		if isFraming(l.text) {
 			continue
 		}
-		if l.test == "" {
+		if l.test == "" || strings.HasPrefix(l.text, "zktest: ") {
 			// Plain go test shows only the last line ("ok ..." or "? ... [no test files]") of a
-			// package that passed; the harness's lines outside tests are worth seeing too.
+			// package that passed; the harness's lines outside tests are worth seeing too, and so
+			// is its one line naming the ZooKeeper backend, whichever test printed it.
 			if !failed && l.text == "PASS\n" {
 				continue
 			}
