@@ -49,6 +49,7 @@ type PoolStatus struct {
 // Unavailable is a request the gateway cannot route; Reason goes into the 503 answer.
 type Unavailable struct{ Reason string }
 
+// Error returns the reason, which the gateway sends in its 503 answer.
 func (u *Unavailable) Error() string { return u.Reason }
 
 // isRead reports whether a request goes round-robin to any instance; every other method

@@ -241,7 +241,10 @@ func Poll(ctx context.Context, interval time.Duration, what string, cond func(ct
 // Permanent wraps an error that makes Poll stop at once (a process died, say).
 type Permanent struct{ Err error }
 
+// Error returns the wrapped error's text.
 func (p *Permanent) Error() string { return p.Err.Error() }
+
+// Unwrap returns the wrapped error.
 func (p *Permanent) Unwrap() error { return p.Err }
 
 // Response is what Do read from one HTTP exchange.
