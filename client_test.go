@@ -553,3 +553,43 @@ func TestProductionLikeSettings(t *testing.T) {
 		t.Fatalf("ephemeral after a short cut: %v %v", ok, err)
 	}
 }
+
+// orderedHosts is a zk.HostProvider that tries servers in the given order.
+type orderedHosts struct {
+	servers []string
+	next    int
+}
+
+func (h *orderedHosts) Init([]string) error { return nil }
+func (h *orderedHosts) Len() int            { return len(h.servers) }
+func (h *orderedHosts) Connected()          {}
+func (h *orderedHosts) Next() (string, bool) {
+	s := h.servers[h.next%len(h.servers)]
+	h.next++
+	return s, h.next > len(h.servers) && h.next%len(h.servers) == 1
+}
+
+// A frozen server (SIGSTOP, a VM pause) still accepts TCP connections but never answers
+// the handshake. go-zk alone would wait 10x its read timeout (about 27 s for a 4 s session)
+// before trying the next server; the Client caps the handshake at the session timeout
+// divided by the number of servers, so it connects through the healthy one in time.
+func TestConnectSkipsFrozenServer(t *testing.T) {
+	frozen := zktest.StartDedicated(t)
+	if frozen.Node() == nil {
+		t.Skip("the external backend cannot pause a server")
+	}
+	healthy := zktest.Start(t)
+	ctx := ctxT(t)
+	if err := frozen.Node().Pause(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = frozen.Node().Unpause(context.Background()) })
+	hosts := &orderedHosts{servers: []string{frozen.Addr(), healthy.Addr()}}
+	c := connect(t, []string{frozen.Addr(), healthy.Addr()},
+		zkrecipes.WithSessionTimeout(4*time.Second),
+		zkrecipes.WithConnectionTimeout(10*time.Second),
+		zkrecipes.WithHostProvider(hosts))
+	if got := c.Conn().Server(); got != healthy.Addr() {
+		t.Fatalf("connected to %s, want the healthy server %s", got, healthy.Addr())
+	}
+}
