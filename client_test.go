@@ -444,11 +444,14 @@ func TestProtectedCreateRecoversLostReply(t *testing.T) {
 }
 
 func TestProtectedCreateCleansUpAfterGivingUp(t *testing.T) {
-	srv := zktest.Start(t)
+	// go-zk fails requests queued while disconnected only once a second, so the retries
+	// take seconds: the session must outlive them, or its expiry would remove the orphan
+	// and the test would prove nothing. tickTime 1 s allows a 10 s session.
+	srv := zktest.StartDedicated(t, zktest.WithTickTime(time.Second))
 	base := zktest.BasePath(t)
 	fd := zktest.NewFaultDialer()
 	cd := &cutAfterCreate{dial: fd.Dial, fired: make(chan struct{}), after: fd.Cut}
-	c := connect(t, srv.Servers(), zkrecipes.WithSessionTimeout(4*time.Second), zkrecipes.WithDialer(cd.Dial),
+	c := connect(t, srv.Servers(), zkrecipes.WithSessionTimeout(10*time.Second), zkrecipes.WithDialer(cd.Dial),
 		zkrecipes.WithRetryPolicy(retry.NTimes(2, 50*time.Millisecond)))
 	observer := connect(t, srv.Servers(), zkrecipes.WithSessionTimeout(4*time.Second))
 	ctx := ctxT(t)
