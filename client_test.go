@@ -596,3 +596,60 @@ func TestConnectSkipsFrozenServer(t *testing.T) {
 		t.Fatalf("connected to %s, want the healthy server %s", got, healthy.Addr())
 	}
 }
+
+// Partitioning the server the client is connected to (a follower) from the rest of a
+// 3-node ensemble: that server loses quorum and drops its clients; the client moves to a
+// server of the majority, which kept serving, with the same session. No LOST. (A
+// partitioned leader makes the majority elect a new one first; how long that takes depends
+// on the ensemble's timeouts, and only beyond the session timeout would LOST be right.)
+func TestEnsembleServerPartitioned(t *testing.T) {
+	ens := zktest.StartEnsemble(t, 3, zktest.WithTickTime(500*time.Millisecond))
+	ctx := ctxT(t)
+	lead, err := ens.Leader(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var victim *zktest.Node
+	order := []string{}
+	for _, n := range ens.Nodes {
+		if n != lead && victim == nil {
+			victim = n
+			order = append([]string{n.Addr()}, order...)
+		} else {
+			order = append(order, n.Addr())
+		}
+	}
+	c := connect(t, ens.Servers(), zkrecipes.WithHostProvider(&orderedHosts{servers: order}),
+		zkrecipes.WithSessionTimeout(8*time.Second))
+	if c.Conn().Server() != victim.Addr() {
+		t.Fatalf("connected to %q, want the follower %q", c.Conn().Server(), victim.Addr())
+	}
+	rec := record(c)
+	base := zktest.BasePath(t)
+	if _, err := c.Create(ctx, base+"/eph", nil, zkrecipes.ModeEphemeral, zkrecipes.WithParents()); err != nil {
+		t.Fatal(err)
+	}
+	sid := c.SessionID()
+	if err := victim.Partition(ctx); err != nil {
+		t.Fatal(err)
+	}
+	rec.waitFor(t, 0, zkrecipes.StateSuspended)
+	sc, _ := rec.waitFor(t, 0, zkrecipes.StateReconnected)
+	if sc.NewSession || sc.SessionID != sid {
+		t.Fatalf("reconnected %+v, want the same session %d", sc, sid)
+	}
+	if c.Conn().Server() == victim.Addr() {
+		t.Fatal("reconnected to the partitioned server")
+	}
+	if ok, _, err := c.Exists(ctx, base+"/eph"); !ok || err != nil {
+		t.Fatalf("ephemeral after moving servers: %v %v", ok, err)
+	}
+	if err := victim.Heal(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range rec.states() {
+		if s == "LOST" {
+			t.Fatalf("LOST after a partition of one server: %v", rec.states())
+		}
+	}
+}
