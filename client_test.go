@@ -653,3 +653,35 @@ func TestEnsembleServerPartitioned(t *testing.T) {
 		}
 	}
 }
+
+// A guaranteed delete that cannot reach the server keeps trying in the background and
+// deletes the node once the connection is back.
+func TestDeleteGuaranteedFinishesAfterHeal(t *testing.T) {
+	srv := zktest.Start(t)
+	base := zktest.BasePath(t)
+	fd := zktest.NewFaultDialer()
+	c := connect(t, srv.Servers(), zkrecipes.WithSessionTimeout(4*time.Second), zkrecipes.WithDialer(fd.Dial),
+		zkrecipes.WithRetryPolicy(retry.NTimes(1, 10*time.Millisecond)))
+	observer := connect(t, srv.Servers(), zkrecipes.WithSessionTimeout(4*time.Second))
+	ctx := ctxT(t)
+	if _, err := c.Create(ctx, base+"/victim", nil, zkrecipes.ModePersistent, zkrecipes.WithParents()); err != nil {
+		t.Fatal(err)
+	}
+	ok, _, gone, err := observer.ExistsW(ctx, base+"/victim")
+	if err != nil || !ok {
+		t.Fatalf("exists: %v %v", ok, err)
+	}
+	fd.Cut()
+	if err := c.DeleteGuaranteed(ctx, base+"/victim", -1); err == nil {
+		t.Fatal("delete succeeded while the connection was cut")
+	}
+	fd.Heal()
+	select {
+	case ev := <-gone:
+		if ev.Type != zk.EventNodeDeleted {
+			t.Fatalf("observer saw %v", ev)
+		}
+	case <-ctx.Done():
+		t.Fatal("the guaranteed delete never finished")
+	}
+}
