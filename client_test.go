@@ -85,6 +85,16 @@ func (r *recorder) waitFor(t testing.TB, from int, s zkrecipes.State) (zkrecipes
 	}
 }
 
+// never fails the test if state s was seen; what says when it must not happen.
+func (r *recorder) never(t testing.TB, s zkrecipes.State, what string) {
+	t.Helper()
+	for _, st := range r.states() {
+		if st == s.String() {
+			t.Fatalf("%v %s: %v", s, what, r.states())
+		}
+	}
+}
+
 func (r *recorder) states() []string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -271,11 +281,7 @@ func TestShortCutKeepsSession(t *testing.T) {
 	if err := <-got; err != nil {
 		t.Fatalf("get issued during the cut: %v", err)
 	}
-	for _, s := range rec.states() {
-		if s == "LOST" {
-			t.Fatalf("LOST during a short cut: %v", rec.states())
-		}
-	}
+	rec.never(t, zkrecipes.StateLost, "during a short cut")
 }
 
 // Cut longer than the session timeout: SUSPENDED, LOST by the client's own timer no later
@@ -354,11 +360,7 @@ func TestEnsembleServerKill(t *testing.T) {
 	if c.Conn().Server() == victim.Addr() {
 		t.Fatal("reconnected to the killed server")
 	}
-	for _, s := range rec.states() {
-		if s == "LOST" {
-			t.Fatalf("LOST after a single server kill: %v", rec.states())
-		}
-	}
+	rec.never(t, zkrecipes.StateLost, "after a single server kill")
 	if err := c.Sync(ctx, "/"); err != nil {
 		t.Fatal(err)
 	}
@@ -647,11 +649,7 @@ func TestEnsembleServerPartitioned(t *testing.T) {
 	if err := victim.Heal(ctx); err != nil {
 		t.Fatal(err)
 	}
-	for _, s := range rec.states() {
-		if s == "LOST" {
-			t.Fatalf("LOST after a partition of one server: %v", rec.states())
-		}
-	}
+	rec.never(t, zkrecipes.StateLost, "after a partition of one server")
 }
 
 // A guaranteed delete that cannot reach the server keeps trying in the background and
