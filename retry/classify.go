@@ -3,6 +3,10 @@ package retry
 import (
 	"context"
 	"errors"
+	"io"
+	"net"
+	"os"
+	"syscall"
 	"time"
 
 	"github.com/cenkalti/backoff/v4"
@@ -21,8 +25,10 @@ const (
 // errors worth retrying because the operation may succeed once the client reconnects:
 // zk.ErrConnectionClosed, zk.ErrNoServer, zk.ErrSessionMoved, zk.ErrSessionExpired, and
 // the errors go-zk returns for the server codes ConnectionLoss and OperationTimeout
-// ("unknown error: -4" and "unknown error: -7"). It looks through %w wrapping and
-// errors.Join.
+// ("unknown error: -4" and "unknown error: -7"). Transport errors count too: go-zk hands
+// a request the raw error of a write that failed on a breaking connection (*net.OpError,
+// net.ErrClosed, io.EOF, ECONNRESET, EPIPE, a deadline), which is a connection loss by
+// another name. It looks through %w wrapping and errors.Join.
 //
 // Everything else is final, notably zk.ErrNoNode, zk.ErrNodeExists, zk.ErrBadVersion,
 // zk.ErrNoAuth, zk.ErrInvalidACL, zk.ErrBadArguments and zk.ErrClosing. An error that
@@ -40,6 +46,16 @@ func IsRetriable(err error) bool {
 		errors.Is(err, zk.ErrNoServer) ||
 		errors.Is(err, zk.ErrSessionMoved) ||
 		errors.Is(err, zk.ErrSessionExpired) {
+		return true
+	}
+	var opErr *net.OpError
+	if errors.As(err, &opErr) ||
+		errors.Is(err, net.ErrClosed) ||
+		errors.Is(err, io.EOF) ||
+		errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNRESET) ||
+		errors.Is(err, syscall.EPIPE) ||
+		errors.Is(err, os.ErrDeadlineExceeded) {
 		return true
 	}
 	return inTree(err, func(e error) bool {

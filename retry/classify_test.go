@@ -4,6 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
+	"os"
+	"syscall"
 	"testing"
 	"time"
 
@@ -30,6 +34,14 @@ func TestIsRetriable(t *testing.T) {
 		{"ErrSessionExpired", zk.ErrSessionExpired, true},
 		{"ConnectionLoss -4", serverCodeError(-4), true},
 		{"OperationTimeout -7", serverCodeError(-7), true},
+
+		// go-zk passes on the raw error of a write on a breaking connection.
+		{"write on a closed conn", &net.OpError{Op: "write", Net: "tcp", Err: net.ErrClosed}, true},
+		{"net.ErrClosed", net.ErrClosed, true},
+		{"io.EOF", io.EOF, true},
+		{"ECONNRESET", &net.OpError{Op: "read", Err: os.NewSyscallError("read", syscall.ECONNRESET)}, true},
+		{"EPIPE", os.NewSyscallError("write", syscall.EPIPE), true},
+		{"write deadline", os.ErrDeadlineExceeded, true},
 
 		{"ErrNoNode", zk.ErrNoNode, false},
 		{"ErrNodeExists", zk.ErrNodeExists, false},
