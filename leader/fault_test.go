@@ -349,3 +349,37 @@ func TestRunCancelsOnSuspended(t *testing.T) {
 	}
 	<-ends
 }
+
+// Production-like settings: ZooKeeper's default tickTime (2 s) and Curator's default 60 s
+// session (negotiated down to 40 s). A short cut deposes the leader on SUSPENDED and it
+// leads again with the same node; a Close then hands over to the next participant.
+func TestLatchProductionLikeSettings(t *testing.T) {
+	srv := zktest.StartDedicated(t, zktest.WithTickTime(2*time.Second))
+	ns := newNamespace(t)
+	h := newHistory()
+	d := zktest.NewFaultDialer()
+	ca := connect(t, srv.Servers(), ns, zkrecipes.WithDialer(d.Dial), zkrecipes.WithSessionTimeout(60*time.Second))
+	if got := ca.SessionTimeout(); got != 40*time.Second {
+		t.Fatalf("negotiated session timeout %v, want 40s", got)
+	}
+	st := watchStates(t, ca, nil)
+	a := startLatch(t, ca, "/e", "a", h)
+	startLatch(t, connect(t, srv.Servers(), ns, zkrecipes.WithSessionTimeout(60*time.Second)), "/e", "b", h)
+	h.waitLeader(t, "a")
+	node := a.Node()
+
+	m := st.mark()
+	d.Cut()
+	h.waitFor(t, "a to step down", func(l []string) bool { return len(l) == 0 })
+	d.Heal()
+	if rc := st.waitFor(t, m, zkrecipes.StateReconnected, nil); rc.NewSession {
+		t.Fatal("a 40 s session expired during a short cut")
+	}
+	h.waitLeader(t, "a")
+	if a.Node() != node {
+		t.Fatalf("a leads with node %s, had %s", a.Node(), node)
+	}
+	closeLatch(t, a)
+	h.waitLeader(t, "b")
+	h.check(t)
+}
