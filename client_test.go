@@ -525,9 +525,6 @@ func TestListenerIsolation(t *testing.T) {
 	fd.Heal()
 	rec.waitFor(t, 0, zkrecipes.StateReconnected)
 	close(block)
-	stopped := record(c)
-	c.Listen(func(zkrecipes.StateChange) {})()
-	_ = stopped
 }
 
 // Production-like settings: a server with ZooKeeper's default tickTime (2 s) and a client

@@ -2,10 +2,10 @@ package discovery
 
 import "net"
 
-// localAddress returns the first non-loopback, non-link-local IPv4 address of an
-// interface that is up, or 127.0.0.1. Curator's builder also offers IPv6 addresses; an
+// LocalAddress returns the first non-loopback, non-link-local IPv4 address of an
+// interface that is up, or 127.0.0.1: the address NewInstance registers by default. Curator's builder also offers IPv6 addresses; an
 // IPv4 address is what the URIs built from it (host:port) can use as they are.
-func localAddress() string {
+func LocalAddress() string {
 	ifs, err := net.Interfaces()
 	if err != nil {
 		return "127.0.0.1"

@@ -154,7 +154,7 @@ func NewInstance[T any](name string, payload T, opts ...InstanceOption) (Instanc
 	if cfg.address != nil {
 		in.Address = *cfg.address
 	} else {
-		in.Address = localAddress()
+		in.Address = LocalAddress()
 	}
 	if cfg.regTime != nil {
 		in.RegistrationTimeUTC = cfg.regTime.UnixMilli()

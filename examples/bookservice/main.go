@@ -36,6 +36,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/zkrecipes/zkrecipes/discovery"
 	"github.com/zkrecipes/zkrecipes/examples/internal/envflag"
 )
 
@@ -89,19 +90,13 @@ func parseFlags(args []string) (config, error) {
 }
 
 // advertisedAddress picks what to register when no address was given: the bind address if
-// it is a specific one, else the first non-loopback IPv4 address (what Curator does), else
-// the loopback address.
+// it is a specific one, else discovery's default (the first non-loopback IPv4 address, as
+// Curator does, or the loopback address).
 func advertisedAddress(bind string) string {
 	if ip := net.ParseIP(bind); ip != nil && !ip.IsUnspecified() {
 		return bind
 	}
-	addrs, _ := net.InterfaceAddrs()
-	for _, a := range addrs {
-		if n, ok := a.(*net.IPNet); ok && !n.IP.IsLoopback() && n.IP.To4() != nil {
-			return n.IP.String()
-		}
-	}
-	return "127.0.0.1"
+	return discovery.LocalAddress()
 }
 
 func main() {
