@@ -30,6 +30,8 @@ type OpError struct {
 	Path     string // path as the caller gave it (relative to the namespace)
 	Attempts int    // attempts made, including the first
 	Err      error  // the cause
+
+	inflight <-chan struct{} // closed when an abandoned attempt returned; nil when none was
 }
 
 // Error formats the operation, the path and the cause.
@@ -42,3 +44,32 @@ func (e *OpError) Error() string {
 
 // Unwrap returns the cause.
 func (e *OpError) Unwrap() error { return e.Err }
+
+// ErrOutcomeUnknown marks a write whose outcome the Client could not determine: an attempt
+// reached (or may have reached) the server, and then the reply was lost to a connection
+// failure, or ctx ended while the attempt was in flight. The write may have been applied or
+// not; it was not retried, because a retry could apply it a second time. The error also
+// matches the cause (zk.ErrConnectionClosed, context.DeadlineExceeded, ...) with errors.Is.
+// Use [Settled] to wait until the abandoned attempt has returned before looking at the
+// server to find out, or before cleaning up after it.
+var ErrOutcomeUnknown = errors.New("zkrecipes: outcome unknown (the write may or may not have been applied)")
+
+// Settled returns a channel that is closed once every attempt of the failed operation that
+// returned err has returned, so that what the server holds no longer changes because of it.
+// An operation whose ctx ended while an attempt was in flight returns before that attempt
+// does (go-zk calls cannot be cancelled); the attempt returns when its reply arrives or when
+// its connection fails, within about a session timeout. For any other error, for nil, and
+// for errors that are not from a Client operation, the channel is already closed.
+func Settled(err error) <-chan struct{} {
+	var oe *OpError
+	if errors.As(err, &oe) && oe.inflight != nil {
+		return oe.inflight
+	}
+	return closedChan
+}
+
+var closedChan = func() chan struct{} {
+	c := make(chan struct{})
+	close(c)
+	return c
+}()

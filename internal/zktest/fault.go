@@ -23,6 +23,7 @@ type FaultDialer struct {
 	latency time.Duration
 	conns   map[*faultConn]struct{}
 	dials   int
+	lose    *lostReply // armed by LoseNextReply
 }
 
 type faultMode int
@@ -62,7 +63,7 @@ func (d *FaultDialer) Dial(network, address string, timeout time.Duration) (net.
 	if err != nil {
 		return nil, err
 	}
-	fc := &faultConn{Conn: c, d: d, done: make(chan struct{})}
+	fc := &faultConn{Conn: &replyConn{Conn: c, d: d}, d: d, done: make(chan struct{})}
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.mode == cut { // Cut raced with the dial

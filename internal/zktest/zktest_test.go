@@ -234,3 +234,34 @@ func TestDedicatedServerSurvivesRestart(t *testing.T) {
 		}
 	}
 }
+
+// LoseNextReply delivers the request and loses only its reply: the server applied the
+// create, the client saw a connection loss, and the session survives the reconnect.
+func TestFaultDialerLoseNextReply(t *testing.T) {
+	t.Parallel()
+	srv := zktest.Start(t)
+	d := zktest.NewFaultDialer()
+	events := make(sessionEvents, 100)
+	conn, _ := zktest.Connect(t, srv.Servers(), 4*time.Second, zk.WithDialer(d.Dial), zk.WithEventCallback(events.callback))
+	session := conn.SessionID()
+	path := zktest.BasePath(t)
+	createAll(t, conn, path, nil)
+	target := path + "/lost"
+	fired := d.LoseNextReply(func(op int32, p string) bool { return p == target })
+	if _, err := conn.Create(target, []byte("x"), 0, zk.WorldACL(zk.PermAll)); !errors.Is(err, zk.ErrConnectionClosed) {
+		t.Fatalf("create with a lost reply: err = %v, want zk.ErrConnectionClosed", err)
+	}
+	select {
+	case <-fired:
+	default:
+		t.Fatal("the reply was not lost")
+	}
+	events.await(t, zk.StateHasSession)
+	if conn.SessionID() != session {
+		t.Fatalf("session changed")
+	}
+	data, _, err := conn.Get(target)
+	if err != nil || string(data) != "x" {
+		t.Fatalf("the create did not reach the server: %q %v", data, err)
+	}
+}
