@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 	"sync"
+	"sync/atomic"
 )
 
 // ZooKeeper opcodes, for LoseNextReply matchers.
@@ -53,6 +54,7 @@ type replyConn struct {
 	net.Conn
 	d          *FaultDialer
 	wroteFirst bool // the connect request went out
+	zkFramed   atomic.Bool // the first write was a length-prefixed frame: a ZooKeeper stream
 	readFirst  bool // the connect response came in
 	partial    []byte
 	out        []byte
@@ -62,6 +64,7 @@ type replyConn struct {
 func (r *replyConn) Write(b []byte) (int, error) {
 	if !r.wroteFirst {
 		r.wroteFirst = true
+		r.zkFramed.Store(len(b) >= 4 && int(binary.BigEndian.Uint32(b[:4])) == len(b)-4)
 	} else if len(b) >= 12 {
 		xid := int32(binary.BigEndian.Uint32(b[4:8]))
 		op := int32(binary.BigEndian.Uint32(b[8:12]))
@@ -93,6 +96,9 @@ func requestPath(op int32, body []byte) string {
 }
 
 func (r *replyConn) Read(b []byte) (int, error) {
+	if !r.zkFramed.Load() {
+		return r.Conn.Read(b) // not ZooKeeper's protocol (or nothing written yet): pass through
+	}
 	r.rmu.Lock()
 	defer r.rmu.Unlock()
 	for len(r.out) == 0 {
