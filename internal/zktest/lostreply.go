@@ -53,9 +53,9 @@ type lostReply struct {
 type replyConn struct {
 	net.Conn
 	d          *FaultDialer
-	wroteFirst bool // the connect request went out
+	wroteFirst bool        // the connect request went out
 	zkFramed   atomic.Bool // the first write was a length-prefixed frame: a ZooKeeper stream
-	readFirst  bool // the connect response came in
+	readFirst  bool        // the connect response came in
 	partial    []byte
 	out        []byte
 	rmu        sync.Mutex
