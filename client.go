@@ -35,7 +35,10 @@ type Client struct {
 // Connect opens a session with the given servers and blocks until it is established, the
 // connection timeout passes (ErrConnectTimeout) or ctx is done. Each element of servers is
 // a host:port or a whole connect string ("zk1:2181,zk2:2181/chroot"); a chroot becomes the
-// namespace (a WithNamespace is appended to it).
+// namespace (a WithNamespace is appended to it). A malformed server entry (no host, a port
+// that is not a number in 1..65535, an empty entry) or chroot, like a bad option, is refused
+// at once, before anything is dialed, with an error that matches ErrInvalidArgument and
+// names it (see ParseConnectString).
 func Connect(ctx context.Context, servers []string, opts ...Option) (*Client, error) {
 	cfg := defaultConfig()
 	for _, o := range opts {
