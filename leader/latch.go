@@ -84,7 +84,8 @@ type Latch struct {
 
 // New returns a latch for latchPath (relative to the client's namespace) that
 // joins the election when started. It checks its arguments and options and
-// reports every problem at once (errors wrap ErrInvalidOption). Options:
+// reports every problem at once: errors wrap ErrInvalidOption, and a client
+// that is already closed gives an error wrapping zkrecipes.ErrClosed. Options:
 // WithID, WithCloseMode, WithErrorPolicy, WithListener, WithEvents,
 // WithLogger.
 func New(client *zkrecipes.Client, latchPath string, opts ...Option) (*Latch, error) {
@@ -99,6 +100,8 @@ func checkArgs(client *zkrecipes.Client, latchPath string, cfg *config, forRun b
 	var errs []error
 	if client == nil {
 		errs = append(errs, fmt.Errorf("%w: nil client", ErrInvalidOption))
+	} else if client.State() == zkrecipes.StateClosed {
+		errs = append(errs, errClientGone)
 	}
 	if err := zkrecipes.ValidatePath(latchPath); err != nil {
 		errs = append(errs, fmt.Errorf("%w: latch path: %w", ErrInvalidOption, err))

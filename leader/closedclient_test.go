@@ -1,0 +1,34 @@
+package leader
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/zkrecipes/zkrecipes"
+	"github.com/zkrecipes/zkrecipes/internal/zktest"
+)
+
+// New and Run on a closed Client fail at once with an error that matches
+// zkrecipes.ErrClosed.
+func TestNewAndRunOnClosedClient(t *testing.T) {
+	srv := zktest.Start(t)
+	c := connect(t, srv.Servers(), newNamespace(t))
+	if err := c.Close(testCtx(t)); err != nil {
+		t.Fatal(err)
+	}
+	if l, err := New(c, "/e"); !errors.Is(err, zkrecipes.ErrClosed) || l != nil {
+		t.Errorf("New on a closed client = %v, %v; want ErrClosed", l, err)
+	}
+	err := Run(testCtx(t), c, "/e", "a", func(context.Context, Term) error {
+		t.Error("fn ran on a closed client")
+		return nil
+	})
+	if !errors.Is(err, zkrecipes.ErrClosed) {
+		t.Errorf("Run on a closed client = %v; want ErrClosed", err)
+	}
+	// Bad arguments are reported along with it.
+	if _, err := New(c, "rel"); !errors.Is(err, zkrecipes.ErrClosed) || !errors.Is(err, ErrInvalidOption) {
+		t.Errorf("New(closed client, bad path) = %v; want ErrClosed and ErrInvalidOption", err)
+	}
+}
