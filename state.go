@@ -19,12 +19,25 @@ const (
 	// StateSuspended: the connection dropped; the session may still be alive on the server.
 	// Anything that depends on the session (leadership, locks) must be treated as in doubt.
 	StateSuspended
-	// StateReconnected: a connection was re-established after a suspension, either with the
-	// same session or, after a loss, with a new one (StateChange.NewSession tells which).
+	// StateReconnected: a connection was re-established after SUSPENDED or LOST.
+	// StateChange.NewSession tells whether the session is the old one or a new one. After a
+	// LOST that the server reported (it said the session expired) the session is always new.
+	// After a LOST that the Client's own timer decided, it may be either: the Client keeps
+	// offering the old session when it reconnects, and if the server still has it (the
+	// server's clock did not run out, or a restarted server restored the session from its
+	// data) the old session comes back, with its ephemeral nodes and watches intact, and
+	// NewSession is false. This differs from Curator, which forces a new session then.
 	StateReconnected
-	// StateLost: the session is gone: the server said it expired, or the client stayed
-	// suspended for the negotiated session timeout. Ephemeral nodes and watches of the old
-	// session must be considered gone.
+	// StateLost: the session must be treated as gone: the server said it expired, or the
+	// client stayed suspended for the negotiated session timeout (then the server may not
+	// have expired it yet). Stop everything that relies on the session (leadership, locks)
+	// and do not trust its ephemeral nodes and watches until the next RECONNECTED says
+	// what survived: with NewSession true they are gone and must be recreated; with
+	// NewSession false (possible only after a LOST decided by the client's timer) the old
+	// session is back and they are all still there, owned by it. Unlike Curator, the Client
+	// does not close the old session at LOST to force a new one: nothing churns when the
+	// session outlived the outage, and a recipe must in any case check the owner of a node
+	// (zk.Stat.EphemeralOwner) against the current SessionID rather than assume either.
 	StateLost
 	// StateClosed: Close was called; no further states follow.
 	StateClosed
@@ -47,8 +60,11 @@ func (s State) IsConnected() bool { return s == StateConnected || s == StateReco
 type StateChange struct {
 	State State
 	// NewSession is set on CONNECTED and on a RECONNECTED that established a new session
-	// (the old one expired or was given up): ephemeral nodes and watches of the old session
-	// are gone and recipes must recreate their state.
+	// (the old one expired): ephemeral nodes and watches of the old session are gone and
+	// recipes must recreate their state. It is false on a RECONNECTED that resumed the old
+	// session, also when LOST came before it (the Client's timer ran out but the server kept
+	// or restored the session): then the session's ephemerals and watches are intact and a
+	// recipe resumes with them, as after a short suspension.
 	NewSession bool
 	// SessionID is the session the state refers to (for SUSPENDED and LOST, the session
 	// that was in use).
