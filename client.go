@@ -29,6 +29,11 @@ type Client struct {
 	stopLife context.CancelFunc
 	bg       sync.WaitGroup
 
+	// abandoned ends every dial and connection go-zk has (see wrap and shutdownConn).
+	abandoned context.Context
+	abandon   context.CancelFunc
+	loop      *zkLoop
+
 	closeOnce sync.Once
 }
 
@@ -76,6 +81,8 @@ func Connect(ctx context.Context, servers []string, opts ...Option) (*Client, er
 	c := &Client{cfg: cfg, ns: ns, log: log}
 	c.negotiated.handshake = max(cfg.sessionTimeout/time.Duration(len(hosts)), time.Second)
 	c.life, c.stopLife = context.WithCancel(context.Background())
+	c.abandoned, c.abandon = context.WithCancel(context.Background())
+	c.loop = newZKLoop()
 	c.sm = newStateMachine(func() time.Duration { return c.negotiated.get(cfg.sessionTimeout) },
 		func(msg string, args ...any) { log.Info(msg, args...) })
 
@@ -87,7 +94,7 @@ func Connect(ctx context.Context, servers []string, opts ...Option) (*Client, er
 		hp = zk.NewDNSHostProvider()
 	}
 	conn, _, err := zk.Connect(hosts, cfg.sessionTimeout,
-		zk.WithDialer(c.negotiated.wrap(cfg.dialer)),
+		zk.WithDialer(c.negotiated.wrap(cfg.dialer, c.abandoned)),
 		zk.WithHostProvider(hp),
 		zk.WithLogger(zkLogger{log}),
 		zk.WithLogInfo(false),
@@ -95,6 +102,7 @@ func Connect(ctx context.Context, servers []string, opts ...Option) (*Client, er
 			if ev.Type != zk.EventSession {
 				return
 			}
+			c.loop.observe(ev.State)
 			<-ready
 			c.sm.onEvent(ev, c.conn.SessionID())
 		}),
@@ -109,6 +117,8 @@ func Connect(ctx context.Context, servers []string, opts ...Option) (*Client, er
 		c.Listen(cfg.hooks.StateChange)
 	}
 
+	// Once the timeout passes Connect gives up at once: Close abandons the dial or the
+	// handshake in flight rather than waiting it out (see shutdownConn).
 	wctx, cancel := context.WithTimeout(ctx, cfg.connectionTimeout)
 	defer cancel()
 	if err := c.sm.waitConnected(wctx); err != nil {
@@ -190,11 +200,14 @@ func (c *Client) Listen(fn func(StateChange)) (stop func()) {
 // Close ends the session (its ephemeral nodes vanish at once), reports StateClosed to
 // listeners, stops background retries (pending guaranteed deletes are abandoned) and waits
 // until every goroutine the Client started has returned, or ctx is done. It is idempotent.
+// A dial or handshake in progress is abandoned, not waited out. Without a connection to
+// send the close request on (SUSPENDED), Close waits up to 1 s for go-zk to reconnect and
+// send it, then gives up: the server then expires the session after its timeout.
 func (c *Client) Close(ctx context.Context) error {
 	c.closeOnce.Do(func() {
 		c.stopLife()
 		c.sm.close()
-		c.conn.Close()
+		c.shutdownConn(ctx)
 	})
 	done := make(chan struct{})
 	go func() {

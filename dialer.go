@@ -1,7 +1,10 @@
 package zkrecipes
 
 import (
+	"context"
 	"encoding/binary"
+	"errors"
+	"fmt"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -32,22 +35,55 @@ func (n *negotiatedTimeout) get(fallback time.Duration) time.Duration {
 	return fallback
 }
 
-func (n *negotiatedTimeout) wrap(dial zk.Dialer) zk.Dialer {
+// errAbandoned fails the dials go-zk attempts after the Client gave up its connections.
+var errAbandoned = errors.New("zkrecipes: client closing; not dialing")
+
+// wrap makes every connection a snoopConn, and ties it to abandon: once abandon is done,
+// new dials fail at once and connections already made are closed, whatever go-zk is doing
+// with them (dialing, waiting for a handshake, reading). dial == nil means TCP, with the
+// dial itself abandoned too.
+func (n *negotiatedTimeout) wrap(dial zk.Dialer, abandon context.Context) zk.Dialer {
+	if dial == nil {
+		dial = func(network, address string, timeout time.Duration) (net.Conn, error) {
+			d := net.Dialer{Timeout: timeout}
+			return d.DialContext(abandon, network, address)
+		}
+	}
 	return func(network, address string, timeout time.Duration) (net.Conn, error) {
+		if abandon.Err() != nil {
+			return nil, errAbandoned
+		}
 		c, err := dial(network, address, timeout)
 		if err != nil {
 			return nil, err
 		}
-		return &snoopConn{Conn: c, nt: n}, nil
+		if abandon.Err() != nil {
+			c.Close()
+			return nil, errAbandoned
+		}
+		s := &snoopConn{Conn: c, nt: n}
+		s.unhook = context.AfterFunc(abandon, func() { c.Close() })
+		return s, nil
 	}
 }
 
+// maxConnectResponse bounds the length of a server's connect response (37 bytes today:
+// protocol version, timeout, session id, a 16-byte password and the read-only flag).
+const maxConnectResponse = 1024
+
 type snoopConn struct {
 	net.Conn
-	nt   *negotiatedTimeout
-	mu   sync.Mutex
-	head []byte
-	done bool
+	nt     *negotiatedTimeout
+	unhook func() bool // releases the close at abandon
+	mu     sync.Mutex
+	head   []byte
+	done   bool
+}
+
+// Close closes the connection and releases its tie to the Client's abandon context.
+func (s *snoopConn) Close() error {
+	s.unhook()
+	return s.Conn.Close()
 }
 
 // SetReadDeadline caps the deadline while the handshake is under way (see handshake).
@@ -80,6 +116,14 @@ func (s *snoopConn) Read(p []byte) (int, error) {
 				need = n
 			}
 			s.head = append(s.head, p[:need]...)
+			if len(s.head) >= 4 && binary.BigEndian.Uint32(s.head[:4]) > maxConnectResponse {
+				// Not ZooKeeper (an HTTP port, a proxy): go-zk would allocate
+				// whatever length the first bytes spell, up to 4 GiB.
+				length := binary.BigEndian.Uint32(s.head[:4])
+				s.done, s.head = true, nil
+				s.mu.Unlock()
+				return 0, fmt.Errorf("zkrecipes: %s is not a ZooKeeper server (handshake reply of %d bytes)", s.RemoteAddr(), length)
+			}
 			if len(s.head) >= 12 {
 				s.done = true
 				if ms := int32(binary.BigEndian.Uint32(s.head[8:12])); ms > 0 {

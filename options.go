@@ -3,7 +3,6 @@ package zkrecipes
 import (
 	"fmt"
 	"log/slog"
-	"net"
 	"time"
 
 	"github.com/go-zookeeper/zk"
@@ -63,6 +62,8 @@ func WithSessionTimeout(d time.Duration) Option {
 }
 
 // WithConnectionTimeout bounds how long Connect waits for the first session (default 15 s).
+// When it passes, Connect returns ErrConnectTimeout at once, abandoning the dial or
+// handshake in flight (a dial made by a WithDialer dialer is waited out, at most 1 s).
 // A value <= 0 makes Connect fail.
 func WithConnectionTimeout(d time.Duration) Option {
 	return func(c *config) {
@@ -125,7 +126,8 @@ func WithLogger(l *slog.Logger) Option {
 }
 
 // WithDialer sets how connections to servers are made, for TLS or fault injection. The
-// default is net.DialTimeout.
+// default dials TCP like net.DialTimeout, and Close abandons a dial in progress; a dial of
+// d is waited out (go-zk bounds it to 1 s).
 func WithDialer(d zk.Dialer) Option {
 	return func(c *config) {
 		if d != nil {
@@ -162,7 +164,6 @@ func defaultConfig() config {
 		connectionTimeout: DefaultConnectionTimeout,
 		policy:            DefaultRetryPolicy(),
 		acl:               zk.WorldACL(zk.PermAll),
-		dialer:            net.DialTimeout,
 		maxDataSize:       DefaultMaxDataSize,
 	}
 }
