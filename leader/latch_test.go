@@ -310,9 +310,9 @@ func TestLatchClientClosed(t *testing.T) {
 		t.Fatalf("Await with a closed client = %v", err)
 	}
 	closeLatch(t, l)
-	l2, _ := New(c, "/e")
-	if err := l2.Start(testCtx(t)); !errors.Is(err, zkrecipes.ErrClosed) {
-		t.Fatalf("Start on a closed client = %v", err)
+	// New refuses a closed client at once (see TestNewAndRunOnClosedClient).
+	if _, err := New(c, "/e"); !errors.Is(err, zkrecipes.ErrClosed) {
+		t.Fatalf("New on a closed client = %v", err)
 	}
 }
 
