@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"time"
 
+	"github.com/cenkalti/backoff/v4"
 	"github.com/go-zookeeper/zk"
 	"github.com/zkrecipes/zkrecipes"
 )
@@ -28,9 +30,10 @@ type Discovery[T any] struct {
 	ser    Serializer[T]
 	opts   options
 
-	mu     sync.Mutex
-	regs   map[string]*registration[T] // by name + "/" + id
-	closed bool
+	mu       sync.Mutex
+	regs     map[string]*registration[T] // by name + "/" + id
+	cleanups map[string]chan struct{}    // failed fresh registrations still cleaning up, by key; closed when done
+	closed   bool
 
 	ctx        context.Context // cancelled by Close; bounds background writes
 	cancel     context.CancelFunc
@@ -66,7 +69,7 @@ func New[T any](client *zkrecipes.Client, basePath string, opts ...Option) (*Dis
 	}
 	d := &Discovery[T]{
 		client: client, base: basePath, ser: ser, opts: o,
-		regs: map[string]*registration[T]{}, reconnects: newSignal(),
+		regs: map[string]*registration[T]{}, cleanups: map[string]chan struct{}{}, reconnects: newSignal(),
 	}
 	d.ctx, d.cancel = context.WithCancel(context.Background())
 	d.stopListen = client.Listen(d.onState)
@@ -86,10 +89,14 @@ func (d *Discovery[T]) instancePath(name, id string) string {
 }
 
 // Close unregisters every instance registered through this Discovery (Curator does the
-// same, STATIC and PERMANENT ones included), stops watching them and waits for its
-// goroutines, or until ctx ends. Deletes that fail for a connection problem go on in the
-// background until the Client closes. Caches made from the Discovery are not closed. It
-// is idempotent.
+// same, STATIC and PERMANENT ones included), waits for the cleanups of failed Registers
+// (see Register), stops watching and rewriting, and waits for its goroutines. When ctx
+// ends first, Close returns an error saying so: pending cleanups are abandoned (an
+// ephemeral znode they would have deleted goes with the session; a persistent one
+// stays), and unregister deletes that failed for a connection problem go on in the
+// background until the Client closes, as with DeleteGuaranteed. An unregister delete whose
+// outcome is unknown is retried until the znode is gone, since deleting twice is
+// harmless. Caches made from the Discovery are not closed. It is idempotent.
 func (d *Discovery[T]) Close(ctx context.Context) error {
 	d.mu.Lock()
 	regs := d.regs
@@ -105,6 +112,9 @@ func (d *Discovery[T]) Close(ctx context.Context) error {
 			}
 		}
 		d.stopListen()
+		if err := d.awaitCleanups(ctx); err != nil {
+			errs = append(errs, err)
+		}
 		d.cancel()
 	}
 	done := make(chan struct{})
@@ -118,6 +128,27 @@ func (d *Discovery[T]) Close(ctx context.Context) error {
 		errs = append(errs, fmt.Errorf("discovery: close: %w", ctx.Err()))
 	}
 	return errors.Join(errs...)
+}
+
+// awaitCleanups waits until no cleanup of a failed Register is pending, or ctx ends.
+func (d *Discovery[T]) awaitCleanups(ctx context.Context) error {
+	for {
+		d.mu.Lock()
+		var pending chan struct{}
+		for _, ch := range d.cleanups {
+			pending = ch
+			break
+		}
+		d.mu.Unlock()
+		if pending == nil {
+			return nil
+		}
+		select {
+		case <-pending:
+		case <-ctx.Done():
+			return fmt.Errorf("discovery: close: waiting for the cleanup of failed registers: %w", ctx.Err())
+		}
+	}
 }
 
 // onState runs on the Client's listener goroutine for this Discovery.
@@ -195,3 +226,13 @@ func (s *signal) fire() {
 func (d *Discovery[T]) logger() *slog.Logger { return d.opts.logger }
 
 func isNoNode(err error) bool { return errors.Is(err, zk.ErrNoNode) }
+
+// newBackoff paces background retries: from 100 ms, doubling up to 5 s, without end.
+func newBackoff() backoff.BackOff {
+	b := backoff.NewExponentialBackOff()
+	b.InitialInterval = 100 * time.Millisecond
+	b.MaxInterval = 5 * time.Second
+	b.MaxElapsedTime = 0
+	b.Reset()
+	return b
+}

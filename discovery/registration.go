@@ -1,11 +1,13 @@
 package discovery
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/go-zookeeper/zk"
 	"github.com/zkrecipes/zkrecipes"
@@ -46,29 +48,55 @@ func (d *Discovery[T]) prepare(inst Instance[T]) (Instance[T], []byte, error) {
 
 // Register writes the instance at basePath/<name>/<id> (with the znode mode its service
 // type asks for) and keeps it registered until Unregister or Close: re-created after a
-// new session, restored if someone deletes it. Registering an id again replaces the
-// instance, in place when its znode is there (watchers see one update, not a remove and
-// an add). A Dynamic znode left by another session is replaced by one of this session.
+// new session, restored if someone deletes it, rewritten in the background while a write
+// of it has failed. Registering an id again replaces the instance, in place when its
+// znode is there (watchers see one update, not a remove and an add). A Dynamic znode left
+// by another session is replaced by one of this session.
 //
-// When Register fails the instance is not registered; if ctx ended or the connection was
-// lost mid-way, a znode it may have created is deleted in the background.
+// When Register returns an error, the instance is not registered, whatever happened on
+// the server: when ctx ended or the connection failed while a write was in flight (an
+// outcome the Client cannot know, see zkrecipes.ErrOutcomeUnknown), a znode that write
+// may have created is deleted in the background once the in-flight attempt has returned,
+// and only if it is provably this registration's (an ephemeral one owned by the current
+// session, or a persistent one holding exactly the data written). Close waits for those
+// cleanups; a Register of the same id waits for them too. Re-registering an id that is
+// already registered and failing keeps the previous registration, which is rewritten in
+// the background.
 func (d *Discovery[T]) Register(ctx context.Context, inst Instance[T]) error {
 	inst, data, err := d.prepare(inst)
 	if err != nil {
 		return err
 	}
-	d.mu.Lock()
-	if d.closed {
-		d.mu.Unlock()
-		return ErrClosed
-	}
-	r := d.regs[key(inst.Name, inst.ID)]
-	fresh := r == nil
-	if fresh {
+	k := key(inst.Name, inst.ID)
+	var r *registration[T]
+	fresh := false
+	for r == nil {
+		d.mu.Lock()
+		if d.closed {
+			d.mu.Unlock()
+			return ErrClosed
+		}
+		r = d.regs[k]
+		if r != nil {
+			d.mu.Unlock()
+			break
+		}
+		if pending := d.cleanups[k]; pending != nil {
+			// A failed Register of this id is still cleaning up: let it finish, so
+			// that it cannot delete the znode this one writes.
+			d.mu.Unlock()
+			select {
+			case <-pending:
+				continue
+			case <-ctx.Done():
+				return fmt.Errorf("discovery: register %s: waiting for the cleanup of a failed register: %w", d.instancePath(inst.Name, inst.ID), ctx.Err())
+			}
+		}
 		r = &registration[T]{stop: make(chan struct{})}
-		d.regs[key(inst.Name, inst.ID)] = r
+		fresh = true
+		d.regs[k] = r
+		d.mu.Unlock()
 	}
-	d.mu.Unlock()
 
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -89,13 +117,11 @@ func (d *Discovery[T]) Register(ctx context.Context, inst Instance[T]) error {
 		r.removed = true
 		close(r.stop)
 		d.mu.Lock()
-		if d.regs[key(inst.Name, inst.ID)] == r {
-			delete(d.regs, key(inst.Name, inst.ID))
+		if d.regs[k] == r {
+			delete(d.regs, k)
 		}
+		d.cleanUp(k, inst, data, err)
 		d.mu.Unlock()
-		if r.path != "" || ctx.Err() != nil || retry.IsRetriable(err) {
-			d.deleteQuietly(r)
-		}
 		return err
 	}
 	if !r.watched {
@@ -197,20 +223,100 @@ func (d *Discovery[T]) unregister(ctx context.Context, r *registration[T]) error
 	return err
 }
 
-// deleteQuietly removes, in the background, what a failed registration may have created.
-func (d *Discovery[T]) deleteQuietly(r *registration[T]) {
-	inst := r.inst
+// cleanUp removes, in the background, what the failed write (err) of a fresh
+// registration may have created: once every attempt of that write has returned
+// (zkrecipes.Settled), it deletes the znodes that are provably this registration's. It
+// gives up when the Discovery's context ends (Close waits for it first). The caller holds
+// d.mu.
+func (d *Discovery[T]) cleanUp(k string, inst Instance[T], data []byte, err error) {
+	done := make(chan struct{})
+	d.cleanups[k] = done
 	d.wg.Add(1)
 	go func() {
 		defer d.wg.Done()
-		if inst.ServiceType == DynamicSequential {
-			ctx, cancel := context.WithTimeout(d.ctx, d.client.SessionTimeout())
-			defer cancel()
-			d.dropSequential(ctx, inst, "")
+		defer func() {
+			d.mu.Lock()
+			if d.cleanups[k] == done {
+				delete(d.cleanups, k)
+			}
+			d.mu.Unlock()
+			close(done)
+		}()
+		select {
+		case <-zkrecipes.Settled(err):
+		case <-d.ctx.Done():
 			return
 		}
-		_ = d.client.DeleteGuaranteed(d.ctx, d.instancePath(inst.Name, inst.ID), -1)
+		d.untilDone(func(ctx context.Context) error {
+			if inst.ServiceType == DynamicSequential {
+				return d.dropSequential(ctx, inst, "")
+			}
+			return d.deleteOwned(ctx, d.instancePath(inst.Name, inst.ID), inst.ServiceType.ephemeral(), data)
+		})
 	}()
+}
+
+// untilDone runs fn until it succeeds or fails for a reason other than the connection,
+// waiting for the connection between attempts; it gives up when the Discovery's context
+// ends.
+func (d *Discovery[T]) untilDone(fn func(ctx context.Context) error) {
+	bo := newBackoff()
+	for {
+		if d.client.BlockUntilConnected(d.ctx) != nil {
+			return
+		}
+		err := fn(d.ctx)
+		if err == nil || d.ctx.Err() != nil || !retry.IsRetriable(err) {
+			if err != nil && d.ctx.Err() == nil {
+				d.opts.report("cleanup after a failed register gave up", err)
+			}
+			return
+		}
+		if !d.pause(bo.NextBackOff()) {
+			return
+		}
+	}
+}
+
+// pause waits for delay or the end of the Discovery's context (false).
+func (d *Discovery[T]) pause(delay time.Duration) bool {
+	t := time.NewTimer(delay)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-d.ctx.Done():
+		return false
+	}
+}
+
+// deleteOwned deletes the znode at path if it is provably the one a failed registration
+// wrote: ephemeral, owned by the current session and holding data; or persistent and
+// holding data. Anything else (absent, another session's, other data) is left alone.
+func (d *Discovery[T]) deleteOwned(ctx context.Context, path string, ephemeral bool, data []byte) error {
+	for {
+		got, st, err := d.client.Get(ctx, path)
+		if isNoNode(err) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		var owner int64
+		if ephemeral {
+			owner = d.client.SessionID()
+		}
+		if st.EphemeralOwner != owner || !bytes.Equal(got, data) {
+			return nil
+		}
+		err = d.client.Delete(ctx, path, st.Version)
+		if err == nil || isNoNode(err) {
+			return nil
+		}
+		if !errors.Is(err, zk.ErrBadVersion) {
+			return err
+		}
+	}
 }
 
 // write makes the instance's znode exist with the local copy's data, owned by the current
@@ -254,8 +360,10 @@ func (d *Discovery[T]) write(ctx context.Context, r *registration[T]) (err error
 			}
 			continue
 		}
-		if _, err := d.client.Set(ctx, path, r.data, -1); err != nil {
-			if isNoNode(err) {
+		// Conditional on the version just read, so that a znode replaced since by another
+		// session is never overwritten as if it were ours.
+		if _, err := d.client.Set(ctx, path, r.data, st.Version); err != nil {
+			if isNoNode(err) || errors.Is(err, zk.ErrBadVersion) {
 				continue
 			}
 			return err
@@ -295,28 +403,36 @@ func (d *Discovery[T]) writeSequential(ctx context.Context, r *registration[T]) 
 	}
 	r.path = p
 	_, keep := zkrecipes.SplitPath(p)
-	d.dropSequential(ctx, r.inst, keep)
+	_ = d.dropSequential(ctx, r.inst, keep)
 	return nil
 }
 
 // dropSequential deletes the znodes of this session named id + sequence number, except
-// keep. Failures are left for the session's end to clean up.
-func (d *Discovery[T]) dropSequential(ctx context.Context, inst Instance[T], keep string) {
+// keep. It returns the first failure; a caller that ignores it leaves them to the
+// session's end.
+func (d *Discovery[T]) dropSequential(ctx context.Context, inst Instance[T], keep string) error {
 	kids, _, err := d.client.Children(ctx, d.servicePath(inst.Name))
-	if err != nil {
-		return
+	if isNoNode(err) {
+		return nil
 	}
+	if err != nil {
+		return err
+	}
+	var first error
 	for _, k := range kids {
 		if k == keep || !isSequentialOf(k, inst.ID) {
 			continue
 		}
 		p := zkrecipes.JoinPath(d.servicePath(inst.Name), k)
 		ok, st, err := d.client.Exists(ctx, p)
-		if err != nil || !ok || st.EphemeralOwner != d.client.SessionID() {
-			continue
+		if err == nil && ok && st.EphemeralOwner == d.client.SessionID() {
+			err = d.client.Delete(ctx, p, st.Version)
 		}
-		_ = d.client.Delete(ctx, p, -1)
+		if err != nil && !isNoNode(err) && !errors.Is(err, zk.ErrBadVersion) && first == nil {
+			first = err
+		}
 	}
+	return first
 }
 
 // isSequentialOf reports whether a znode name is id followed by ZooKeeper's 10-character

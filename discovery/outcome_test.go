@@ -1,0 +1,136 @@
+package discovery
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"sort"
+	"testing"
+	"time"
+
+	"github.com/zkrecipes/zkrecipes/internal/zktest"
+)
+
+// liveNames maps the instances a test registered to the znode names they should have.
+func znodeOwner(name string, ids map[string]bool) (string, bool) {
+	if ids[name] {
+		return name, true
+	}
+	for id := range ids {
+		if isSequentialOf(name, id) {
+			return id, true
+		}
+	}
+	return "", false
+}
+
+// registerWithTinyDeadlines registers n instances of svc (all service types) with
+// deadlines of 250us to 2ms and returns the ids of those whose Register succeeded.
+func registerWithTinyDeadlines(t *testing.T, d *Discovery[instanceDetails], n int) (live, failed map[string]bool) {
+	t.Helper()
+	live, failed = map[string]bool{}, map[string]bool{}
+	types := []ServiceType{Dynamic, Static, DynamicSequential, Permanent}
+	for i := 0; i < n; i++ {
+		in := mustInstance(t, "svc", false, WithServiceType(types[i%len(types)]))
+		deadline := 250*time.Microsecond + time.Duration(i%8)*250*time.Microsecond
+		ctx, cancel := context.WithTimeout(context.Background(), deadline)
+		err := d.Register(ctx, in)
+		cancel()
+		if err == nil {
+			live[in.ID] = true
+		} else {
+			failed[in.ID] = true
+		}
+	}
+	if len(failed) == 0 {
+		t.Log("no Register failed; the deadlines were all long enough")
+	}
+	return live, failed
+}
+
+// Registers abandoned mid-write (ctx ends while the create is in flight) leave no znode
+// behind once their attempts have resolved, and a Cache shows exactly the instances whose
+// Register succeeded.
+func TestFailedRegisterLeavesNoOrphan(t *testing.T) {
+	ctx := testCtx(t)
+	srv := zktest.Start(t)
+	ns := namespace(t)
+	c := connect(t, srv, ns)
+	d := newDiscovery(t, c)
+	// One instance registered normally, so the parents exist and each abandoned create
+	// is a single request.
+	anchor := mustInstance(t, "svc", false)
+	if err := d.Register(ctx, anchor); err != nil {
+		t.Fatal(err)
+	}
+	live, failed := registerWithTinyDeadlines(t, d, 100)
+	live[anchor.ID] = true
+	t.Logf("%d registered, %d failed", len(live), len(failed))
+	// The session's requests are processed in order: once this read is answered, every
+	// abandoned create has been applied or refused, so a node that appeared is there now.
+	if _, _, err := c.Children(ctx, "/services/svc"); err != nil {
+		t.Fatal(err)
+	}
+
+	raw, _ := zktest.Connect(t, srv.Servers(), 4*time.Second)
+	svc := "/" + ns + "/services/svc"
+	awaitChildren(t, raw, svc, "only the registered instances remain", func(kids []string) bool {
+		seen := map[string]int{}
+		for _, k := range kids {
+			id, ok := znodeOwner(k, live)
+			if !ok {
+				return false
+			}
+			seen[id]++
+		}
+		for id := range live {
+			if seen[id] != 1 {
+				return false
+			}
+		}
+		return true
+	})
+
+	cache := startCache(t, newDiscovery(t, connect(t, srv, ns)), "svc")
+	rec := record(cache)
+	want := make([]string, 0, len(live))
+	for id := range live {
+		want = append(want, id)
+	}
+	sort.Strings(want)
+	got := ids(cache.Instances())
+	sort.Strings(got)
+	if !slices.Equal(got, want) {
+		rec.waitFor(t, 0, "the live set", func(ev CacheEvent[instanceDetails]) bool {
+			g := ids(ev.Instances)
+			sort.Strings(g)
+			return slices.Equal(g, want)
+		})
+	}
+}
+
+// Close waits for the cleanups of failed Registers: once it returns, nothing of them (or
+// of the registered ones) remains.
+func TestCloseWaitsForRegisterCleanups(t *testing.T) {
+	srv := zktest.Start(t)
+	ns := namespace(t)
+	c := connect(t, srv, ns)
+	d, err := New[instanceDetails](c, "/services", WithSerializer(JSON[instanceDetails](WithJavaClass(seedClass))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	live, failed := registerWithTinyDeadlines(t, d, 60)
+	t.Logf("%d registered, %d failed", len(live), len(failed))
+	ctx, cancel := context.WithTimeout(context.Background(), patience)
+	defer cancel()
+	if err := d.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := zktest.Connect(t, srv.Servers(), 4*time.Second)
+	if kids := children(t, raw, "/"+ns+"/services/svc"); len(kids) != 0 {
+		t.Errorf("znodes left after Close: %v", kids)
+	}
+	if err := d.Register(ctx, mustInstance(t, "svc", false)); !errors.Is(err, ErrClosed) {
+		t.Errorf("Register after Close: %v, want ErrClosed", err)
+	}
+}
