@@ -39,7 +39,8 @@ type Discovery[T any] struct {
 	cancel     context.CancelFunc
 	wg         sync.WaitGroup
 	stopListen func()
-	reconnects *signal // fires at every RECONNECTED
+	dirty      chan struct{} // a write failed: wakes the background rewriter (buffered, 1)
+	reconnects *signal       // fires after the rewrite at every RECONNECTED, and after background rewrites
 }
 
 // New returns a Discovery rooted at basePath (e.g. "/services"), relative to the Client's
@@ -70,9 +71,12 @@ func New[T any](client *zkrecipes.Client, basePath string, opts ...Option) (*Dis
 	d := &Discovery[T]{
 		client: client, base: basePath, ser: ser, opts: o,
 		regs: map[string]*registration[T]{}, cleanups: map[string]chan struct{}{}, reconnects: newSignal(),
+		dirty: make(chan struct{}, 1),
 	}
 	d.ctx, d.cancel = context.WithCancel(context.Background())
 	d.stopListen = client.Listen(d.onState)
+	d.wg.Add(1)
+	go d.rewriteDirty()
 	return d, nil
 }
 
@@ -168,16 +172,19 @@ func (d *Discovery[T]) onState(sc zkrecipes.StateChange) {
 	}
 	d.mu.Unlock()
 	defer d.wg.Done()
-	d.reconnects.fire()
 	// Same session: the znodes are still ours; only writes that failed are redone.
 	d.rewrite(regs, sc.NewSession)
+	d.reconnects.fire()
 }
 
 // rewrite writes registrations again from their local copies, a few at a time: all of
-// them after a new session, else those whose last write failed.
-func (d *Discovery[T]) rewrite(regs []*registration[T], all bool) {
+// them after a new session, else those whose last write failed. It reports whether every
+// one it tried was written.
+func (d *Discovery[T]) rewrite(regs []*registration[T], all bool) bool {
 	work := make(chan *registration[T])
 	var wg sync.WaitGroup
+	var mu sync.Mutex
+	ok := true
 	for w := 0; w < min(8, len(regs)); w++ {
 		wg.Add(1)
 		go func() {
@@ -185,8 +192,13 @@ func (d *Discovery[T]) rewrite(regs []*registration[T], all bool) {
 			for r := range work {
 				r.mu.Lock()
 				if !r.removed && (all || r.dirty) {
-					if err := d.write(d.ctx, r); err != nil && d.ctx.Err() == nil {
-						d.opts.report("re-registration failed; retrying at the next reconnect", err)
+					if err := d.write(d.ctx, r); err != nil {
+						mu.Lock()
+						ok = false
+						mu.Unlock()
+						if d.ctx.Err() == nil {
+							d.opts.report("re-registration of "+d.instancePath(r.inst.Name, r.inst.ID)+" failed; retrying in the background", err)
+						}
 					}
 				}
 				r.mu.Unlock()
@@ -198,6 +210,51 @@ func (d *Discovery[T]) rewrite(regs []*registration[T], all bool) {
 	}
 	close(work)
 	wg.Wait()
+	return ok
+}
+
+// markDirty records that a registration's znode may not hold its local copy and wakes
+// the background rewriter. The caller holds r.mu.
+func (d *Discovery[T]) markDirty(r *registration[T]) {
+	r.dirty = true
+	select {
+	case d.dirty <- struct{}{}:
+	default:
+	}
+}
+
+// rewriteDirty rewrites, while connected and with backoff, the registrations whose last
+// write failed, until each is written or unregistered. Without it, a write that fails
+// after the reconnect that would have redone it waits for some later reconnect.
+func (d *Discovery[T]) rewriteDirty() {
+	defer d.wg.Done()
+	for {
+		select {
+		case <-d.dirty:
+		case <-d.ctx.Done():
+			return
+		}
+		bo := newBackoff()
+		for {
+			if d.client.BlockUntilConnected(d.ctx) != nil {
+				return
+			}
+			d.mu.Lock()
+			var regs []*registration[T]
+			for _, r := range d.regs {
+				regs = append(regs, r)
+			}
+			d.mu.Unlock()
+			ok := d.rewrite(regs, false)
+			d.reconnects.fire() // watches waiting for a written znode look again
+			if ok {
+				break
+			}
+			if !d.pause(bo.NextBackOff()) {
+				return
+			}
+		}
+	}
 }
 
 // signal is a broadcast that can fire many times: wait on the channel from C, which is

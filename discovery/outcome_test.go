@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-zookeeper/zk"
+	"github.com/zkrecipes/zkrecipes"
 	"github.com/zkrecipes/zkrecipes/internal/zktest"
 )
 
@@ -133,4 +135,67 @@ func TestCloseWaitsForRegisterCleanups(t *testing.T) {
 	if err := d.Register(ctx, mustInstance(t, "svc", false)); !errors.Is(err, ErrClosed) {
 		t.Errorf("Register after Close: %v, want ErrClosed", err)
 	}
+}
+
+// awaitInstance waits, with data watches, until the znode at path (a server path) holds an
+// instance that satisfies cond.
+func awaitInstance(t *testing.T, conn *zk.Conn, path, what string, cond func(Instance[instanceDetails]) bool) {
+	t.Helper()
+	ser := JSON[instanceDetails](WithJavaClass(seedClass))
+	deadline := time.NewTimer(patience)
+	defer deadline.Stop()
+	for {
+		data, _, ch, err := conn.GetW(path)
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		in, err := ser.Deserialize(data)
+		if err == nil && cond(in) {
+			return
+		}
+		select {
+		case <-ch:
+		case <-deadline.C:
+			t.Fatalf("%s: not true after %v (data %s)", what, patience, data)
+		}
+	}
+}
+
+// An Update that fails after the reconnect that rewrites dirty registrations (here: its
+// ctx has ended before anything was sent, on a healthy connection) is written in the
+// background, with no further fault and no further reconnect.
+func TestFailedUpdateIsRewrittenInBackground(t *testing.T) {
+	ctx := testCtx(t)
+	srv := zktest.Start(t)
+	ns := namespace(t)
+	fd := zktest.NewFaultDialer()
+	a := connect(t, srv, ns, zkrecipes.WithDialer(fd.Dial))
+	states := logStates(t, a)
+	d := newDiscovery(t, a)
+	in := mustInstance(t, "svc", false)
+	if err := d.Register(ctx, in); err != nil {
+		t.Fatal(err)
+	}
+	rewritten := d.reconnects.C() // closed once the reconnect's rewrite is done
+	fd.Cut()
+	i, _ := states.waitFor(t, 0, zkrecipes.StateSuspended)
+	fd.Heal()
+	if _, sc := states.waitFor(t, i, zkrecipes.StateReconnected); sc.NewSession {
+		t.Fatal("the short cut lost the session")
+	}
+	select {
+	case <-rewritten:
+	case <-time.After(patience):
+		t.Fatal("the reconnect's rewrite did not finish")
+	}
+	in.Payload.Leader = true
+	uctx, cancel := context.WithCancel(ctx)
+	cancel()
+	if err := d.Update(uctx, in); err == nil {
+		t.Fatal("Update with an ended ctx succeeded")
+	}
+	raw, _ := zktest.Connect(t, srv.Servers(), 4*time.Second)
+	awaitInstance(t, raw, "/"+ns+"/services/svc/"+in.ID, "the latest payload written", func(got Instance[instanceDetails]) bool {
+		return got.Payload.Leader
+	})
 }

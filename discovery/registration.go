@@ -21,7 +21,7 @@ type registration[T any] struct {
 	inst    Instance[T]
 	data    []byte
 	path    string // the znode; for DynamicSequential it carries the sequence suffix
-	dirty   bool   // the last write failed: redo it at the next reconnect
+	dirty   bool   // the last write failed: the background rewriter redoes it
 	removed bool   // unregistered: never write again
 	stop    chan struct{}
 	watched bool // a goroutine watches the znode
@@ -169,7 +169,7 @@ func (d *Discovery[T]) Update(ctx context.Context, inst Instance[T]) error {
 			return nil
 		}
 		if !isNoNode(err) {
-			r.dirty = true
+			d.markDirty(r)
 			return err
 		}
 	}
@@ -322,7 +322,13 @@ func (d *Discovery[T]) deleteOwned(ctx context.Context, path string, ephemeral b
 // write makes the instance's znode exist with the local copy's data, owned by the current
 // session when it is ephemeral. The caller holds r.mu.
 func (d *Discovery[T]) write(ctx context.Context, r *registration[T]) (err error) {
-	defer func() { r.dirty = err != nil }()
+	defer func() {
+		if err != nil && !r.removed {
+			d.markDirty(r)
+		} else {
+			r.dirty = false
+		}
+	}()
 	if r.inst.ServiceType == DynamicSequential {
 		return d.writeSequential(ctx, r)
 	}
@@ -463,7 +469,8 @@ func (d *Discovery[T]) watch(r *registration[T]) {
 			return
 		}
 		if path == "" {
-			// Not written yet (a write failed); the next reconnect redoes it.
+			// Not written yet (a write failed); a background rewrite or the next
+			// reconnect redoes it and wakes this watch.
 			if !d.wait(r, wake) {
 				return
 			}
@@ -520,11 +527,11 @@ func (d *Discovery[T]) restore(r *registration[T], path string) {
 		return
 	}
 	if !d.client.State().IsConnected() {
-		r.dirty = true // the reconnect redoes it
+		d.markDirty(r) // rewritten once connected
 		return
 	}
 	d.logger().Info("discovery: instance znode deleted by someone else; restoring", "path", path)
 	if err := d.write(d.ctx, r); err != nil && d.ctx.Err() == nil {
-		d.opts.report("restoring "+path+" failed; retrying at the next reconnect", err)
+		d.opts.report("restoring "+path+" failed; retrying in the background", err)
 	}
 }
