@@ -17,7 +17,8 @@ import (
 // It uses ZooKeeper's one-shot watches: a change of one instance costs a read of that
 // instance only (plus the re-listing of the service that re-arms the children watch when
 // instances come or go), whatever the number of instances. A znode whose data is not a
-// valid instance is left out and reported, never fatal. The cache is not cleared when the
+// valid instance, or that the Client may not read (its ACL denies READ: a *NodeError
+// wrapping zk.ErrNoAuth), is left out and reported, never fatal. The cache is not cleared when the
 // connection is SUSPENDED or LOST: it serves the last known instances until it can check.
 // After a reconnect it re-lists the service in case a change was missed; after a new
 // session (all watches lost) it reads everything again.
@@ -95,7 +96,10 @@ func (d *Discovery[T]) Cache(name string, opts ...Option) (*Cache[T], error) {
 		OnState:  c.onState,
 		OnError: func(err error) {
 			var ne *NodeError
-			if errors.As(err, &ne) {
+			var ce *watchcache.ChildError
+			if errors.As(err, &ce) {
+				c.opts.report("cache "+name+": skipping a znode this client may not read", &NodeError{Path: ce.Path, Err: ce.Err})
+			} else if errors.As(err, &ne) {
 				c.opts.report("cache "+name+": skipping a znode that is not a valid instance", err)
 			} else {
 				c.opts.report("cache "+name+": read failed; will reload", err)
@@ -186,6 +190,10 @@ func (c *Cache[T]) ready(ctx context.Context) error {
 		return ctx.Err()
 	}
 }
+
+// watches is the number of watch forwarders the cache runs (one per watch it set that
+// has not fired).
+func (c *Cache[T]) watches() int { return c.wc.Watches() }
 
 // reads is the number of ZooKeeper reads the cache has issued.
 func (c *Cache[T]) reads() int64 { return c.wc.Reads() }

@@ -33,7 +33,8 @@ var (
 
 // NodeError is data in ZooKeeper that could not be used, with the znode it came from.
 // Caches and Discovery.Instances skip such nodes and report a *NodeError through the
-// error handler (see WithErrorHandler). errors.Is(err, ErrMalformed) holds for bad data.
+// error handler (see WithErrorHandler). errors.Is(err, ErrMalformed) holds for bad data,
+// errors.Is(err, zk.ErrNoAuth) for a znode the Client may not read.
 type NodeError struct {
 	Path string // znode path, relative to the client's namespace
 	Err  error

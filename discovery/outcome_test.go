@@ -5,6 +5,8 @@ import (
 	"errors"
 	"slices"
 	"sort"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -198,4 +200,125 @@ func TestFailedUpdateIsRewrittenInBackground(t *testing.T) {
 	awaitInstance(t, raw, "/"+ns+"/services/svc/"+in.ID, "the latest payload written", func(got Instance[instanceDetails]) bool {
 		return got.Payload.Leader
 	})
+}
+
+// watchesOf counts, with the wchc four-letter word, the server-side watches of session.
+func watchesOf(t *testing.T, srv *zktest.Server, session int64) int {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), patience)
+	defer cancel()
+	out, err := zktest.FourLetter(ctx, srv.Addr(), "wchc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := "0x" + strconv.FormatInt(session, 16)
+	n, in := 0, false
+	for _, line := range strings.Split(out, "\n") {
+		switch {
+		case strings.HasPrefix(line, "0x"):
+			in = strings.TrimSpace(line) == id
+		case in && strings.TrimSpace(line) != "":
+			n++
+		}
+	}
+	return n
+}
+
+// A child the cache's client may not read (a Java service that registered with a digest
+// ACL) is skipped and reported like malformed data: Start returns, the Provider works,
+// and a started cache neither re-reads every child nor piles up watches because of it.
+func TestCacheSkipsUnreadableInstance(t *testing.T) {
+	ctx := testCtx(t)
+	srv := zktest.Start(t)
+	ns := namespace(t)
+	dw := newDiscovery(t, connect(t, srv, ns))
+	for i := 0; i < 20; i++ {
+		if err := dw.Register(ctx, mustInstance(t, "svc", false)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cc := connect(t, srv, ns)
+	var reported errs
+	dc := newDiscovery(t, cc, WithErrorHandler(reported.add))
+	started := startCache(t, dc, "svc")
+	rec := record(started)
+	goroutines, watches := started.watches(), watchesOf(t, srv, cc.SessionID())
+
+	// The Java service: its znode is valid JSON, readable only with its credentials.
+	java, _ := zktest.Connect(t, srv.Servers(), 4*time.Second)
+	if err := java.AddAuth("digest", []byte("java:secret")); err != nil {
+		t.Fatal(err)
+	}
+	hidden := mustInstance(t, "svc", true)
+	data, err := dw.Serializer().Serialize(hidden)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := java.Create("/"+ns+"/services/svc/"+hidden.ID, data, 0, zk.DigestACL(zk.PermAll, "java", "secret")); err != nil {
+		t.Fatal(err)
+	}
+
+	// A cache started now loads what it can read.
+	sctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	fresh, err := dc.Cache("svc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = fresh.Close(context.Background()) })
+	if err := fresh.Start(sctx); err != nil {
+		t.Fatalf("Start with an unreadable child: %v", err)
+	}
+	if n := len(fresh.Instances()); n != 20 {
+		t.Errorf("fresh cache has %d instances, want 20", n)
+	}
+	p, err := NewProvider(fresh)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Instance(sctx); err != nil {
+		t.Errorf("Provider.Instance: %v", err)
+	}
+	var ne *NodeError
+	found := false
+	for _, e := range reported.all() {
+		if errors.As(e, &ne) && errors.Is(e, zk.ErrNoAuth) && strings.HasSuffix(ne.Path, hidden.ID) {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("the unreadable child was not reported as a NodeError with ErrNoAuth: %v", reported.all())
+	}
+	if err := fresh.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if all, err := dc.Instances(ctx, "svc"); err != nil || len(all) != 20 {
+		t.Errorf("Instances with an unreadable child: %d instances, %v", len(all), err)
+	}
+
+	// The started cache: changes keep flowing, and its watches stay flat (one more for
+	// the unreadable child, which it keeps an eye on without reading it).
+	for round := 0; round < 5; round++ {
+		extra := mustInstance(t, "svc", false)
+		from := len(rec.snapshot())
+		if err := dw.Register(ctx, extra); err != nil {
+			t.Fatal(err)
+		}
+		rec.waitFor(t, from, "extra added", func(ev CacheEvent[instanceDetails]) bool { return len(ev.Added) == 1 })
+		from = len(rec.snapshot())
+		if err := dw.Unregister(ctx, extra); err != nil {
+			t.Fatal(err)
+		}
+		rec.waitFor(t, from, "extra removed", func(ev CacheEvent[instanceDetails]) bool { return len(ev.Removed) == 1 })
+		if n := len(started.Instances()); n != 20 {
+			t.Errorf("round %d: started cache has %d instances, want 20", round, n)
+		}
+		if g := started.watches(); g > goroutines+1 {
+			t.Errorf("round %d: %d watch goroutines, %d at the start", round, g, goroutines)
+		}
+		if w := watchesOf(t, srv, cc.SessionID()); w > watches+1 {
+			t.Errorf("round %d: %d server-side watches, %d at the start", round, w, watches)
+		}
+	}
+	t.Logf("watch goroutines %d -> %d; server watches %d -> %d", goroutines, started.watches(), watches, watchesOf(t, srv, cc.SessionID()))
 }
