@@ -37,6 +37,7 @@ type Cache[T any] struct {
 	wg        sync.WaitGroup
 	startOnce sync.Once
 	closeOnce sync.Once
+	started   atomic.Bool
 }
 
 // CacheEventKind tells what a CacheEvent reports.
@@ -65,10 +66,14 @@ type CacheEvent[T any] struct {
 type cacheListener[T any] struct{ fn func(CacheEvent[T]) }
 
 // Cache returns a cache of the named service, not started. opts override the
-// Discovery's logger and error handler.
+// Discovery's logger and error handler. It fails with ErrInvalidInstance for a bad name
+// and with zkrecipes.ErrClosed when the Client is closed.
 func (d *Discovery[T]) Cache(name string, opts ...Option) (*Cache[T], error) {
 	if err := validNodeName("name", name); err != nil {
 		return nil, err
+	}
+	if d.client.State() == zkrecipes.StateClosed {
+		return nil, fmt.Errorf("discovery: cache %s: %w", name, zkrecipes.ErrClosed)
 	}
 	o := d.opts
 	o.serializer, o.errs = nil, nil
@@ -116,10 +121,17 @@ func (c *Cache[T]) Name() string { return c.name }
 
 // Start loads the service's instances and returns once they are in the cache (an absent
 // service is simply empty), then keeps the cache current until Close. When ctx ends
-// first, the cache is closed and the error says why.
+// first, the cache is closed and the error says why. It fails with ErrClosed after Close
+// and with an error when called twice.
 func (c *Cache[T]) Start(ctx context.Context) error {
+	select {
+	case <-c.done:
+		return fmt.Errorf("discovery: cache %s: start: %w", c.name, ErrClosed)
+	default:
+	}
 	started := false
 	c.startOnce.Do(func() {
+		c.started.Store(true)
 		started = true
 		c.wg.Add(1)
 		go c.deliver()
@@ -179,8 +191,21 @@ func (c *Cache[T]) Close(ctx context.Context) error {
 	}
 }
 
-// ready waits for the initial load.
+// ready waits for the initial load; it fails at once for a cache never started.
 func (c *Cache[T]) ready(ctx context.Context) error {
+	select {
+	case <-c.wc.Ready():
+		return nil
+	default:
+	}
+	if !c.started.Load() {
+		select {
+		case <-c.done:
+			return ErrClosed
+		default:
+			return fmt.Errorf("%w: cache %s: call Start first", ErrNotStarted, c.name)
+		}
+	}
 	select {
 	case <-c.wc.Ready():
 		return nil

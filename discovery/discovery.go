@@ -44,11 +44,15 @@ type Discovery[T any] struct {
 }
 
 // New returns a Discovery rooted at basePath (e.g. "/services"), relative to the Client's
-// namespace. It fails with ErrInvalidOption for a bad option and with
-// zkrecipes.ErrInvalidPath for a bad base path. Close it when done.
+// namespace. It fails with ErrInvalidOption for a bad option, with
+// zkrecipes.ErrInvalidPath for a bad base path and with zkrecipes.ErrClosed for a closed
+// Client. Close it when done.
 func New[T any](client *zkrecipes.Client, basePath string, opts ...Option) (*Discovery[T], error) {
 	if client == nil {
 		return nil, fmt.Errorf("%w: nil client", ErrInvalidOption)
+	}
+	if client.State() == zkrecipes.StateClosed {
+		return nil, fmt.Errorf("discovery: new: %w", zkrecipes.ErrClosed)
 	}
 	if err := zkrecipes.ValidatePath(basePath); err != nil {
 		return nil, fmt.Errorf("discovery: base path: %w", err)

@@ -322,3 +322,76 @@ func TestCacheSkipsUnreadableInstance(t *testing.T) {
 	}
 	t.Logf("watch goroutines %d -> %d; server watches %d -> %d", goroutines, started.watches(), watches, watchesOf(t, srv, cc.SessionID()))
 }
+
+// Bad input is refused at once, with an error naming what was wrong.
+func TestBadInputRefusedAtOnce(t *testing.T) {
+	ctx := testCtx(t)
+	srv := zktest.Start(t)
+	ns := namespace(t)
+
+	t.Run("ports", func(t *testing.T) {
+		for _, tc := range []struct {
+			opt  InstanceOption
+			what string
+		}{
+			{WithPort(-1), "port -1"}, {WithPort(65536), "port 65536"},
+			{WithSSLPort(-80), "sslPort -80"}, {WithSSLPort(1 << 20), "sslPort 1048576"},
+		} {
+			_, err := NewInstance("svc", instanceDetails{}, WithAddress("127.0.0.1"), tc.opt)
+			if !errors.Is(err, ErrInvalidInstance) || !strings.Contains(err.Error(), tc.what) {
+				t.Errorf("%s: %v, want ErrInvalidInstance naming it", tc.what, err)
+			}
+		}
+		in := mustInstance(t, "svc", false)
+		bad := 70000
+		in.Port = &bad
+		if err := in.Validate(); !errors.Is(err, ErrInvalidInstance) || !strings.Contains(err.Error(), "port 70000") {
+			t.Errorf("Validate of port 70000: %v", err)
+		}
+		for _, ok := range []int{0, 1, 65535} {
+			if _, err := NewInstance("svc", instanceDetails{}, WithAddress("127.0.0.1"), WithPort(ok), WithSSLPort(ok)); err != nil {
+				t.Errorf("port %d refused: %v", ok, err)
+			}
+		}
+	})
+
+	t.Run("closed client", func(t *testing.T) {
+		c := connect(t, srv, ns)
+		d := newDiscovery(t, c)
+		if err := c.Close(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := New[instanceDetails](c, "/services"); !errors.Is(err, zkrecipes.ErrClosed) {
+			t.Errorf("New on a closed Client: %v, want zkrecipes.ErrClosed", err)
+		}
+		if _, err := d.Cache("svc"); !errors.Is(err, zkrecipes.ErrClosed) {
+			t.Errorf("Cache on a closed Client: %v, want zkrecipes.ErrClosed", err)
+		}
+	})
+
+	t.Run("cache", func(t *testing.T) {
+		d := newDiscovery(t, connect(t, srv, ns))
+		never, err := d.Cache("svc")
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := NewProvider(never)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// A hang would end at ctx's deadline, with another error.
+		if _, err := p.Instance(ctx); !errors.Is(err, ErrNotStarted) {
+			t.Errorf("Provider.Instance on a cache never started: %v, want ErrNotStarted", err)
+		}
+		closed, err := d.Cache("svc")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := closed.Close(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := closed.Start(ctx); !errors.Is(err, ErrClosed) {
+			t.Errorf("Start after Close: %v, want ErrClosed", err)
+		}
+	})
+}
