@@ -395,3 +395,83 @@ func TestBadInputRefusedAtOnce(t *testing.T) {
 		}
 	})
 }
+
+// A listener that blocks for seconds while thousands of changes happen does not make
+// the cache's queue grow: pending changes are coalesced, connection states keep their
+// order, and the listener ends up seeing the final state.
+func TestSlowListenerQueueStaysBounded(t *testing.T) {
+	ctx := testCtx(t)
+	srv := zktest.Start(t)
+	ns := namespace(t)
+	dw := newDiscovery(t, connect(t, srv, ns))
+	insts := make([]Instance[instanceDetails], 4)
+	for i := range insts {
+		insts[i] = mustInstance(t, "svc", false)
+		if err := dw.Register(ctx, insts[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fd := zktest.NewFaultDialer()
+	cc := connect(t, srv, ns, zkrecipes.WithDialer(fd.Dial))
+	states := logStates(t, cc)
+	cache := startCache(t, newDiscovery(t, cc), "svc")
+	gate, entered := make(chan struct{}), make(chan struct{})
+	var once bool
+	cache.Listen(func(CacheEvent[instanceDetails]) {
+		if !once {
+			once = true
+			close(entered)
+			<-gate
+		}
+	})
+	rec := record(cache)
+
+	update := func(round int) {
+		in := insts[round%len(insts)]
+		in.Payload.Leader = round%2 == 1
+		if err := dw.Update(ctx, in); err != nil {
+			t.Fatal(err)
+		}
+	}
+	update(1)
+	select {
+	case <-entered:
+	case <-time.After(patience):
+		t.Fatal("the listener was never called")
+	}
+	const rounds = 2000
+	for round := 2; round < rounds; round++ {
+		update(round)
+		if round == rounds/2 {
+			fd.Cut()
+			i, _ := states.waitFor(t, 0, zkrecipes.StateSuspended)
+			fd.Heal()
+			states.waitFor(t, i, zkrecipes.StateReconnected)
+		}
+	}
+	// The final state: every instance with Leader true.
+	for i := range insts {
+		insts[i].Payload.Leader = true
+		if err := dw.Update(ctx, insts[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	close(gate)
+	rec.waitFor(t, 0, "the final state", func(ev CacheEvent[instanceDetails]) bool {
+		return ev.Kind == CacheChanged && allLeaders(ev, len(insts))
+	})
+	var seen []string
+	for _, ev := range rec.snapshot() {
+		if ev.Kind == ConnectionStateChanged {
+			seen = append(seen, ev.State.State.String())
+		}
+	}
+	// At most one entry per state, and one for the changes around each of them.
+	if hw := cache.queueHighWater(); hw > 2*len(seen)+1 {
+		t.Errorf("the event queue held up to %d events while the listener was blocked", hw)
+	}
+	if got := strings.Join(seen, ","); got != "SUSPENDED,RECONNECTED" {
+		t.Errorf("states delivered %s, want SUSPENDED,RECONNECTED", got)
+	}
+	t.Logf("%d events delivered for %d updates; queue high-water mark %d", len(rec.snapshot()), rounds, cache.queueHighWater())
+}
