@@ -134,10 +134,15 @@ func (d *Discovery[T]) Register(ctx context.Context, inst Instance[T]) error {
 
 // Update replaces the registered instance with inst (same name and id): its payload and
 // any other field except the service type. The znode's data is overwritten
-// unconditionally, as Curator does; a znode that has gone is created again. The local copy
-// is updated even when the write fails (the error says why), so that the next
-// re-registration writes the latest data. It fails with ErrNotRegistered for an instance
-// this Discovery does not hold.
+// unconditionally, as Curator does; a znode that has gone is created again. It fails with
+// ErrNotRegistered for an instance this Discovery does not hold.
+//
+// The local copy is updated even when the write fails, and a failed write is not the end
+// of it: whether the error says the write was not applied or that its outcome is unknown
+// (ctx ended or the connection failed while it was in flight), the registration is
+// rewritten from the latest local copy in the background, with backoff while connected,
+// until that succeeds or the instance is unregistered. So an Update that returned an error
+// still reaches ZooKeeper later, unless a newer Update or Unregister supersedes it.
 func (d *Discovery[T]) Update(ctx context.Context, inst Instance[T]) error {
 	inst, data, err := d.prepare(inst)
 	if err != nil {
@@ -177,9 +182,12 @@ func (d *Discovery[T]) Update(ctx context.Context, inst Instance[T]) error {
 }
 
 // Unregister removes the instance (by name and id) and stops keeping it alive. It is
-// first dropped from the local set, so no re-registration can bring it back, then its
-// znode is deleted; a missing znode is not an error. When the delete fails for a
-// connection problem it goes on in the background until the Client closes.
+// first dropped from the local set, so no re-registration or background rewrite can bring
+// it back, then its znode is deleted; a missing znode is not an error. When the delete
+// fails for a connection problem, or ctx ends while it is in flight (outcome unknown), it
+// goes on in the background until the znode is gone or the Client closes (deleting twice
+// is harmless): the instance counts as unregistered either way, even though its znode may
+// linger until then (an ephemeral one at most until the session ends).
 func (d *Discovery[T]) Unregister(ctx context.Context, inst Instance[T]) error {
 	d.mu.Lock()
 	r := d.regs[key(inst.Name, inst.ID)]
