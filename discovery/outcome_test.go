@@ -475,3 +475,62 @@ func TestSlowListenerQueueStaysBounded(t *testing.T) {
 	}
 	t.Logf("%d events delivered for %d updates; queue high-water mark %d", len(rec.snapshot()), rounds, cache.queueHighWater())
 }
+
+// A Register whose create reply is lost (the create reached ZooKeeper, the connection
+// dropped before the answer) succeeds once, with exactly one znode owned by the current
+// session and holding the instance; the retried create's NodeExists is resolved by
+// ownership, never by taking any node at that path for ours.
+func TestRegisterAfterLostCreateReply(t *testing.T) {
+	ctx := testCtx(t)
+	srv := zktest.Start(t)
+	ns := namespace(t)
+	fd := zktest.NewFaultDialer()
+	a := connect(t, srv, ns, zkrecipes.WithDialer(fd.Dial))
+	d := newDiscovery(t, a)
+	raw, _ := zktest.Connect(t, srv.Servers(), 4*time.Second)
+	for _, typ := range []ServiceType{Dynamic, Static, DynamicSequential} {
+		in := mustInstance(t, "svc-"+strings.ToLower(string(typ)), true, WithServiceType(typ))
+		svc := "/" + ns + "/services/" + in.Name
+		if err := d.Register(ctx, mustInstance(t, in.Name, false)); err != nil { // parents
+			t.Fatal(err)
+		}
+		lost := fd.LoseNextReply(func(op int32, p string) bool {
+			return (op == zktest.OpCreate || op == zktest.OpCreate2) && strings.HasPrefix(p, svc+"/"+in.ID)
+		})
+		err := d.Register(ctx, in)
+		select {
+		case <-lost:
+		default:
+			t.Fatalf("%s: no create reply was lost", typ)
+		}
+		if typ == DynamicSequential {
+			// A sequential create is never replayed: its outcome is unknown, so the
+			// Register fails and cleans up.
+			if err == nil {
+				continue
+			}
+			awaitChildren(t, raw, svc, "no sequential znode left", func(kids []string) bool {
+				for _, k := range kids {
+					if isSequentialOf(k, in.ID) {
+						return false
+					}
+				}
+				return true
+			})
+			continue
+		}
+		if err != nil {
+			t.Fatalf("%s: Register after a lost reply: %v", typ, err)
+		}
+		_, st, err := raw.Get(svc + "/" + in.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if typ == Dynamic && st.EphemeralOwner != a.SessionID() {
+			t.Errorf("%s: owner %x, want %x", typ, st.EphemeralOwner, a.SessionID())
+		}
+		awaitInstance(t, raw, svc+"/"+in.ID, string(typ)+" holds the instance", func(got Instance[instanceDetails]) bool {
+			return got.ID == in.ID && got.Payload.Leader
+		})
+	}
+}
