@@ -150,7 +150,7 @@ func newCampaign(t *testing.T) *campaign {
 
 	c.observer = c.connect(ctx, nil)
 	for _, p := range []string{logPath, latchPath} {
-		if _, err := c.observer.Create(ctx, p, nil, zkrecipes.ModePersistent); err != nil {
+		if _, err := c.observer.Create(ctx, p, nil, zkrecipes.ModePersistent, zkrecipes.WithParents()); err != nil {
 			t.Fatal(err)
 		}
 	}
