@@ -28,7 +28,7 @@ var (
 
 const (
 	// shortRounds is the default: the version `make test` and CI run.
-	shortRounds = 4
+	shortRounds = 6
 	// participants each run leader.Run and register one instance.
 	participants = 3
 	// sessionTimeout is negotiated as asked: the harness's tickTime of 200 ms allows 400 ms
