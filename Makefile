@@ -51,7 +51,7 @@ bench: image
 # printed first; empty draws one). `make test` runs its short version.
 ROUNDS ?= 40
 SEED ?=
-CHAOS_TIMEOUT ?= $(shell echo $$(( 10 + $(ROUNDS) )))m
+CHAOS_TIMEOUT ?= $(shell echo $$(( 5 + $(ROUNDS) / 2 )))m
 chaos: image
 	CHAOS_ROUNDS=$(ROUNDS) CHAOS_SEED=$(SEED) go test -race -count=1 -timeout $(CHAOS_TIMEOUT) \
 		-run '^TestCampaign$$' -v ./internal/chaos
