@@ -1,11 +1,11 @@
 package zkrecipes
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"strings"
-	"sync/atomic"
 
 	"github.com/go-zookeeper/zk"
 )
@@ -87,9 +87,16 @@ func (c *Client) createConfig(opts []CreateOption) createConfig {
 // suffix for sequential modes), relative to the namespace. Without WithParents a missing
 // parent fails with zk.ErrNoNode. A nil data is stored as empty.
 //
-// A create of a sequential node that is retried after a connection loss may leave a
-// duplicate behind, because the lost attempt may have succeeded; use CreateProtected for
-// those.
+// Retries and unknown outcomes: a create of a non-sequential node is retried after a
+// connection loss. When a retry then finds the node already there, Create reports
+// success only if the node is provably the lost attempt's: an ephemeral node owned by
+// this session, or a persistent or container node never modified (version 0), in both
+// cases holding exactly data. Otherwise it fails with zk.ErrNodeExists: someone else
+// made the node (or changed it since). A sequential create is not retried once an
+// attempt may have reached the server, because a replay would make a second node: it
+// fails with an error matching ErrOutcomeUnknown instead. Use CreateProtected for
+// sequential nodes. If ctx ends while an attempt is in flight, or retries run out after
+// an attempt whose reply was lost, the error matches ErrOutcomeUnknown (see Settled).
 func (c *Client) Create(ctx context.Context, path string, data []byte, mode CreateMode, opts ...CreateOption) (string, error) {
 	if err := c.checkPath("create", path); err != nil {
 		return "", err
@@ -102,19 +109,47 @@ func (c *Client) Create(ctx context.Context, path string, data []byte, mode Crea
 		return "", &OpError{Op: "create", Path: path, Err: err}
 	}
 	cc := c.createConfig(opts)
-	var retried atomic.Bool
-	return do(c, ctx, "create", path, func() (string, error) {
+	kind := opIdempotent
+	if mode.Sequential() {
+		kind = opOnce
+	}
+	return do(c, ctx, "create", path, kind, func(uncertain bool) (string, error) {
 		p, err := c.createOnce(path, data, flags, cc)
-		if errors.Is(err, zk.ErrNodeExists) && retried.Load() && !mode.Sequential() {
-			// A lost reply may hide our own success; the caller asked for the node to
-			// exist, so report the path rather than a conflict it may have caused itself.
-			return path, nil
-		}
-		if err != nil && !errors.Is(err, zk.ErrNodeExists) {
-			retried.Store(true)
+		if uncertain && errors.Is(err, zk.ErrNodeExists) && !mode.Sequential() {
+			// A lost reply may hide our own success: the node counts as ours only if
+			// it is provably the one the lost attempt made.
+			return c.adoptCreated(path, data, mode, err)
 		}
 		return p, err
 	})
+}
+
+// adoptCreated decides whether the existing node at path is the one an earlier attempt
+// of this create made (see Create); exists is the NodeExists error of the retry.
+func (c *Client) adoptCreated(path string, data []byte, mode CreateMode, exists error) (string, error) {
+	got, st, err := c.conn.Get(c.fullPath(path))
+	switch {
+	case errors.Is(err, zk.ErrNoNode):
+		// Gone again: it may have been ours, deleted by someone since.
+		return "", unknownOutcome(exists)
+	case errors.Is(err, zk.ErrNoAuth):
+		return "", exists
+	case err != nil:
+		return "", err
+	}
+	if !bytes.Equal(got, data) {
+		return "", exists
+	}
+	if mode.Ephemeral() {
+		if st.EphemeralOwner == c.conn.SessionID() {
+			return path, nil
+		}
+		return "", exists
+	}
+	if st.EphemeralOwner == 0 && st.Version == 0 {
+		return path, nil
+	}
+	return "", exists
 }
 
 // createOnce is one attempt: create, and with parents, create missing ancestors and try
@@ -181,7 +216,7 @@ func (c *Client) EnsurePath(ctx context.Context, path string) error {
 	if path == "/" && c.ns == "" {
 		return nil
 	}
-	_, err := do(c, ctx, "ensure", path, func() (struct{}, error) {
+	_, err := do(c, ctx, "ensure", path, opIdempotent, func(bool) (struct{}, error) {
 		if err := c.ensureParents(path); err != nil {
 			return struct{}{}, err
 		}
@@ -198,8 +233,15 @@ func (c *Client) EnsurePath(ctx context.Context, path string) error {
 // *zk.DeleteRequest, *zk.SetDataRequest and *zk.CheckVersionRequest with paths relative to
 // the namespace; a CreateRequest with a nil Acl gets the Client's ACL. When the
 // transaction fails, the error wraps the first failing operation's error and the
-// responses say which one failed. Like Curator, Multi is retried after a connection loss:
-// make it idempotent with version checks when that matters.
+// responses say which one failed.
+//
+// Unlike Curator, Multi is not retried once an attempt may have reached the server: a
+// replay of a transaction that did commit could commit it a second time, or fail for a
+// reason that hides the first commit. It is retried only when go-zk proves the request
+// was never sent (zk.ErrNoServer) or the server refused it (zk.ErrSessionMoved).
+// Otherwise a connection loss, or a ctx that ends while the attempt is in flight, gives
+// an error matching ErrOutcomeUnknown (see Settled): find out from the data, or make the
+// transaction able to tell, as leader.Term.Multi does.
 func (c *Client) Multi(ctx context.Context, ops ...any) ([]zk.MultiResponse, error) {
 	mapped := make([]any, len(ops))
 	first := ""
@@ -238,7 +280,7 @@ func (c *Client) Multi(ctx context.Context, ops ...any) ([]zk.MultiResponse, err
 			first = p
 		}
 	}
-	res, err := do(c, ctx, "multi", first, func() ([]zk.MultiResponse, error) {
+	res, err := do(c, ctx, "multi", first, opOnce, func(bool) ([]zk.MultiResponse, error) {
 		res, err := c.conn.Multi(mapped...)
 		for i := range res {
 			if res[i].String != "" {

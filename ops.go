@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync/atomic"
 	"time"
 
 	"github.com/go-zookeeper/zk"
@@ -19,42 +18,93 @@ type result[T any] struct {
 
 // call runs fn, returning early when ctx ends. go-zk calls cannot be cancelled, so an
 // abandoned call finishes in a goroutine the Client tracks (go-zk fails every pending
-// call when the connection closes, so it cannot outlive Close).
-func call[T any](c *Client, ctx context.Context, fn func() (T, error)) (T, error) {
+// call when the connection closes, so it cannot outlive Close). For an abandoned call,
+// inflight is a channel closed once fn has returned; it is nil otherwise.
+func call[T any](c *Client, ctx context.Context, fn func() (T, error)) (v T, inflight <-chan struct{}, err error) {
 	if ctx.Done() == nil {
-		return fn()
+		v, err = fn()
+		return v, nil, err
 	}
 	if err := ctx.Err(); err != nil {
-		var zero T
-		return zero, err
+		return v, nil, err
 	}
 	ch := make(chan result[T], 1)
+	fin := make(chan struct{})
 	c.bg.Add(1)
 	go func() {
 		defer c.bg.Done()
+		defer close(fin)
 		v, err := fn()
 		ch <- result[T]{v, err}
 	}()
 	select {
 	case r := <-ch:
-		return r.v, r.err
+		return r.v, nil, r.err
 	case <-ctx.Done():
-		var zero T
-		return zero, ctx.Err()
+		select {
+		case r := <-ch: // both: the attempt did return
+			return r.v, nil, r.err
+		default:
+		}
+		return v, fin, ctx.Err()
 	}
 }
 
-// do runs one logical operation: attempts of fn, retried per the Client's policy while
-// the failure is connection-class, wrapped in an OpError naming op and path.
-// before runs ahead of every retry (not the first attempt) and may end the loop with a
-// value; protected creates use it to look for the node a lost reply created.
-func do[T any](c *Client, ctx context.Context, op, path string, fn func() (T, error)) (T, error) {
-	v, attempts, err := doRetry(c, ctx, op, path, nil, fn)
-	return v, wrapOp(op, path, attempts, err)
+// opKind says what a retry of an operation may do.
+type opKind int
+
+const (
+	// opRead: reads (and syncs) are retried; an abandoned attempt changes nothing.
+	opRead opKind = iota
+	// opIdempotent: writes whose replay cannot apply a second, different effect (an
+	// unconditional set or delete, a create that checks ownership, a protected create),
+	// retried under the policy; if retries run out after an attempt whose outcome is
+	// unknown, the error matches ErrOutcomeUnknown.
+	opIdempotent
+	// opOnce: writes that a replay could apply twice (a sequential create, a
+	// transaction): never retried after an attempt whose outcome is unknown.
+	opOnce
+)
+
+// notSent reports whether a connection-class failure proves that the request was not
+// applied: go-zk fails requests it never wrote with ErrNoServer, and the server refuses
+// a request of a session that moved to another server.
+func notSent(err error) bool {
+	return errors.Is(err, zk.ErrNoServer) || errors.Is(err, zk.ErrSessionMoved)
 }
 
-func doRetry[T any](c *Client, ctx context.Context, op, path string,
-	before func(attempt int) (T, bool, error), fn func() (T, error)) (v T, attempts int, err error) {
+// outcomeUnknown is the error of a write that may or may not have been applied.
+type outcomeUnknown struct{ cause error }
+
+func (e *outcomeUnknown) Error() string {
+	return "outcome unknown, the write may or may not have been applied: " + e.cause.Error()
+}
+func (e *outcomeUnknown) Unwrap() []error { return []error{ErrOutcomeUnknown, e.cause} }
+
+// OutcomeUnknown marks the error for retry.IsRetriable, which must not retry it.
+func (e *outcomeUnknown) OutcomeUnknown() bool { return true }
+
+func unknownOutcome(errs ...error) error {
+	if len(errs) == 1 {
+		return &outcomeUnknown{cause: errs[0]}
+	}
+	return &outcomeUnknown{cause: errors.Join(errs...)}
+}
+
+// do runs one logical operation: attempts of fn, retried per the Client's policy while
+// the failure is connection-class (and, for writes, per kind), wrapped in an OpError
+// naming op and path. fn learns whether an earlier attempt's outcome is unknown, so that
+// it can tell its own earlier success from a conflict.
+func do[T any](c *Client, ctx context.Context, op, path string, kind opKind, fn func(uncertain bool) (T, error)) (T, error) {
+	v, attempts, inflight, err := doRetry(c, ctx, op, path, kind, nil, fn)
+	return v, wrapOp(op, path, attempts, inflight, err)
+}
+
+// doRetry is do's loop. before runs ahead of every retry (not the first attempt) and may
+// end the loop with a value; protected creates use it to look for the node a lost reply
+// created. inflight is set when the last attempt was abandoned (ctx ended while it ran).
+func doRetry[T any](c *Client, ctx context.Context, op, path string, kind opKind,
+	before func(attempt int) (T, bool, error), fn func(uncertain bool) (T, error)) (v T, attempts int, inflight <-chan struct{}, err error) {
 	start := time.Now()
 	defer func() {
 		if h := c.cfg.hooks.Operation; h != nil {
@@ -62,37 +112,106 @@ func doRetry[T any](c *Client, ctx context.Context, op, path string,
 		}
 	}()
 	if c.closed() {
-		return v, 0, ErrClosed
+		return v, 0, nil, ErrClosed
+	}
+	uncertain := false
+	// fail ends the loop with err, marked as unknown when a write may have landed.
+	fail := func(errs ...error) error {
+		err := errors.Join(errs...)
+		if len(errs) == 1 {
+			err = errs[0]
+		}
+		if uncertain && kind != opRead && !errors.Is(err, ErrOutcomeUnknown) {
+			return unknownOutcome(errs...)
+		}
+		return err
 	}
 	for retries := 0; ; retries++ {
 		if retries > 0 && before != nil {
 			var done bool
 			v, done, err = before(retries)
-			if done || (err != nil && !retry.Retriable(c.cfg.policy, err)) {
-				return v, attempts, err
+			if done {
+				return v, attempts, nil, err
+			}
+			if err != nil && !retry.Retriable(c.cfg.policy, err) {
+				return v, attempts, nil, fail(err)
 			}
 		}
 		attempts++
-		v, err = call(c, ctx, fn)
-		if err == nil || !retry.Retriable(c.cfg.policy, err) {
-			return v, attempts, err
+		if werr := c.awaitConnection(ctx); werr != nil {
+			if !errors.Is(werr, zk.ErrNoServer) {
+				return v, attempts, nil, fail(werr) // not sent
+			}
+			err = werr // not sent either; retried like go-zk's own ErrNoServer
+		} else {
+			u := uncertain
+			v, inflight, err = call(c, ctx, func() (T, error) { return fn(u) })
+			if inflight != nil {
+				// The attempt is still running and may yet be applied.
+				uncertain = true
+				return v, attempts, inflight, fail(err)
+			}
+		}
+		if err == nil || errors.Is(err, ErrOutcomeUnknown) || !retry.Retriable(c.cfg.policy, err) {
+			if err != nil && retry.IsRetriable(err) {
+				err = fail(err) // a policy that refuses to retry a connection loss
+			}
+			return v, attempts, nil, err
+		}
+		if !notSent(err) {
+			uncertain = true
+			if kind == opOnce {
+				return v, attempts, nil, fail(err)
+			}
 		}
 		if ctx.Err() != nil {
-			return v, attempts, ctx.Err()
+			return v, attempts, nil, fail(ctx.Err(), err)
 		}
 		sleep, ok := c.cfg.policy.Next(retries, time.Since(start))
 		if !ok {
-			return v, attempts, err
+			return v, attempts, nil, fail(err)
 		}
 		if h := c.cfg.hooks.Retry; h != nil {
 			h(RetryEvent{Op: op, Path: path, Attempt: retries, Err: err, Sleep: sleep})
 		}
 		c.log.Debug("zkrecipes: retrying", "op", op, "path", path, "attempt", retries+1, "sleep", sleep, "err", err)
 		if serr := c.sleep(ctx, sleep); serr != nil {
-			return v, attempts, errors.Join(serr, err)
+			return v, attempts, nil, fail(serr, err)
 		}
 	}
 }
+
+// awaitConnection holds an attempt back while the client is not connected, for up to a
+// second (go-zk's own pause between passes over the servers), so that requests never wait
+// in go-zk's queue across a reconnect. It fails with zk.ErrNoServer when the connection
+// is still down then (the attempt was not sent, as when go-zk fails a queued request),
+// with ctx.Err() when ctx ends and with ErrClosed when the Client closes.
+//
+// go-zk has a data race (go-zookeeper/zk PR #35) between resending watches after a
+// reconnect and the replies to requests that were queued before it: after waiting for a
+// reconnect, pause briefly so that go-zk re-registers its watches first.
+func (c *Client) awaitConnection(ctx context.Context) error {
+	st, _ := c.sm.current()
+	if st.IsConnected() {
+		return nil
+	}
+	wctx, cancel := context.WithTimeout(ctx, min(c.cfg.connectionTimeout, time.Second))
+	defer cancel()
+	err := c.sm.waitConnected(wctx)
+	switch {
+	case err == nil:
+		return c.sleep(ctx, reconnectPause)
+	case errors.Is(err, ErrClosed) || c.closed():
+		return ErrClosed
+	case ctx.Err() != nil:
+		return ctx.Err()
+	}
+	return fmt.Errorf("%w (not connected)", zk.ErrNoServer)
+}
+
+// reconnectPause is how long an attempt that waited for a reconnect lets go-zk re-send
+// its watches first.
+const reconnectPause = 10 * time.Millisecond
 
 // sleep waits d, or until ctx ends or the Client closes.
 func (c *Client) sleep(ctx context.Context, d time.Duration) error {
@@ -111,7 +230,7 @@ func (c *Client) sleep(ctx context.Context, d time.Duration) error {
 	}
 }
 
-func wrapOp(op, path string, attempts int, err error) error {
+func wrapOp(op, path string, attempts int, inflight <-chan struct{}, err error) error {
 	if err == nil {
 		return nil
 	}
@@ -122,7 +241,7 @@ func wrapOp(op, path string, attempts int, err error) error {
 	if errors.Is(err, zk.ErrClosing) {
 		err = errors.Join(ErrClosed, err)
 	}
-	return &OpError{Op: op, Path: path, Attempts: attempts, Err: err}
+	return &OpError{Op: op, Path: path, Attempts: attempts, Err: err, inflight: inflight}
 }
 
 func (c *Client) checkPath(op, p string) error {
@@ -148,7 +267,7 @@ func (c *Client) Get(ctx context.Context, path string) ([]byte, *zk.Stat, error)
 		data []byte
 		st   *zk.Stat
 	}
-	res, err := do(c, ctx, "get", path, func() (r, error) {
+	res, err := do(c, ctx, "get", path, opRead, func(bool) (r, error) {
 		d, st, err := c.conn.Get(c.fullPath(path))
 		return r{d, st}, err
 	})
@@ -167,7 +286,7 @@ func (c *Client) GetW(ctx context.Context, path string) ([]byte, *zk.Stat, <-cha
 		st   *zk.Stat
 		ch   <-chan zk.Event
 	}
-	res, err := do(c, ctx, "getw", path, func() (r, error) {
+	res, err := do(c, ctx, "getw", path, opRead, func(bool) (r, error) {
 		d, st, ch, err := c.conn.GetW(c.fullPath(path))
 		return r{d, st, ch}, err
 	})
@@ -175,6 +294,14 @@ func (c *Client) GetW(ctx context.Context, path string) ([]byte, *zk.Stat, <-cha
 }
 
 // Set writes data to the node at path if its version matches (-1 matches any version).
+//
+// Retries: an unconditional Set (version -1) is retried after a connection loss: a
+// replay writes the same bytes again, so the node ends up holding data either way (its
+// version may move twice and watchers may see two changes). A conditional Set is retried
+// too, and a retry that fails with zk.ErrBadVersion after an attempt whose reply was lost
+// returns an error matching ErrOutcomeUnknown: the lost attempt may have been the one that
+// moved the version. Retries that run out, or a ctx that ends while an attempt is in
+// flight, also give ErrOutcomeUnknown (see Settled).
 func (c *Client) Set(ctx context.Context, path string, data []byte, version int32) (*zk.Stat, error) {
 	if err := c.checkPath("set", path); err != nil {
 		return nil, err
@@ -182,8 +309,12 @@ func (c *Client) Set(ctx context.Context, path string, data []byte, version int3
 	if err := c.checkData("set", path, data); err != nil {
 		return nil, err
 	}
-	return do(c, ctx, "set", path, func() (*zk.Stat, error) {
-		return c.conn.Set(c.fullPath(path), data, version)
+	return do(c, ctx, "set", path, opIdempotent, func(uncertain bool) (*zk.Stat, error) {
+		st, err := c.conn.Set(c.fullPath(path), data, version)
+		if uncertain && version >= 0 && errors.Is(err, zk.ErrBadVersion) {
+			return nil, unknownOutcome(err)
+		}
+		return st, err
 	})
 }
 
@@ -196,7 +327,7 @@ func (c *Client) Exists(ctx context.Context, path string) (bool, *zk.Stat, error
 		ok bool
 		st *zk.Stat
 	}
-	res, err := do(c, ctx, "exists", path, func() (r, error) {
+	res, err := do(c, ctx, "exists", path, opRead, func(bool) (r, error) {
 		ok, st, err := c.conn.Exists(c.fullPath(path))
 		return r{ok, st}, err
 	})
@@ -214,7 +345,7 @@ func (c *Client) ExistsW(ctx context.Context, path string) (bool, *zk.Stat, <-ch
 		st *zk.Stat
 		ch <-chan zk.Event
 	}
-	res, err := do(c, ctx, "existsw", path, func() (r, error) {
+	res, err := do(c, ctx, "existsw", path, opRead, func(bool) (r, error) {
 		ok, st, ch, err := c.conn.ExistsW(c.fullPath(path))
 		return r{ok, st, ch}, err
 	})
@@ -230,7 +361,7 @@ func (c *Client) Children(ctx context.Context, path string) ([]string, *zk.Stat,
 		names []string
 		st    *zk.Stat
 	}
-	res, err := do(c, ctx, "children", path, func() (r, error) {
+	res, err := do(c, ctx, "children", path, opRead, func(bool) (r, error) {
 		n, st, err := c.conn.Children(c.fullPath(path))
 		return r{n, st}, err
 	})
@@ -248,7 +379,7 @@ func (c *Client) ChildrenW(ctx context.Context, path string) ([]string, *zk.Stat
 		st    *zk.Stat
 		ch    <-chan zk.Event
 	}
-	res, err := do(c, ctx, "childrenw", path, func() (r, error) {
+	res, err := do(c, ctx, "childrenw", path, opRead, func(bool) (r, error) {
 		n, st, ch, err := c.conn.ChildrenW(c.fullPath(path))
 		return r{n, st, ch}, err
 	})
@@ -261,27 +392,31 @@ func (c *Client) Sync(ctx context.Context, path string) error {
 	if err := c.checkPath("sync", path); err != nil {
 		return err
 	}
-	_, err := do(c, ctx, "sync", path, func() (string, error) {
+	_, err := do(c, ctx, "sync", path, opRead, func(bool) (string, error) {
 		return c.conn.Sync(c.fullPath(path))
 	})
 	return err
 }
 
-// Delete removes the node at path if its version matches (-1 matches any version). A
-// retry after a connection loss that finds the node already gone reports success,
-// because the lost attempt may have deleted it.
+// Delete removes the node at path if its version matches (-1 matches any version).
+//
+// Retries: an unconditional Delete is retried after a connection loss, and a retry that
+// finds the node gone reports success, because the lost attempt may have deleted it (the
+// node is absent either way). A conditional Delete is retried too, but a retry that gets
+// zk.ErrNoNode or zk.ErrBadVersion after an attempt whose reply was lost returns an error
+// matching ErrOutcomeUnknown. Retries that run out, or a ctx that ends while an attempt is
+// in flight, also give ErrOutcomeUnknown (see Settled).
 func (c *Client) Delete(ctx context.Context, path string, version int32) error {
 	if err := c.checkPath("delete", path); err != nil {
 		return err
 	}
-	var retried atomic.Bool
-	_, err := do(c, ctx, "delete", path, func() (struct{}, error) {
+	_, err := do(c, ctx, "delete", path, opIdempotent, func(uncertain bool) (struct{}, error) {
 		err := c.conn.Delete(c.fullPath(path), version)
-		if errors.Is(err, zk.ErrNoNode) && retried.Load() {
+		if uncertain && errors.Is(err, zk.ErrNoNode) && version < 0 {
 			return struct{}{}, nil
 		}
-		if retry.IsRetriable(err) {
-			retried.Store(true)
+		if uncertain && (errors.Is(err, zk.ErrNoNode) || errors.Is(err, zk.ErrBadVersion)) {
+			return struct{}{}, unknownOutcome(err)
 		}
 		return struct{}{}, err
 	})
@@ -290,15 +425,16 @@ func (c *Client) Delete(ctx context.Context, path string, version int32) error {
 
 // DeleteGuaranteed is Curator's guaranteed delete: it deletes the node at path like
 // Delete (a missing node counts as deleted), and when that fails for a connection-class
-// reason or ctx ends mid-way, it keeps retrying in the background until the node is gone,
-// the failure is final, or the Client closes. The error returned is the foreground
-// attempt's; background progress is logged.
+// reason, with an unknown outcome, or because ctx ended mid-way, it keeps retrying in the
+// background until the node is gone, the failure is final, or the Client closes. The
+// error returned is the foreground attempt's; background progress is logged. Close
+// abandons a pending background delete (an ephemeral node goes with the session anyway).
 func (c *Client) DeleteGuaranteed(ctx context.Context, path string, version int32) error {
 	err := c.Delete(ctx, path, version)
 	if err == nil || errors.Is(err, zk.ErrNoNode) {
 		return nil
 	}
-	if retry.IsRetriable(err) || ctx.Err() != nil {
+	if retry.IsRetriable(err) || errors.Is(err, ErrOutcomeUnknown) || ctx.Err() != nil {
 		c.background("guaranteed delete "+path, func(ctx context.Context) error {
 			err := c.Delete(ctx, path, version)
 			if errors.Is(err, zk.ErrNoNode) {
@@ -326,7 +462,7 @@ func (c *Client) background(what string, fn func(ctx context.Context) error) {
 				c.log.Debug("zkrecipes: background operation done", "what", what)
 				return
 			}
-			if c.closed() || !(retry.IsRetriable(err) || errors.Is(err, context.DeadlineExceeded)) {
+			if c.closed() || !(retry.IsRetriable(err) || errors.Is(err, ErrOutcomeUnknown) || errors.Is(err, context.DeadlineExceeded)) {
 				c.log.Warn("zkrecipes: background operation abandoned", "what", what, "err", err)
 				return
 			}

@@ -7,10 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync/atomic"
 
 	"github.com/go-zookeeper/zk"
-	"github.com/zkrecipes/zkrecipes/retry"
 )
 
 // CreateProtected creates a node whose name carries Curator's protection prefix: the last
@@ -18,12 +16,16 @@ import (
 // which Curator recognises. It is meant for sequential modes, where a create whose reply
 // was lost cannot otherwise be found again.
 //
-// The uuid stays fixed across the retries of one call. Before each retry the parent is
-// listed and a child with the prefix is adopted when it belongs to the current session
-// (or is persistent); an ephemeral from an older session is deleted instead. When the
-// call gives up after a connection-class failure or because ctx ended, any node with
-// the prefix is deleted in the background once the connection is back, so an abandoned
-// create leaves nothing behind.
+// The uuid stays fixed across the retries of one call, which makes them safe: before each
+// retry the parent is listed and a child with the prefix is adopted when it belongs to the
+// current session (or is persistent); an ephemeral from an older session is deleted
+// instead. When the call gives up with the outcome unknown (ctx ended while an attempt
+// was in flight, or retries ran out after a lost reply) the error matches
+// ErrOutcomeUnknown, and the Client removes whatever the call created: once the last
+// attempt has returned (so that it cannot land after the clean-up looked), and once the
+// connection is back, it deletes every child of the parent that carries the call's
+// prefix, retrying in the background until done or until the Client closes. The caller
+// can therefore treat such a failure as "not applied".
 func (c *Client) CreateProtected(ctx context.Context, path string, data []byte, mode CreateMode, opts ...CreateOption) (string, error) {
 	if err := c.checkPath("create", path); err != nil {
 		return "", err
@@ -40,25 +42,37 @@ func (c *Client) CreateProtected(ctx context.Context, path string, data []byte, 
 	prefix := "_c_" + newUUID() + "-"
 	target := JoinPath(parent, prefix+name)
 
-	// Written by attempts that may still run after ctx ended, hence atomic.
-	var uncertain atomic.Bool
 	find := func(int) (string, bool, error) {
 		p, err := c.findProtected(parent, prefix, mode)
 		return p, p != "", err
 	}
-	p, attempts, err := doRetry(c, ctx, "create", path, find, func() (string, error) {
-		p, err := c.createOnce(target, data, flags, cc)
-		if err != nil && (retry.IsRetriable(err) || ctx.Err() != nil) {
-			uncertain.Store(true)
-		}
-		return p, err
+	p, attempts, inflight, err := doRetry(c, ctx, "create", path, opIdempotent, find, func(bool) (string, error) {
+		return c.createOnce(target, data, flags, cc)
 	})
-	if err != nil && (uncertain.Load() || ctx.Err() != nil) && !c.closed() {
-		c.background("protected create cleanup "+parent+"/"+prefix, func(ctx context.Context) error {
+	if errors.Is(err, ErrOutcomeUnknown) && !c.closed() {
+		c.cleanupProtected(parent, prefix, inflight)
+	}
+	return p, wrapOp("create", path, attempts, inflight, err)
+}
+
+// cleanupProtected deletes, in the background, what an abandoned protected create made:
+// only after its in-flight attempt (if any) has returned, and only nodes with its prefix.
+func (c *Client) cleanupProtected(parent, prefix string, inflight <-chan struct{}) {
+	what := "protected create cleanup " + JoinPath(parent, prefix)
+	c.bg.Add(1)
+	go func() {
+		defer c.bg.Done()
+		if inflight != nil {
+			select {
+			case <-inflight:
+			case <-c.life.Done():
+				return
+			}
+		}
+		c.background(what, func(ctx context.Context) error {
 			return c.deleteProtected(ctx, parent, prefix)
 		})
-	}
-	return p, wrapOp("create", path, attempts, err)
+	}()
 }
 
 // findProtected looks for our node after a failed attempt. An ephemeral owned by another
@@ -93,8 +107,12 @@ func (c *Client) findProtected(parent, prefix string, mode CreateMode) (string, 
 	return "", nil
 }
 
-// deleteProtected deletes every child of parent that starts with prefix.
+// deleteProtected deletes every child of parent that starts with prefix. The sync first
+// makes the listing see every write of this session that the server has committed.
 func (c *Client) deleteProtected(ctx context.Context, parent, prefix string) error {
+	if err := c.Sync(ctx, parent); err != nil && !errors.Is(err, zk.ErrNoNode) {
+		return err
+	}
 	kids, _, err := c.Children(ctx, parent)
 	if errors.Is(err, zk.ErrNoNode) {
 		return nil

@@ -65,6 +65,7 @@ type Latch struct {
 	owner        int64  // session that created node
 	czxid        int64
 	version      int32
+	fence        *fence // shared by the terms of node
 	ownWatch     <-chan zk.Event
 	predWatch    <-chan zk.Event
 	pred         string

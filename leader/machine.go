@@ -139,7 +139,8 @@ var errInterrupted = errors.New("leader: interrupted")
 // connection trouble (the Client gave up retrying, but the latch does not),
 // or a path that kept changing.
 func retriable(err error) bool {
-	return retry.IsRetriable(err) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, errChurn)
+	return retry.IsRetriable(err) || errors.Is(err, zkrecipes.ErrOutcomeUnknown) ||
+		errors.Is(err, context.DeadlineExceeded) || errors.Is(err, errChurn)
 }
 
 // backoffDelay paces retries of a failing round: 50 ms doubling up to 5 s,
@@ -311,6 +312,7 @@ func (l *Latch) join(ctx context.Context) error {
 		return fmt.Errorf("leader: join %s: %w", l.path, err)
 	}
 	l.node = p
+	l.fence = nil
 	l.ownWatch, l.predWatch, l.pred = nil, nil, ""
 	l.mu.Lock()
 	l.nodePath = p
@@ -324,6 +326,7 @@ func (l *Latch) join(ctx context.Context) error {
 func (l *Latch) forgetNode(cause error) {
 	l.stepDown(cause, true)
 	l.node, l.owner, l.czxid, l.version = "", 0, 0, 0
+	l.fence = nil
 	l.ownWatch, l.predWatch, l.pred = nil, nil, ""
 	l.mu.Lock()
 	l.nodePath = ""
@@ -334,7 +337,12 @@ func (l *Latch) claim() {
 	if l.leading {
 		return
 	}
-	term := Term{Token: l.czxid, Node: l.node, ID: l.cfg.id, version: l.version, client: l.client}
+	if l.fence == nil {
+		// One per node: a term resumed after SUSPENDED shares it with the transactions
+		// its earlier claim may still have in flight.
+		l.fence = newFence(l.path)
+	}
+	term := Term{Token: l.czxid, Node: l.node, ID: l.cfg.id, version: l.version, client: l.client, fence: l.fence}
 	termCtx, cancel := context.WithCancelCause(context.Background())
 	l.termCancel = cancel
 	l.mu.Lock()

@@ -38,6 +38,7 @@ type Term struct {
 
 	version int32 // the node's data version when the term began
 	client  *zkrecipes.Client
+	fence   *fence // shared by the copies of the term
 }
 
 // IsZero reports whether t is the zero Term (no leadership).
@@ -51,11 +52,13 @@ func (t Term) String() string {
 	return fmt.Sprintf("term(%#x %s id=%q)", t.Token, t.Node, t.ID)
 }
 
-// Guard returns the operation that Multi puts first: a version check of the
-// winning node, which fails with zk.ErrNoNode once the node is gone (and with
-// zk.ErrBadVersion if someone rewrote its data). Its path is relative to the
-// client's namespace, for zkrecipes.Client.Multi; use it to build a
-// transaction by hand. Guard of the zero Term is nil.
+// Guard returns the check that Multi puts first: a version check of the winning node,
+// which fails with zk.ErrNoNode once the node is gone (and with zk.ErrBadVersion if
+// someone rewrote its data). Its path is relative to the client's namespace, for
+// zkrecipes.Client.Multi; use it to build a transaction by hand. Such a transaction is
+// fenced, but unlike Multi it cannot tell whether it committed when its reply is lost:
+// zkrecipes.Client.Multi then returns an error matching zkrecipes.ErrOutcomeUnknown.
+// Guard of the zero Term is nil.
 func (t Term) Guard() *zk.CheckVersionRequest {
 	if t.IsZero() {
 		return nil
@@ -63,34 +66,143 @@ func (t Term) Guard() *zk.CheckVersionRequest {
 	return &zk.CheckVersionRequest{Path: t.Node, Version: t.version}
 }
 
-// Multi runs ops as one ZooKeeper transaction that commits only if this term
-// still holds, so that a deposed leader's late write fails instead of landing.
-// ops are what zkrecipes.Client.Multi takes; the responses are those of ops,
-// without the guard's. If the guard fails, nothing is written and the error
-// wraps ErrNotLeader and the ZooKeeper error (zk.ErrNoNode or
-// zk.ErrBadVersion). Other errors are returned as Client.Multi returns them.
-// If ctx ends before the reply arrives the transaction may still commit.
+// fence is what the Multi calls of one term share: the latch path's data version, which
+// every guarded transaction moves by one, so that a transaction can tell afterwards
+// whether it committed.
+type fence struct {
+	path string        // the latch path, relative to the namespace
+	sem  chan struct{} // capacity 1: one Multi at a time per term
+
+	// Guarded by sem.
+	known    bool
+	data     []byte // the latch path's data, written back unchanged
+	version  int32
+	inflight <-chan struct{} // an abandoned transaction that has not returned yet
+}
+
+func newFence(latchPath string) *fence {
+	return &fence{path: latchPath, sem: make(chan struct{}, 1)}
+}
+
+// Multi runs ops as one ZooKeeper transaction that commits only if this term still
+// holds, so that a deposed leader's late write fails instead of landing, and that
+// commits at most once even when its reply is lost and it has to be sent again.
+//
+// ops are what zkrecipes.Client.Multi takes; the responses are those of ops. Multi
+// returns:
+//   - nil when the transaction committed exactly once. If the reply was lost and Multi
+//     found out afterwards that it had committed, the responses cannot be known: they
+//     come back as zero values (empty String, nil Error), one per op;
+//   - an error wrapping ErrNotLeader (and zk.ErrNoNode or zk.ErrBadVersion) when the term
+//     no longer holds: nothing was written;
+//   - an error matching zkrecipes.ErrOutcomeUnknown when Multi could not find out whether
+//     it committed, notably when ctx ended while the transaction was in flight;
+//   - other errors from zkrecipes.Client.Multi (an op of ops failed: nothing was
+//     written).
+//
+// How it knows: besides checking the winning node, the transaction rewrites the latch
+// path's own data, unchanged, at the version it last saw, so each commit moves that
+// version by one and a replay of a committed transaction fails. After a lost reply Multi
+// waits for the attempt to return, reads the version back and so tells "committed" from
+// "not committed" (it then sends the transaction again). Curator's LeaderLatch never
+// reads or watches the latch path's data, so Java participants are unaffected, but a
+// cache on the latch path sees one data change per transaction, and the client needs
+// write permission on the latch path. The calls of one term are serialized: a second
+// Multi waits for the first (or for its ctx).
 func (t Term) Multi(ctx context.Context, ops ...any) ([]zk.MultiResponse, error) {
 	if t.IsZero() || t.client == nil {
 		return nil, fmt.Errorf("%w: zero term", ErrNotLeader)
 	}
-	all := make([]any, 0, len(ops)+1)
-	all = append(all, t.Guard())
-	all = append(all, ops...)
-	resp, err := t.client.Multi(ctx, all...)
-	if err != nil {
-		if len(resp) > 0 && guardFailed(resp[0].Error) {
+	f := t.fence
+	if f == nil {
+		parent, _ := zkrecipes.SplitPath(t.Node)
+		f = newFence(parent)
+	}
+	select {
+	case f.sem <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	defer func() { <-f.sem }()
+
+	for round := 0; ; round++ {
+		if round >= 10 {
+			return nil, fmt.Errorf("leader: %s: the latch path's version keeps moving; giving up", t)
+		}
+		if f.inflight != nil {
+			// An earlier transaction of this term may still land: wait, or every
+			// version read below could be overtaken by it.
+			select {
+			case <-f.inflight:
+				f.inflight = nil
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+		}
+		if !f.known {
+			data, st, err := t.client.Get(ctx, f.path)
+			if errors.Is(err, zk.ErrNoNode) {
+				return nil, fmt.Errorf("%w: %s: the latch path is gone: %w", ErrNotLeader, t, err)
+			}
+			if err != nil {
+				return nil, err
+			}
+			f.data, f.version, f.known = data, st.Version, true
+		}
+		all := make([]any, 0, len(ops)+2)
+		all = append(all, t.Guard(), &zk.SetDataRequest{Path: f.path, Data: f.data, Version: f.version})
+		all = append(all, ops...)
+		resp, err := t.client.Multi(ctx, all...)
+		switch {
+		case err == nil:
+			f.version++
+			return resp[2:], nil
+		case len(resp) > 0 && guardFailed(resp[0].Error):
 			return nil, fmt.Errorf("%w: %s no longer holds at %s: %w", ErrNotLeader, t, t.Node, resp[0].Error)
+		case len(resp) > 1 && errors.Is(resp[1].Error, zk.ErrBadVersion):
+			f.known = false // moved by a transaction whose outcome this term had lost track of
+			continue
+		case errors.Is(err, zkrecipes.ErrOutcomeUnknown):
+			applied, rerr := t.resolve(ctx, f, err)
+			if rerr != nil {
+				return nil, rerr
+			}
+			if applied {
+				return make([]zk.MultiResponse, len(ops)), nil
+			}
+			continue // not committed: send it again (the guard decides)
+		case len(resp) > 2:
+			return resp[2:], err
+		default:
+			return nil, err
 		}
-		if len(resp) > 1 {
-			resp = resp[1:]
-		}
-		return resp, err
 	}
-	if len(resp) > 0 {
-		resp = resp[1:]
+}
+
+// resolve finds out whether the transaction that failed with the unknown outcome err
+// committed: once its attempt has returned, the latch path's version tells.
+func (t Term) resolve(ctx context.Context, f *fence, err error) (applied bool, _ error) {
+	f.inflight = zkrecipes.Settled(err)
+	select {
+	case <-f.inflight:
+		f.inflight = nil
+	case <-ctx.Done():
+		f.known = false
+		return false, err
 	}
-	return resp, nil
+	_, st, gerr := t.client.Get(ctx, f.path)
+	switch {
+	case gerr != nil:
+		f.known = false
+		return false, fmt.Errorf("%w (reading %s back: %w)", err, f.path, gerr)
+	case st.Version == f.version+1:
+		f.version++
+		return true, nil
+	case st.Version == f.version:
+		return false, nil
+	}
+	f.known = false
+	return false, fmt.Errorf("%w (%s moved from version %d to %d)", err, f.path, f.version, st.Version)
 }
 
 func guardFailed(err error) bool {

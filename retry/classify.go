@@ -34,12 +34,19 @@ const (
 // zk.ErrNoAuth, zk.ErrInvalidACL, zk.ErrBadArguments and zk.ErrClosing. An error that
 // also carries context.Canceled or context.DeadlineExceeded is never retriable, because
 // the caller has given up; nor is one marked with backoff.Permanent, so operations
-// written for cenkalti/backoff keep their meaning. IsRetriable(nil) is false.
+// written for cenkalti/backoff keep their meaning. Nor is an error that reports a write
+// whose outcome is unknown (zkrecipes.ErrOutcomeUnknown, recognised by an
+// OutcomeUnknown() bool method): the write may have been applied, and a blind retry
+// could apply it twice. IsRetriable(nil) is false.
 func IsRetriable(err error) bool {
 	if err == nil ||
 		errors.Is(err, context.Canceled) ||
 		errors.Is(err, context.DeadlineExceeded) ||
-		errors.Is(err, &backoff.PermanentError{}) {
+		errors.Is(err, &backoff.PermanentError{}) ||
+		inTree(err, func(e error) bool {
+			u, ok := e.(interface{ OutcomeUnknown() bool })
+			return ok && u.OutcomeUnknown()
+		}) {
 		return false
 	}
 	if errors.Is(err, zk.ErrConnectionClosed) ||
