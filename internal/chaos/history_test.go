@@ -120,10 +120,12 @@ type history struct {
 	progress chan struct{}   // closed and replaced at every applied increment
 	lastOK   int64           // call time of the latest applied increment
 	outcomes map[outcome]int // counts, for the log
+	lastErr  map[outcome]error
 }
 
 func newHistory() *history {
-	return &history{start: time.Now(), progress: make(chan struct{}), outcomes: map[outcome]int{}}
+	return &history{start: time.Now(), progress: make(chan struct{}), outcomes: map[outcome]int{},
+		lastErr: map[outcome]error{}}
 }
 
 func (h *history) now() int64 { return int64(time.Since(h.start)) }
@@ -162,6 +164,9 @@ func (h *history) finish(op *writeOp, err error) {
 	defer h.mu.Unlock()
 	op.ret, op.err, op.outcome = ret, err, classify(err)
 	h.outcomes[op.outcome]++
+	if err != nil {
+		h.lastErr[op.outcome] = err
+	}
 	switch op.outcome {
 	case applied:
 		h.lastOK = max(h.lastOK, op.call)
@@ -192,6 +197,11 @@ func (h *history) summary() string {
 		fmt.Fprintf(&b, "%s %d", o, h.outcomes[o])
 	}
 	b.WriteString(")")
+	for o := notLeader; o <= unknown; o++ {
+		if err := h.lastErr[o]; err != nil {
+			fmt.Fprintf(&b, "; last %s: %v", o, err)
+		}
+	}
 	return b.String()
 }
 

@@ -183,7 +183,8 @@ func (c *campaign) settle(ctx context.Context, healed int64) error {
 		select {
 		case <-next:
 		case <-ctx.Done():
-			return fmt.Errorf("no leader applied an increment within %v of the heal (leading: %d): %w", patience, c.leader(), ctx.Err())
+			return fmt.Errorf("no leader applied an increment within %v of the heal (leading: p%d; %s): %w",
+				patience, c.leader(), c.h.summary(), ctx.Err())
 		}
 	}
 	var why []string
