@@ -183,8 +183,8 @@ func (c *campaign) settle(ctx context.Context, healed int64) error {
 		select {
 		case <-next:
 		case <-ctx.Done():
-			return fmt.Errorf("no leader applied an increment within %v of the heal (leading: p%d; %s): %w",
-				patience, c.leader(), c.h.summary(), ctx.Err())
+			return fmt.Errorf("no leader applied an increment within %v of the heal (leading: p%d; %s; %s): %w",
+				patience, c.leader(), c.h.summary(), c.describe(), ctx.Err())
 		}
 	}
 	var why []string
@@ -264,4 +264,31 @@ func (c *campaign) checkDiscovery(ctx context.Context) (why []string, watches []
 		why = append(why, fmt.Sprintf("the cache holds %v, want %v", cached, live))
 	}
 	return why, watches
+}
+
+// describe says, for a report, where each client is and what it reads of the latch path
+// and the counter, next to what the observer reads after a sync.
+func (c *campaign) describe() string {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var b strings.Builder
+	stat := func(cl interface {
+		Get(context.Context, string) ([]byte, *zk.Stat, error)
+	}, path string) string {
+		_, st, err := cl.Get(ctx, path)
+		if err != nil {
+			return err.Error()
+		}
+		return fmt.Sprintf("version %d mzxid %#x", st.Version, st.Mzxid)
+	}
+	if err := c.observer.Sync(ctx, latchPath); err != nil {
+		fmt.Fprintf(&b, "observer sync: %v; ", err)
+	}
+	fmt.Fprintf(&b, "observer (on %s) reads %s: %s, %s: %s", c.observer.Conn().Server(),
+		latchPath, stat(c.observer, latchPath), counterPath, stat(c.observer, counterPath))
+	for _, p := range c.parts {
+		fmt.Fprintf(&b, "; %s (session %#x, %s, on %s) reads %s: %s, %s: %s", p.id, p.client.SessionID(),
+			p.client.State(), p.client.Conn().Server(), latchPath, stat(p.client, latchPath), counterPath, stat(p.client, counterPath))
+	}
+	return b.String()
 }
