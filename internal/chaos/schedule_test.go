@@ -31,8 +31,6 @@ var kindNames = [...]string{"cut-short", "cut-long", "blackhole-short", "blackho
 
 func (k faultKind) String() string { return kindNames[k] }
 
-func (k faultKind) onClient() bool { return k <= loseReply }
-
 // anyone, as a fault's target, means "whoever leads when the fault is injected" (a
 // participant for client faults and killConnected, ZooKeeper's leader for partition and
 // pause), and falls back to target's index when there is none.
