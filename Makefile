@@ -20,7 +20,7 @@ export ZK_TEST_REQUIRE ?= 1
 # removes its containers itself.
 export TESTCONTAINERS_RYUK_DISABLED ?= true
 
-.PHONY: all image check test demo bench fuzz clean
+.PHONY: all image check test demo bench fuzz chaos clean
 
 all: test
 
@@ -46,6 +46,15 @@ demo: image
 
 bench: image
 	go test -run '^$$' -bench '$(BENCH)' -benchmem ./...
+
+# The fault campaign (internal/chaos) for ROUNDS rounds: SEED replays a schedule (it is
+# printed first; empty draws one). `make test` runs its short version.
+ROUNDS ?= 40
+SEED ?=
+CHAOS_TIMEOUT ?= $(shell echo $$(( 5 + $(ROUNDS) / 2 )))m
+chaos: image
+	CHAOS_ROUNDS=$(ROUNDS) CHAOS_SEED=$(SEED) go test -race -count=1 -timeout $(CHAOS_TIMEOUT) \
+		-run '^TestCampaign$$' -v ./internal/chaos
 
 # Runs every Fuzz function in the module for FUZZTIME each (go test fuzzes one target at a time).
 fuzz:

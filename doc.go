@@ -62,8 +62,12 @@
 // version, so after a lost reply it reads the version back and knows whether it
 // committed: nil means committed exactly once, leader.ErrNotLeader means not committed,
 // ErrOutcomeUnknown remains only when ctx ended first. A Latch whose Start fails leaves no
-// node once the in-flight join has returned (its protected create cleans up). Discovery's
-// Register that fails removes what it may have created once the attempt returned, and
-// rewrites registrations whose last write failed in the background until they are
-// written or unregistered.
+// node once the in-flight join has returned (its protected create cleans up). A
+// discovery.Register that fails has not registered the instance: a node it may have made
+// is deleted once the attempt returned, and only if it is provably this registration's
+// (this session's ephemeral, or exactly the data written); Close waits for that. A failed
+// discovery.Update keeps the new local copy and is rewritten in the background, with
+// backoff, until written or unregistered. Unregister and Close delete with a guaranteed
+// delete. A discovery.Cache only reads: children it cannot read (NoAuth) or decode are
+// skipped and reported.
 package zkrecipes

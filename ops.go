@@ -187,12 +187,15 @@ func doRetry[T any](c *Client, ctx context.Context, op, path string, kind opKind
 // is still down then (the attempt was not sent, as when go-zk fails a queued request),
 // with ctx.Err() when ctx ends and with ErrClosed when the Client closes.
 //
-// go-zk has a data race (go-zookeeper/zk PR #35) between resending watches after a
-// reconnect and the replies to requests that were queued before it: after waiting for a
-// reconnect, pause briefly so that go-zk re-registers its watches first.
+// go-zk has a data race (go-zookeeper/zk PR #35) between re-sending watches after a
+// reconnect and the replies to requests sent before them: for reconnectPause after each
+// (re)connection, attempts wait, so that go-zk's watch request goes out first.
 func (c *Client) awaitConnection(ctx context.Context) error {
-	st, _ := c.sm.current()
+	st, at := c.sm.usable()
 	if st.IsConnected() {
+		if d := time.Until(at); d > 0 {
+			return c.sleep(ctx, d)
+		}
 		return nil
 	}
 	wctx, cancel := context.WithTimeout(ctx, min(c.cfg.connectionTimeout, time.Second))
@@ -200,7 +203,8 @@ func (c *Client) awaitConnection(ctx context.Context) error {
 	err := c.sm.waitConnected(wctx)
 	switch {
 	case err == nil:
-		return c.sleep(ctx, reconnectPause)
+		_, at := c.sm.usable()
+		return c.sleep(ctx, time.Until(at))
 	case errors.Is(err, ErrClosed) || c.closed():
 		return ErrClosed
 	case ctx.Err() != nil:

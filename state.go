@@ -133,6 +133,7 @@ type stateMachine struct {
 	negotiated func() time.Duration
 	listeners  map[*listener]struct{}
 	changed    chan struct{} // closed and replaced on every transition
+	usableAt   time.Time     // when the last CONNECTED/RECONNECTED may carry requests (see Client.awaitConnection)
 	logf       func(msg string, args ...any)
 }
 
@@ -200,6 +201,9 @@ func (m *stateMachine) stopLostTimer() {
 // transition must be called with mu held.
 func (m *stateMachine) transition(sc StateChange) {
 	sc.Time = time.Now()
+	if sc.State.IsConnected() {
+		m.usableAt = sc.Time.Add(reconnectPause)
+	}
 	m.state = sc.State
 	close(m.changed)
 	m.changed = make(chan struct{})
@@ -217,6 +221,14 @@ func (m *stateMachine) close() {
 	}
 	m.stopLostTimer()
 	m.transition(StateChange{State: StateClosed, SessionID: m.sessionID})
+}
+
+// usable returns the current state and, when it is connected, when the connection may
+// carry requests.
+func (m *stateMachine) usable() (State, time.Time) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.state, m.usableAt
 }
 
 func (m *stateMachine) current() (State, <-chan struct{}) {

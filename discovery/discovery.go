@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"time"
 
+	"github.com/cenkalti/backoff/v4"
 	"github.com/go-zookeeper/zk"
 	"github.com/zkrecipes/zkrecipes"
 )
@@ -28,23 +30,29 @@ type Discovery[T any] struct {
 	ser    Serializer[T]
 	opts   options
 
-	mu     sync.Mutex
-	regs   map[string]*registration[T] // by name + "/" + id
-	closed bool
+	mu       sync.Mutex
+	regs     map[string]*registration[T] // by name + "/" + id
+	cleanups map[string]chan struct{}    // failed fresh registrations still cleaning up, by key; closed when done
+	closed   bool
 
 	ctx        context.Context // cancelled by Close; bounds background writes
 	cancel     context.CancelFunc
 	wg         sync.WaitGroup
 	stopListen func()
-	reconnects *signal // fires at every RECONNECTED
+	dirty      chan struct{} // a write failed: wakes the background rewriter (buffered, 1)
+	reconnects *signal       // fires after the rewrite at every RECONNECTED, and after background rewrites
 }
 
 // New returns a Discovery rooted at basePath (e.g. "/services"), relative to the Client's
-// namespace. It fails with ErrInvalidOption for a bad option and with
-// zkrecipes.ErrInvalidPath for a bad base path. Close it when done.
+// namespace. It fails with ErrInvalidOption for a bad option, with
+// zkrecipes.ErrInvalidPath for a bad base path and with zkrecipes.ErrClosed for a closed
+// Client. Close it when done.
 func New[T any](client *zkrecipes.Client, basePath string, opts ...Option) (*Discovery[T], error) {
 	if client == nil {
 		return nil, fmt.Errorf("%w: nil client", ErrInvalidOption)
+	}
+	if client.State() == zkrecipes.StateClosed {
+		return nil, fmt.Errorf("discovery: new: %w", zkrecipes.ErrClosed)
 	}
 	if err := zkrecipes.ValidatePath(basePath); err != nil {
 		return nil, fmt.Errorf("discovery: base path: %w", err)
@@ -66,10 +74,13 @@ func New[T any](client *zkrecipes.Client, basePath string, opts ...Option) (*Dis
 	}
 	d := &Discovery[T]{
 		client: client, base: basePath, ser: ser, opts: o,
-		regs: map[string]*registration[T]{}, reconnects: newSignal(),
+		regs: map[string]*registration[T]{}, cleanups: map[string]chan struct{}{}, reconnects: newSignal(),
+		dirty: make(chan struct{}, 1),
 	}
 	d.ctx, d.cancel = context.WithCancel(context.Background())
 	d.stopListen = client.Listen(d.onState)
+	d.wg.Add(1)
+	go d.rewriteDirty()
 	return d, nil
 }
 
@@ -86,10 +97,14 @@ func (d *Discovery[T]) instancePath(name, id string) string {
 }
 
 // Close unregisters every instance registered through this Discovery (Curator does the
-// same, STATIC and PERMANENT ones included), stops watching them and waits for its
-// goroutines, or until ctx ends. Deletes that fail for a connection problem go on in the
-// background until the Client closes. Caches made from the Discovery are not closed. It
-// is idempotent.
+// same, STATIC and PERMANENT ones included), waits for the cleanups of failed Registers
+// (see Register), stops watching and rewriting, and waits for its goroutines. When ctx
+// ends first, Close returns an error saying so: pending cleanups are abandoned (an
+// ephemeral znode they would have deleted goes with the session; a persistent one
+// stays), and unregister deletes that failed for a connection problem go on in the
+// background until the Client closes, as with DeleteGuaranteed. An unregister delete whose
+// outcome is unknown is retried until the znode is gone, since deleting twice is
+// harmless. Caches made from the Discovery are not closed. It is idempotent.
 func (d *Discovery[T]) Close(ctx context.Context) error {
 	d.mu.Lock()
 	regs := d.regs
@@ -105,6 +120,9 @@ func (d *Discovery[T]) Close(ctx context.Context) error {
 			}
 		}
 		d.stopListen()
+		if err := d.awaitCleanups(ctx); err != nil {
+			errs = append(errs, err)
+		}
 		d.cancel()
 	}
 	done := make(chan struct{})
@@ -118,6 +136,27 @@ func (d *Discovery[T]) Close(ctx context.Context) error {
 		errs = append(errs, fmt.Errorf("discovery: close: %w", ctx.Err()))
 	}
 	return errors.Join(errs...)
+}
+
+// awaitCleanups waits until no cleanup of a failed Register is pending, or ctx ends.
+func (d *Discovery[T]) awaitCleanups(ctx context.Context) error {
+	for {
+		d.mu.Lock()
+		var pending chan struct{}
+		for _, ch := range d.cleanups {
+			pending = ch
+			break
+		}
+		d.mu.Unlock()
+		if pending == nil {
+			return nil
+		}
+		select {
+		case <-pending:
+		case <-ctx.Done():
+			return fmt.Errorf("discovery: close: waiting for the cleanup of failed registers: %w", ctx.Err())
+		}
+	}
 }
 
 // onState runs on the Client's listener goroutine for this Discovery.
@@ -137,16 +176,19 @@ func (d *Discovery[T]) onState(sc zkrecipes.StateChange) {
 	}
 	d.mu.Unlock()
 	defer d.wg.Done()
-	d.reconnects.fire()
 	// Same session: the znodes are still ours; only writes that failed are redone.
 	d.rewrite(regs, sc.NewSession)
+	d.reconnects.fire()
 }
 
 // rewrite writes registrations again from their local copies, a few at a time: all of
-// them after a new session, else those whose last write failed.
-func (d *Discovery[T]) rewrite(regs []*registration[T], all bool) {
+// them after a new session, else those whose last write failed. It reports whether every
+// one it tried was written.
+func (d *Discovery[T]) rewrite(regs []*registration[T], all bool) bool {
 	work := make(chan *registration[T])
 	var wg sync.WaitGroup
+	var mu sync.Mutex
+	ok := true
 	for w := 0; w < min(8, len(regs)); w++ {
 		wg.Add(1)
 		go func() {
@@ -154,8 +196,13 @@ func (d *Discovery[T]) rewrite(regs []*registration[T], all bool) {
 			for r := range work {
 				r.mu.Lock()
 				if !r.removed && (all || r.dirty) {
-					if err := d.write(d.ctx, r); err != nil && d.ctx.Err() == nil {
-						d.opts.report("re-registration failed; retrying at the next reconnect", err)
+					if err := d.write(d.ctx, r); err != nil {
+						mu.Lock()
+						ok = false
+						mu.Unlock()
+						if d.ctx.Err() == nil {
+							d.opts.report("re-registration of "+d.instancePath(r.inst.Name, r.inst.ID)+" failed; retrying in the background", err)
+						}
 					}
 				}
 				r.mu.Unlock()
@@ -167,6 +214,51 @@ func (d *Discovery[T]) rewrite(regs []*registration[T], all bool) {
 	}
 	close(work)
 	wg.Wait()
+	return ok
+}
+
+// markDirty records that a registration's znode may not hold its local copy and wakes
+// the background rewriter. The caller holds r.mu.
+func (d *Discovery[T]) markDirty(r *registration[T]) {
+	r.dirty = true
+	select {
+	case d.dirty <- struct{}{}:
+	default:
+	}
+}
+
+// rewriteDirty rewrites, while connected and with backoff, the registrations whose last
+// write failed, until each is written or unregistered. Without it, a write that fails
+// after the reconnect that would have redone it waits for some later reconnect.
+func (d *Discovery[T]) rewriteDirty() {
+	defer d.wg.Done()
+	for {
+		select {
+		case <-d.dirty:
+		case <-d.ctx.Done():
+			return
+		}
+		bo := newBackoff()
+		for {
+			if d.client.BlockUntilConnected(d.ctx) != nil {
+				return
+			}
+			d.mu.Lock()
+			var regs []*registration[T]
+			for _, r := range d.regs {
+				regs = append(regs, r)
+			}
+			d.mu.Unlock()
+			ok := d.rewrite(regs, false)
+			d.reconnects.fire() // watches waiting for a written znode look again
+			if ok {
+				break
+			}
+			if !d.pause(bo.NextBackOff()) {
+				return
+			}
+		}
+	}
 }
 
 // signal is a broadcast that can fire many times: wait on the channel from C, which is
@@ -195,3 +287,13 @@ func (s *signal) fire() {
 func (d *Discovery[T]) logger() *slog.Logger { return d.opts.logger }
 
 func isNoNode(err error) bool { return errors.Is(err, zk.ErrNoNode) }
+
+// newBackoff paces background retries: from 100 ms, doubling up to 5 s, without end.
+func newBackoff() backoff.BackOff {
+	b := backoff.NewExponentialBackOff()
+	b.InitialInterval = 100 * time.Millisecond
+	b.MaxInterval = 5 * time.Second
+	b.MaxElapsedTime = 0
+	b.Reset()
+	return b
+}

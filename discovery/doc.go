@@ -18,5 +18,26 @@
 // overwrites the znode instead of deleting and re-creating it; bad data in the service
 // directory is skipped by every reader here (Curator's queries fail for the whole
 // service); cache events say what was added, updated and removed; a DynamicSequential
-// instance is never duplicated by a re-registration.
+// instance is never duplicated by a re-registration; a znode the Client may not read is
+// skipped and reported like bad data; changes a slow cache listener has not seen yet are
+// folded into one event.
+//
+// Unknown outcomes. A write whose ctx ends, or whose connection fails, while it is in
+// flight may or may not have been applied (zkrecipes.ErrOutcomeUnknown). Discovery never
+// reports such a write as a success, and turns each into a definite state:
+//
+//   - Register returns the error and the instance is not registered: a znode the write may
+//     have created is deleted once the in-flight attempt has returned (zkrecipes.Settled),
+//     and only if it is provably this registration's (ephemeral and owned by the current
+//     session, or persistent and holding exactly the data written). Close waits for these
+//     cleanups.
+//   - Update returns the error and the instance stays registered with the new local copy,
+//     which is rewritten in the background until it is written.
+//   - Unregister drops the instance at once; its delete goes on in the background until the
+//     znode is gone.
+//   - Close unregisters everything and waits for the cleanups, bounded by its ctx.
+//
+// Every write path checks ownership before touching an existing znode: a znode of
+// another session is replaced (Dynamic) or left alone (cleanups), never updated as if it
+// were ours.
 package discovery

@@ -8,7 +8,7 @@ import (
 var (
 	// ErrInvalidInstance is returned, before anything is written, for an instance that
 	// could not be stored or read back: an empty or unusable name or id, an unknown service
-	// type, a port outside Java's int range, or a payload that cannot be encoded.
+	// type, a port outside 0..65535, or a payload that cannot be encoded.
 	ErrInvalidInstance = errors.New("discovery: invalid instance")
 	// ErrMalformed is wrapped by every error about data that is not a valid serialized
 	// instance: empty, not JSON, a wrong type for a property, an unknown serviceType, a
@@ -25,6 +25,8 @@ var (
 	ErrNoInstances = errors.New("discovery: no instance available")
 	// ErrClosed is returned by operations on a closed Discovery or Cache.
 	ErrClosed = errors.New("discovery: closed")
+	// ErrNotStarted is returned by a Provider whose Cache was never started.
+	ErrNotStarted = errors.New("discovery: cache not started")
 	// ErrInvalidUriSpec is wrapped by the errors of ParseUriSpec.
 	ErrInvalidUriSpec = errors.New("discovery: invalid UriSpec template")
 	// ErrInvalidOption is returned by constructors given a bad option value.
@@ -33,7 +35,8 @@ var (
 
 // NodeError is data in ZooKeeper that could not be used, with the znode it came from.
 // Caches and Discovery.Instances skip such nodes and report a *NodeError through the
-// error handler (see WithErrorHandler). errors.Is(err, ErrMalformed) holds for bad data.
+// error handler (see WithErrorHandler). errors.Is(err, ErrMalformed) holds for bad data,
+// errors.Is(err, zk.ErrNoAuth) for a znode the Client may not read.
 type NodeError struct {
 	Path string // znode path, relative to the client's namespace
 	Err  error

@@ -2,7 +2,6 @@ package discovery
 
 import (
 	"fmt"
-	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -97,12 +96,12 @@ func WithAddress(addr string) InstanceOption {
 	return func(c *instanceConfig) { c.address = &addr }
 }
 
-// WithPort sets the port (default: none, written as null). A value outside Java's int
-// range makes NewInstance fail.
+// WithPort sets the port (default: none, written as null). A value outside 0..65535 makes
+// NewInstance fail with ErrInvalidInstance.
 func WithPort(port int) InstanceOption { return func(c *instanceConfig) { c.port = &port } }
 
-// WithSSLPort sets the SSL port (default: none). A value outside Java's int range makes
-// NewInstance fail.
+// WithSSLPort sets the SSL port (default: none). A value outside 0..65535 makes
+// NewInstance fail with ErrInvalidInstance.
 func WithSSLPort(port int) InstanceOption { return func(c *instanceConfig) { c.sslPort = &port } }
 
 // WithRegistrationTime sets the registration time instead of now.
@@ -167,8 +166,11 @@ func NewInstance[T any](name string, payload T, opts ...InstanceOption) (Instanc
 	return in, nil
 }
 
+// maxPort is the largest TCP port.
+const maxPort = 65535
+
 // Validate reports why the instance cannot be registered: the name and id must be usable
-// znode names, the service type known and the ports within Java's int range. The error
+// znode names, the service type known and the ports (when set) in 0..65535. The error
 // wraps ErrInvalidInstance. The payload is checked when it is serialized.
 func (i Instance[T]) Validate() error {
 	if err := validNodeName("name", i.Name); err != nil {
@@ -184,8 +186,8 @@ func (i Instance[T]) Validate() error {
 		what string
 		v    *int
 	}{{"port", i.Port}, {"sslPort", i.SSLPort}} {
-		if p.v != nil && (*p.v < math.MinInt32 || *p.v > math.MaxInt32) {
-			return invalidf("%s %d is outside Java's int range", p.what, *p.v)
+		if p.v != nil && (*p.v < 0 || *p.v > maxPort) {
+			return invalidf("%s %d is not a port (0..%d)", p.what, *p.v, maxPort)
 		}
 	}
 	return nil

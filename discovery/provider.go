@@ -67,8 +67,10 @@ func WithDownInstancePolicy(errors int, window time.Duration) ProviderOption {
 	}
 }
 
-// NewProvider returns a Provider over cache, which may be started later: calls wait for
-// its initial load. Bad options fail with ErrInvalidOption.
+// NewProvider returns a Provider over cache, which may be started later. Calls made
+// while the cache's Start is loading wait for its initial load (or their ctx); calls on a
+// cache whose Start was never called fail at once with ErrNotStarted, and on a closed
+// cache with ErrClosed. Bad options fail with ErrInvalidOption.
 func NewProvider[T any](cache *Cache[T], opts ...ProviderOption) (*Provider[T], error) {
 	if cache == nil {
 		return nil, fmt.Errorf("%w: nil cache", ErrInvalidOption)

@@ -2,9 +2,12 @@ package discovery
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"sync"
+
+	"github.com/go-zookeeper/zk"
 )
 
 // Names returns the names of the services under the base path, sorted (none when the
@@ -22,9 +25,9 @@ func (d *Discovery[T]) Names(ctx context.Context) ([]string, error) {
 }
 
 // Instances reads every instance of the named service, sorted by znode name. A znode
-// whose data cannot be decoded is skipped and reported (a *NodeError wrapping
-// ErrMalformed, through the error handler and the logger); Curator's query would fail
-// for the whole service instead. A missing service has no instances.
+// whose data cannot be decoded, or that the Client may not read, is skipped and reported
+// (a *NodeError wrapping ErrMalformed or zk.ErrNoAuth, through the error handler and the
+// logger); Curator's query would fail for the whole service instead. A missing service has no instances.
 func (d *Discovery[T]) Instances(ctx context.Context, name string) ([]Instance[T], error) {
 	if err := validNodeName("name", name); err != nil {
 		return nil, err
@@ -55,6 +58,8 @@ func (d *Discovery[T]) Instances(ctx context.Context, name string) ([]Instance[T
 				data, _, err := d.client.Get(ctx, path)
 				switch {
 				case isNoNode(err):
+				case errors.Is(err, zk.ErrNoAuth):
+					d.opts.report("skipping a znode this client may not read", &NodeError{Path: path, Err: err})
 				case err != nil:
 					results[i].err = err
 				default:

@@ -1,11 +1,13 @@
 package discovery
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/go-zookeeper/zk"
 	"github.com/zkrecipes/zkrecipes"
@@ -19,7 +21,7 @@ type registration[T any] struct {
 	inst    Instance[T]
 	data    []byte
 	path    string // the znode; for DynamicSequential it carries the sequence suffix
-	dirty   bool   // the last write failed: redo it at the next reconnect
+	dirty   bool   // the last write failed: the background rewriter redoes it
 	removed bool   // unregistered: never write again
 	stop    chan struct{}
 	watched bool // a goroutine watches the znode
@@ -46,29 +48,55 @@ func (d *Discovery[T]) prepare(inst Instance[T]) (Instance[T], []byte, error) {
 
 // Register writes the instance at basePath/<name>/<id> (with the znode mode its service
 // type asks for) and keeps it registered until Unregister or Close: re-created after a
-// new session, restored if someone deletes it. Registering an id again replaces the
-// instance, in place when its znode is there (watchers see one update, not a remove and
-// an add). A Dynamic znode left by another session is replaced by one of this session.
+// new session, restored if someone deletes it, rewritten in the background while a write
+// of it has failed. Registering an id again replaces the instance, in place when its
+// znode is there (watchers see one update, not a remove and an add). A Dynamic znode left
+// by another session is replaced by one of this session.
 //
-// When Register fails the instance is not registered; if ctx ended or the connection was
-// lost mid-way, a znode it may have created is deleted in the background.
+// When Register returns an error, the instance is not registered, whatever happened on
+// the server: when ctx ended or the connection failed while a write was in flight (an
+// outcome the Client cannot know, see zkrecipes.ErrOutcomeUnknown), a znode that write
+// may have created is deleted in the background once the in-flight attempt has returned,
+// and only if it is provably this registration's (an ephemeral one owned by the current
+// session, or a persistent one holding exactly the data written). Close waits for those
+// cleanups; a Register of the same id waits for them too. Re-registering an id that is
+// already registered and failing keeps the previous registration, which is rewritten in
+// the background.
 func (d *Discovery[T]) Register(ctx context.Context, inst Instance[T]) error {
 	inst, data, err := d.prepare(inst)
 	if err != nil {
 		return err
 	}
-	d.mu.Lock()
-	if d.closed {
-		d.mu.Unlock()
-		return ErrClosed
-	}
-	r := d.regs[key(inst.Name, inst.ID)]
-	fresh := r == nil
-	if fresh {
+	k := key(inst.Name, inst.ID)
+	var r *registration[T]
+	fresh := false
+	for r == nil {
+		d.mu.Lock()
+		if d.closed {
+			d.mu.Unlock()
+			return ErrClosed
+		}
+		r = d.regs[k]
+		if r != nil {
+			d.mu.Unlock()
+			break
+		}
+		if pending := d.cleanups[k]; pending != nil {
+			// A failed Register of this id is still cleaning up: let it finish, so
+			// that it cannot delete the znode this one writes.
+			d.mu.Unlock()
+			select {
+			case <-pending:
+				continue
+			case <-ctx.Done():
+				return fmt.Errorf("discovery: register %s: waiting for the cleanup of a failed register: %w", d.instancePath(inst.Name, inst.ID), ctx.Err())
+			}
+		}
 		r = &registration[T]{stop: make(chan struct{})}
-		d.regs[key(inst.Name, inst.ID)] = r
+		fresh = true
+		d.regs[k] = r
+		d.mu.Unlock()
 	}
-	d.mu.Unlock()
 
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -89,13 +117,11 @@ func (d *Discovery[T]) Register(ctx context.Context, inst Instance[T]) error {
 		r.removed = true
 		close(r.stop)
 		d.mu.Lock()
-		if d.regs[key(inst.Name, inst.ID)] == r {
-			delete(d.regs, key(inst.Name, inst.ID))
+		if d.regs[k] == r {
+			delete(d.regs, k)
 		}
+		d.cleanUp(k, inst, data, err)
 		d.mu.Unlock()
-		if r.path != "" || ctx.Err() != nil || retry.IsRetriable(err) {
-			d.deleteQuietly(r)
-		}
 		return err
 	}
 	if !r.watched {
@@ -108,10 +134,15 @@ func (d *Discovery[T]) Register(ctx context.Context, inst Instance[T]) error {
 
 // Update replaces the registered instance with inst (same name and id): its payload and
 // any other field except the service type. The znode's data is overwritten
-// unconditionally, as Curator does; a znode that has gone is created again. The local copy
-// is updated even when the write fails (the error says why), so that the next
-// re-registration writes the latest data. It fails with ErrNotRegistered for an instance
-// this Discovery does not hold.
+// unconditionally, as Curator does; a znode that has gone is created again. It fails with
+// ErrNotRegistered for an instance this Discovery does not hold.
+//
+// The local copy is updated even when the write fails, and a failed write is not the end
+// of it: whether the error says the write was not applied or that its outcome is unknown
+// (ctx ended or the connection failed while it was in flight), the registration is
+// rewritten from the latest local copy in the background, with backoff while connected,
+// until that succeeds or the instance is unregistered. So an Update that returned an error
+// still reaches ZooKeeper later, unless a newer Update or Unregister supersedes it.
 func (d *Discovery[T]) Update(ctx context.Context, inst Instance[T]) error {
 	inst, data, err := d.prepare(inst)
 	if err != nil {
@@ -143,7 +174,7 @@ func (d *Discovery[T]) Update(ctx context.Context, inst Instance[T]) error {
 			return nil
 		}
 		if !isNoNode(err) {
-			r.dirty = true
+			d.markDirty(r)
 			return err
 		}
 	}
@@ -151,9 +182,12 @@ func (d *Discovery[T]) Update(ctx context.Context, inst Instance[T]) error {
 }
 
 // Unregister removes the instance (by name and id) and stops keeping it alive. It is
-// first dropped from the local set, so no re-registration can bring it back, then its
-// znode is deleted; a missing znode is not an error. When the delete fails for a
-// connection problem it goes on in the background until the Client closes.
+// first dropped from the local set, so no re-registration or background rewrite can bring
+// it back, then its znode is deleted; a missing znode is not an error. When the delete
+// fails for a connection problem, or ctx ends while it is in flight (outcome unknown), it
+// goes on in the background until the znode is gone or the Client closes (deleting twice
+// is harmless): the instance counts as unregistered either way, even though its znode may
+// linger until then (an ephemeral one at most until the session ends).
 func (d *Discovery[T]) Unregister(ctx context.Context, inst Instance[T]) error {
 	d.mu.Lock()
 	r := d.regs[key(inst.Name, inst.ID)]
@@ -197,26 +231,112 @@ func (d *Discovery[T]) unregister(ctx context.Context, r *registration[T]) error
 	return err
 }
 
-// deleteQuietly removes, in the background, what a failed registration may have created.
-func (d *Discovery[T]) deleteQuietly(r *registration[T]) {
-	inst := r.inst
+// cleanUp removes, in the background, what the failed write (err) of a fresh
+// registration may have created: once every attempt of that write has returned
+// (zkrecipes.Settled), it deletes the znodes that are provably this registration's. It
+// gives up when the Discovery's context ends (Close waits for it first). The caller holds
+// d.mu.
+func (d *Discovery[T]) cleanUp(k string, inst Instance[T], data []byte, err error) {
+	done := make(chan struct{})
+	d.cleanups[k] = done
 	d.wg.Add(1)
 	go func() {
 		defer d.wg.Done()
-		if inst.ServiceType == DynamicSequential {
-			ctx, cancel := context.WithTimeout(d.ctx, d.client.SessionTimeout())
-			defer cancel()
-			d.dropSequential(ctx, inst, "")
+		defer func() {
+			d.mu.Lock()
+			if d.cleanups[k] == done {
+				delete(d.cleanups, k)
+			}
+			d.mu.Unlock()
+			close(done)
+		}()
+		select {
+		case <-zkrecipes.Settled(err):
+		case <-d.ctx.Done():
 			return
 		}
-		_ = d.client.DeleteGuaranteed(d.ctx, d.instancePath(inst.Name, inst.ID), -1)
+		d.untilDone(func(ctx context.Context) error {
+			if inst.ServiceType == DynamicSequential {
+				return d.dropSequential(ctx, inst, "")
+			}
+			return d.deleteOwned(ctx, d.instancePath(inst.Name, inst.ID), inst.ServiceType.ephemeral(), data)
+		})
 	}()
+}
+
+// untilDone runs fn until it succeeds or fails for a reason other than the connection,
+// waiting for the connection between attempts; it gives up when the Discovery's context
+// ends.
+func (d *Discovery[T]) untilDone(fn func(ctx context.Context) error) {
+	bo := newBackoff()
+	for {
+		if d.client.BlockUntilConnected(d.ctx) != nil {
+			return
+		}
+		err := fn(d.ctx)
+		if err == nil || d.ctx.Err() != nil || !retry.IsRetriable(err) {
+			if err != nil && d.ctx.Err() == nil {
+				d.opts.report("cleanup after a failed register gave up", err)
+			}
+			return
+		}
+		if !d.pause(bo.NextBackOff()) {
+			return
+		}
+	}
+}
+
+// pause waits for delay or the end of the Discovery's context (false).
+func (d *Discovery[T]) pause(delay time.Duration) bool {
+	t := time.NewTimer(delay)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-d.ctx.Done():
+		return false
+	}
+}
+
+// deleteOwned deletes the znode at path if it is provably the one a failed registration
+// wrote: ephemeral, owned by the current session and holding data; or persistent and
+// holding data. Anything else (absent, another session's, other data) is left alone.
+func (d *Discovery[T]) deleteOwned(ctx context.Context, path string, ephemeral bool, data []byte) error {
+	for {
+		got, st, err := d.client.Get(ctx, path)
+		if isNoNode(err) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		var owner int64
+		if ephemeral {
+			owner = d.client.SessionID()
+		}
+		if st.EphemeralOwner != owner || !bytes.Equal(got, data) {
+			return nil
+		}
+		err = d.client.Delete(ctx, path, st.Version)
+		if err == nil || isNoNode(err) {
+			return nil
+		}
+		if !errors.Is(err, zk.ErrBadVersion) {
+			return err
+		}
+	}
 }
 
 // write makes the instance's znode exist with the local copy's data, owned by the current
 // session when it is ephemeral. The caller holds r.mu.
 func (d *Discovery[T]) write(ctx context.Context, r *registration[T]) (err error) {
-	defer func() { r.dirty = err != nil }()
+	defer func() {
+		if err != nil && !r.removed {
+			d.markDirty(r)
+		} else {
+			r.dirty = false
+		}
+	}()
 	if r.inst.ServiceType == DynamicSequential {
 		return d.writeSequential(ctx, r)
 	}
@@ -254,8 +374,10 @@ func (d *Discovery[T]) write(ctx context.Context, r *registration[T]) (err error
 			}
 			continue
 		}
-		if _, err := d.client.Set(ctx, path, r.data, -1); err != nil {
-			if isNoNode(err) {
+		// Conditional on the version just read, so that a znode replaced since by another
+		// session is never overwritten as if it were ours.
+		if _, err := d.client.Set(ctx, path, r.data, st.Version); err != nil {
+			if isNoNode(err) || errors.Is(err, zk.ErrBadVersion) {
 				continue
 			}
 			return err
@@ -295,28 +417,36 @@ func (d *Discovery[T]) writeSequential(ctx context.Context, r *registration[T]) 
 	}
 	r.path = p
 	_, keep := zkrecipes.SplitPath(p)
-	d.dropSequential(ctx, r.inst, keep)
+	_ = d.dropSequential(ctx, r.inst, keep)
 	return nil
 }
 
 // dropSequential deletes the znodes of this session named id + sequence number, except
-// keep. Failures are left for the session's end to clean up.
-func (d *Discovery[T]) dropSequential(ctx context.Context, inst Instance[T], keep string) {
+// keep. It returns the first failure; a caller that ignores it leaves them to the
+// session's end.
+func (d *Discovery[T]) dropSequential(ctx context.Context, inst Instance[T], keep string) error {
 	kids, _, err := d.client.Children(ctx, d.servicePath(inst.Name))
-	if err != nil {
-		return
+	if isNoNode(err) {
+		return nil
 	}
+	if err != nil {
+		return err
+	}
+	var first error
 	for _, k := range kids {
 		if k == keep || !isSequentialOf(k, inst.ID) {
 			continue
 		}
 		p := zkrecipes.JoinPath(d.servicePath(inst.Name), k)
 		ok, st, err := d.client.Exists(ctx, p)
-		if err != nil || !ok || st.EphemeralOwner != d.client.SessionID() {
-			continue
+		if err == nil && ok && st.EphemeralOwner == d.client.SessionID() {
+			err = d.client.Delete(ctx, p, st.Version)
 		}
-		_ = d.client.Delete(ctx, p, -1)
+		if err != nil && !isNoNode(err) && !errors.Is(err, zk.ErrBadVersion) && first == nil {
+			first = err
+		}
 	}
+	return first
 }
 
 // isSequentialOf reports whether a znode name is id followed by ZooKeeper's 10-character
@@ -347,7 +477,8 @@ func (d *Discovery[T]) watch(r *registration[T]) {
 			return
 		}
 		if path == "" {
-			// Not written yet (a write failed); the next reconnect redoes it.
+			// Not written yet (a write failed); a background rewrite or the next
+			// reconnect redoes it and wakes this watch.
 			if !d.wait(r, wake) {
 				return
 			}
@@ -404,11 +535,11 @@ func (d *Discovery[T]) restore(r *registration[T], path string) {
 		return
 	}
 	if !d.client.State().IsConnected() {
-		r.dirty = true // the reconnect redoes it
+		d.markDirty(r) // rewritten once connected
 		return
 	}
 	d.logger().Info("discovery: instance znode deleted by someone else; restoring", "path", path)
 	if err := d.write(d.ctx, r); err != nil && d.ctx.Err() == nil {
-		d.opts.report("restoring "+path+" failed; retrying at the next reconnect", err)
+		d.opts.report("restoring "+path+" failed; retrying in the background", err)
 	}
 }

@@ -221,3 +221,45 @@ func BenchmarkLatchFootprint(b *testing.B) {
 	b.ReportMetric(float64(int64(after.HeapAlloc)-int64(before.HeapAlloc))/k, "heap-B/latch")
 	_ = first.Close(ctx)
 }
+
+// BenchmarkGuardedWrite compares one fenced write (Term.Multi: guard + fence + the write)
+// with the same write as a plain Client.Multi with only the guard, and with a raw go-zk
+// multi, on one server and connection.
+func BenchmarkGuardedWrite(b *testing.B) {
+	srv := zktest.Start(b)
+	ns := newNamespace(b)
+	c := benchClient(b, srv.Servers(), ns)
+	ctx := context.Background()
+	if _, err := c.Create(ctx, "/data", []byte("0"), zkrecipes.ModePersistent, zkrecipes.WithParents()); err != nil {
+		b.Fatal(err)
+	}
+	l := startLatch(b, c, "/e", "bench", nil)
+	if err := l.Await(testCtx(b)); err != nil {
+		b.Fatal(err)
+	}
+	term, _ := l.Term()
+	set := &zk.SetDataRequest{Path: "/data", Data: []byte("x"), Version: -1}
+	b.Run("raw-multi", func(b *testing.B) {
+		full := &zk.SetDataRequest{Path: "/" + ns + "/data", Data: []byte("x"), Version: -1}
+		guard := &zk.CheckVersionRequest{Path: "/" + ns + term.Node, Version: 0}
+		for i := 0; i < b.N; i++ {
+			if _, err := c.Conn().Multi(guard, full); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("client-multi-guard", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			if _, err := c.Multi(ctx, term.Guard(), set); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("term-multi", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			if _, err := term.Multi(ctx, set); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}

@@ -125,6 +125,7 @@ func (t Term) Multi(ctx context.Context, ops ...any) ([]zk.MultiResponse, error)
 	}
 	defer func() { <-f.sem }()
 
+	var lastUnknown error // set once an attempt of this call had an unknown outcome
 	for round := 0; ; round++ {
 		if round >= 10 {
 			return nil, fmt.Errorf("leader: %s: the latch path's version keeps moving; giving up", t)
@@ -140,7 +141,7 @@ func (t Term) Multi(ctx context.Context, ops ...any) ([]zk.MultiResponse, error)
 			}
 		}
 		if !f.known {
-			data, st, err := t.client.Get(ctx, f.path)
+			data, st, err := t.readFence(ctx, f)
 			if errors.Is(err, zk.ErrNoNode) {
 				return nil, fmt.Errorf("%w: %s: the latch path is gone: %w", ErrNotLeader, t, err)
 			}
@@ -159,10 +160,23 @@ func (t Term) Multi(ctx context.Context, ops ...any) ([]zk.MultiResponse, error)
 			return resp[2:], nil
 		case len(resp) > 0 && guardFailed(resp[0].Error):
 			return nil, fmt.Errorf("%w: %s no longer holds at %s: %w", ErrNotLeader, t, t.Node, resp[0].Error)
-		case len(resp) > 1 && errors.Is(resp[1].Error, zk.ErrBadVersion):
-			f.known = false // moved by a transaction whose outcome this term had lost track of
+		case len(resp) > 1 && errors.Is(resp[1].Error, zk.ErrBadVersion) && lastUnknown == nil:
+			f.known = false // the version read was stale: read it again, synced
 			continue
+		case len(resp) > 1 && errors.Is(resp[1].Error, zk.ErrBadVersion):
+			// An earlier attempt of this call moved the version after all: only this
+			// term writes the latch path, one transaction at a time.
+			applied, rerr := t.resolve(ctx, f, lastUnknown)
+			if rerr != nil {
+				return nil, rerr
+			}
+			if applied {
+				return make([]zk.MultiResponse, len(ops)), nil
+			}
+			f.known = false
+			return nil, lastUnknown
 		case errors.Is(err, zkrecipes.ErrOutcomeUnknown):
+			lastUnknown = err
 			applied, rerr := t.resolve(ctx, f, err)
 			if rerr != nil {
 				return nil, rerr
@@ -179,6 +193,16 @@ func (t Term) Multi(ctx context.Context, ops ...any) ([]zk.MultiResponse, error)
 	}
 }
 
+// readFence reads the latch path after a sync, so that the server the client is connected
+// to has applied every committed transaction first: a lagging follower would otherwise
+// serve an old version.
+func (t Term) readFence(ctx context.Context, f *fence) ([]byte, *zk.Stat, error) {
+	if err := t.client.Sync(ctx, f.path); err != nil {
+		return nil, nil, err
+	}
+	return t.client.Get(ctx, f.path)
+}
+
 // resolve finds out whether the transaction that failed with the unknown outcome err
 // committed: once its attempt has returned, the latch path's version tells.
 func (t Term) resolve(ctx context.Context, f *fence, err error) (applied bool, _ error) {
@@ -190,7 +214,7 @@ func (t Term) resolve(ctx context.Context, f *fence, err error) (applied bool, _
 		f.known = false
 		return false, err
 	}
-	_, st, gerr := t.client.Get(ctx, f.path)
+	_, st, gerr := t.readFence(ctx, f)
 	switch {
 	case gerr != nil:
 		f.known = false

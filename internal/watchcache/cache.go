@@ -13,6 +13,19 @@ import (
 	"github.com/zkrecipes/zkrecipes"
 )
 
+// ChildError is a child that could not be read (for lack of permission) and is left out,
+// as reported through OnError.
+type ChildError struct {
+	Path string // the child's path, relative to the Client's namespace
+	Err  error
+}
+
+// Error names the child and the cause.
+func (e *ChildError) Error() string { return fmt.Sprintf("watchcache: %s: %v", e.Path, e.Err) }
+
+// Unwrap returns the cause.
+func (e *ChildError) Unwrap() error { return e.Err }
+
 // Item is one child as last read.
 type Item[V any] struct {
 	Name  string
@@ -35,15 +48,16 @@ func (c Change[V]) Empty() bool { return len(c.Added)+len(c.Updated)+len(c.Remov
 type Config[V any] struct {
 	// Path is the parent whose children are cached, relative to the Client's namespace.
 	Path string
-	// Decode turns a child's data into a value; a child that fails is left out (and
-	// reported through OnError) until its data changes.
+	// Decode turns a child's data into a value; a child that fails, or that the client
+	// may not read, is left out (and reported through OnError) until its data changes.
 	Decode func(name string, data []byte) (V, error)
 	// OnChange receives the initial load, then every non-empty change, on the cache's
 	// goroutine, in order. It must not block for long.
 	OnChange func(Change[V])
 	// OnState receives the Client's state changes, in order with the changes.
 	OnState func(zkrecipes.StateChange)
-	// OnError receives read failures and undecodable children (never nil errors).
+	// OnError receives read failures, undecodable children and unreadable ones (a
+	// *ChildError wrapping zk.ErrNoAuth), never nil errors.
 	OnError func(error)
 	// Parallel bounds concurrent reads when many children are new (default 16).
 	Parallel int
@@ -54,6 +68,7 @@ type Cache[V any] struct {
 	client *zkrecipes.Client
 	cfg    Config[V]
 	reads  atomic.Int64
+	live   atomic.Int64 // watch forwarder goroutines running
 	mbox   *mailbox
 
 	ctx    context.Context
@@ -98,6 +113,10 @@ func New[V any](client *zkrecipes.Client, cfg Config[V]) *Cache[V] {
 
 // Reads returns how many read operations (get, children, exists) the cache has issued.
 func (c *Cache[V]) Reads() int64 { return c.reads.Load() }
+
+// Watches returns how many watch forwarders run: one per watch the cache set that has
+// neither fired nor been dropped with the session.
+func (c *Cache[V]) Watches() int { return int(c.live.Load()) }
 
 // Ready is closed when the initial load is done.
 func (c *Cache[V]) Ready() <-chan struct{} { return c.ready }
@@ -192,14 +211,16 @@ func (c *Cache[V]) handle(ev event) {
 			c.cfg.OnState(ev.state)
 		}
 		if ev.state.State == zkrecipes.StateReconnected {
-			// Watch events may have been missed only when the session changed, but a
-			// listing is cheap insurance either way.
-			c.refresh(ev.state.NewSession || c.resync)
+			// Watches are lost only with the session; otherwise a listing is cheap
+			// insurance, and reads what lacks a watch after failed reads.
+			c.refresh(ev.state.NewSession)
 		}
 	case evRetry:
 		c.retryTimer = nil
 		if c.resync {
-			c.refresh(true)
+			// Only what lacks a watch is read again: a failed read left its child (or
+			// the listing) without one, while every other watch is still armed.
+			c.refresh(false)
 		}
 	case evWatch:
 		c.handleWatch(ev)
@@ -376,6 +397,8 @@ func (c *Cache[V]) read(names []string) {
 		case errors.Is(r.err, zk.ErrNoNode):
 			// Deleted since the listing; the children watch reports it.
 			c.remove(r.name)
+		case errors.Is(r.err, zk.ErrNoAuth):
+			c.unreadable(r.name, r.err)
 		default:
 			c.fail(r.err)
 		}
@@ -416,6 +439,36 @@ func (c *Cache[V]) apply(r readResult) {
 	}
 }
 
+// unreadable records a child the client may not read (its ACL denies READ): it is left
+// out and reported like undecodable data, never retried in a loop. An exists watch, which
+// needs no permission, tells when its data changes or it goes, and then it is read again.
+// (A change of its ACL alone fires no watch; a new session or a reload re-reads it.)
+func (c *Cache[V]) unreadable(name string, err error) {
+	e := c.entries[name]
+	if e == nil {
+		e = &entry[V]{item: Item[V]{Name: name}}
+		c.entries[name] = e
+	}
+	if e.valid && c.initialized {
+		c.pending.Removed = append(c.pending.Removed, e.item)
+	}
+	e.valid = false
+	e.item.Stat = zk.Stat{}
+	c.report(&ChildError{Path: c.cfg.Path + "/" + name, Err: err})
+	c.reads.Add(1)
+	exists, _, ch, xerr := c.client.ExistsW(c.ctx, c.cfg.Path+"/"+name)
+	switch {
+	case xerr != nil:
+		c.fail(xerr)
+	case !exists:
+		// Gone since; the exists watch reports a re-creation, the children watch a delete.
+		c.remove(name)
+		c.watch(name, ch) // fires at a re-creation, ignored: no entry waits for it
+	default:
+		e.watch = c.watch(name, ch)
+	}
+}
+
 func (c *Cache[V]) remove(name string) {
 	e := c.entries[name]
 	if e == nil {
@@ -433,8 +486,10 @@ func (c *Cache[V]) watch(name string, ch <-chan zk.Event) uint64 {
 	c.nextID++
 	id := c.nextID
 	c.wg.Add(1)
+	c.live.Add(1)
 	go func() {
 		defer c.wg.Done()
+		defer c.live.Add(-1)
 		select {
 		case ev, ok := <-ch:
 			if !ok {
