@@ -28,6 +28,8 @@ type Client struct {
 	life     context.Context
 	stopLife context.CancelFunc
 	bg       sync.WaitGroup
+	bgMu     sync.Mutex
+	bgDone   bool // set by Close before it waits for bg: nothing is tracked after that
 
 	// abandoned ends every dial and connection go-zk has (see wrap and shutdownConn).
 	abandoned context.Context
@@ -186,7 +188,10 @@ func (c *Client) Listen(fn func(StateChange)) (stop func()) {
 	if !ok {
 		return func() {}
 	}
-	c.bg.Add(1)
+	if !c.track() {
+		c.sm.remove(l)
+		return func() {}
+	}
 	go func() {
 		defer c.bg.Done()
 		l.run()
@@ -208,6 +213,9 @@ func (c *Client) Close(ctx context.Context) error {
 		c.stopLife()
 		c.sm.close()
 		c.shutdownConn(ctx)
+		c.bgMu.Lock()
+		c.bgDone = true
+		c.bgMu.Unlock()
 	})
 	done := make(chan struct{})
 	go func() {
@@ -220,6 +228,18 @@ func (c *Client) Close(ctx context.Context) error {
 	case <-ctx.Done():
 		return fmt.Errorf("zkrecipes: close: %w", ctx.Err())
 	}
+}
+
+// track counts one more goroutine for Close to wait for, unless Close is already waiting:
+// then it reports false and the caller must not start the goroutine.
+func (c *Client) track() bool {
+	c.bgMu.Lock()
+	defer c.bgMu.Unlock()
+	if c.bgDone {
+		return false
+	}
+	c.bg.Add(1)
+	return true
 }
 
 // closed reports whether Close was called.

@@ -89,10 +89,12 @@ func (c *Client) createConfig(opts []CreateOption) createConfig {
 //
 // Retries and unknown outcomes: a create of a non-sequential node is retried after a
 // connection loss. When a retry then finds the node already there, Create reports
-// success only if the node is provably the lost attempt's: an ephemeral node owned by
-// this session, or a persistent or container node never modified (version 0), in both
-// cases holding exactly data. Otherwise it fails with zk.ErrNodeExists: someone else
-// made the node (or changed it since). A sequential create is not retried once an
+// success only if the node can be the lost attempt's: an ephemeral node owned by this
+// session, or a persistent or container node never modified (version 0), in both cases
+// holding exactly data (as Curator's idempotent create checks: another session that
+// wrote the same bytes at the same moment cannot be told apart). Otherwise it fails with
+// zk.ErrNodeExists: someone else made the node, or changed it since. A node it cannot read
+// (zk.ErrNoAuth) gives ErrOutcomeUnknown. A sequential create is not retried once an
 // attempt may have reached the server, because a replay would make a second node: it
 // fails with an error matching ErrOutcomeUnknown instead. Use CreateProtected for
 // sequential nodes. If ctx ends while an attempt is in flight, or retries run out after
@@ -133,23 +135,23 @@ func (c *Client) adoptCreated(path string, data []byte, mode CreateMode, exists 
 		// Gone again: it may have been ours, deleted by someone since.
 		return "", unknownOutcome(exists)
 	case errors.Is(err, zk.ErrNoAuth):
-		return "", exists
+		return "", unknownOutcome(exists) // it may be ours, made with an ACL we cannot read
 	case err != nil:
 		return "", err
 	}
 	if !bytes.Equal(got, data) {
-		return "", exists
+		return "", &settledError{exists}
 	}
 	if mode.Ephemeral() {
 		if st.EphemeralOwner == c.conn.SessionID() {
 			return path, nil
 		}
-		return "", exists
+		return "", &settledError{exists}
 	}
 	if st.EphemeralOwner == 0 && st.Version == 0 {
 		return path, nil
 	}
-	return "", exists
+	return "", &settledError{exists}
 }
 
 // createOnce is one attempt: create, and with parents, create missing ancestors and try

@@ -61,7 +61,7 @@
 // Recipes: leader.Term.Multi makes each guarded transaction move the latch path's data
 // version, so after a lost reply it reads the version back and knows whether it
 // committed: nil means committed exactly once, leader.ErrNotLeader means not committed,
-// ErrOutcomeUnknown remains only when ctx ended first. A Latch whose Start fails leaves no
+// ErrOutcomeUnknown remains when ctx ended first or the version could not be read back. A Latch whose Start fails leaves no
 // node once the in-flight join has returned (its protected create cleans up). A
 // discovery.Register that fails has not registered the instance: a node it may have made
 // is deleted once the attempt returned, and only if it is provably this registration's

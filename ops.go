@@ -28,9 +28,12 @@ func call[T any](c *Client, ctx context.Context, fn func() (T, error)) (v T, inf
 	if err := ctx.Err(); err != nil {
 		return v, nil, err
 	}
+	if !c.track() { // closed: go-zk fails the call at once
+		v, err = fn()
+		return v, nil, err
+	}
 	ch := make(chan result[T], 1)
 	fin := make(chan struct{})
-	c.bg.Add(1)
 	go func() {
 		defer c.bg.Done()
 		defer close(fin)
@@ -115,11 +118,16 @@ func doRetry[T any](c *Client, ctx context.Context, op, path string, kind opKind
 		return v, 0, nil, ErrClosed
 	}
 	uncertain := false
-	// fail ends the loop with err, marked as unknown when a write may have landed.
+	// fail ends the loop with errs. Once an attempt of a write may have landed, every
+	// error is an unknown outcome, except one that fn settled (see settledError).
 	fail := func(errs ...error) error {
 		err := errors.Join(errs...)
 		if len(errs) == 1 {
 			err = errs[0]
+		}
+		var se *settledError
+		if errors.As(err, &se) {
+			return se.err
 		}
 		if uncertain && kind != opRead && !errors.Is(err, ErrOutcomeUnknown) {
 			return unknownOutcome(errs...)
@@ -127,42 +135,49 @@ func doRetry[T any](c *Client, ctx context.Context, op, path string, kind opKind
 		return err
 	}
 	for retries := 0; ; retries++ {
+		lookedUp := true
 		if retries > 0 && before != nil {
 			var done bool
 			v, done, err = before(retries)
-			if done {
+			switch {
+			case done:
 				return v, attempts, nil, err
-			}
-			if err != nil && !retry.Retriable(c.cfg.policy, err) {
+			case err != nil && !retry.Retriable(c.cfg.policy, err):
 				return v, attempts, nil, fail(err)
+			case err != nil:
+				// The look-up failed: sending the write now could make a second copy
+				// of what a lost attempt made. Back off and look again.
+				lookedUp = false
 			}
 		}
-		attempts++
-		if werr := c.awaitConnection(ctx); werr != nil {
-			if !errors.Is(werr, zk.ErrNoServer) {
-				return v, attempts, nil, fail(werr) // not sent
+		if lookedUp {
+			attempts++
+			if werr := c.awaitConnection(ctx); werr != nil {
+				if !errors.Is(werr, zk.ErrNoServer) {
+					return v, attempts, nil, fail(werr) // not sent
+				}
+				err = werr // not sent either; retried like go-zk's own ErrNoServer
+			} else {
+				u := uncertain
+				v, inflight, err = call(c, ctx, func() (T, error) { return fn(u) })
+				if inflight != nil {
+					// The attempt is still running and may yet be applied.
+					uncertain = true
+					return v, attempts, inflight, fail(err)
+				}
 			}
-			err = werr // not sent either; retried like go-zk's own ErrNoServer
-		} else {
-			u := uncertain
-			v, inflight, err = call(c, ctx, func() (T, error) { return fn(u) })
-			if inflight != nil {
-				// The attempt is still running and may yet be applied.
+			if err != nil && !notSent(err) && retry.IsRetriable(err) {
 				uncertain = true
-				return v, attempts, inflight, fail(err)
 			}
 		}
-		if err == nil || errors.Is(err, ErrOutcomeUnknown) || !retry.Retriable(c.cfg.policy, err) {
-			if err != nil && retry.IsRetriable(err) {
-				err = fail(err) // a policy that refuses to retry a connection loss
-			}
-			return v, attempts, nil, err
+		if err == nil {
+			return v, attempts, nil, nil
 		}
-		if !notSent(err) {
-			uncertain = true
-			if kind == opOnce {
-				return v, attempts, nil, fail(err)
-			}
+		if errors.Is(err, ErrOutcomeUnknown) || !retry.Retriable(c.cfg.policy, err) {
+			return v, attempts, nil, fail(err)
+		}
+		if uncertain && kind == opOnce {
+			return v, attempts, nil, fail(err)
 		}
 		if ctx.Err() != nil {
 			return v, attempts, nil, fail(ctx.Err(), err)
@@ -181,15 +196,24 @@ func doRetry[T any](c *Client, ctx context.Context, op, path string, kind opKind
 	}
 }
 
+// settledError is an error that an attempt returned after it found out what an earlier,
+// uncertain attempt did: doRetry returns the wrapped error as it is, not as unknown.
+type settledError struct{ err error }
+
+func (e *settledError) Error() string { return e.err.Error() }
+func (e *settledError) Unwrap() error { return e.err }
+
 // awaitConnection holds an attempt back while the client is not connected, for up to a
-// second (go-zk's own pause between passes over the servers), so that requests never wait
-// in go-zk's queue across a reconnect. It fails with zk.ErrNoServer when the connection
+// second (go-zk's own pause between passes over the servers), so that requests do not
+// wait in go-zk's queue across a reconnect. It fails with zk.ErrNoServer when the connection
 // is still down then (the attempt was not sent, as when go-zk fails a queued request),
 // with ctx.Err() when ctx ends and with ErrClosed when the Client closes.
 //
 // go-zk has a data race (go-zookeeper/zk PR #35) between re-sending watches after a
 // reconnect and the replies to requests sent before them: for reconnectPause after each
-// (re)connection, attempts wait, so that go-zk's watch request goes out first.
+// (re)connection, attempts wait, so that go-zk's watch request usually goes out first.
+// Both are best effort: a request issued just before the client noticed a disconnection
+// still waits in go-zk's queue, and a huge watch set takes go-zk longer to re-send.
 func (c *Client) awaitConnection(ctx context.Context) error {
 	st, at := c.sm.usable()
 	if st.IsConnected() {
@@ -454,7 +478,9 @@ func (c *Client) DeleteGuaranteed(ctx context.Context, path string, version int3
 // the Client's policy and, once that is used up, every few seconds; it stops when the
 // Client closes.
 func (c *Client) background(what string, fn func(ctx context.Context) error) {
-	c.bg.Add(1)
+	if !c.track() {
+		return
+	}
 	go func() {
 		defer c.bg.Done()
 		for round := 0; ; round++ {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -207,5 +208,51 @@ func TestSettledWaitsForTheAbandonedAttempt(t *testing.T) {
 	case <-zkrecipes.Settled(nil):
 	default:
 		t.Fatal("Settled(nil) is not closed")
+	}
+}
+
+// A protected create whose reply was lost, and whose look-up before the retry also loses
+// its reply, must not create a second node: the retry waits for a look-up that succeeds.
+// (Found in review: the second create went out and left the first node behind.)
+func TestProtectedCreateLookupFailureDoesNotDuplicate(t *testing.T) {
+	srv := zktest.Start(t)
+	base := zktest.BasePath(t)
+	fd := zktest.NewFaultDialer()
+	var arm sync.Once
+	second := make(chan (<-chan struct{}), 1)
+	// The server twice, so that go-zk redials at once instead of pausing for a second.
+	c := connect(t, append(srv.Servers(), srv.Servers()...), zkrecipes.WithSessionTimeout(4*time.Second),
+		zkrecipes.WithDialer(fd.Dial), zkrecipes.WithRetryPolicy(retry.NTimes(50, 100*time.Millisecond)),
+		zkrecipes.WithHooks(zkrecipes.Hooks{Retry: func(e zkrecipes.RetryEvent) {
+			if e.Op != "create" {
+				return
+			}
+			arm.Do(func() { // before the look-up: lose the reply of its first read
+				second <- fd.LoseNextReply(func(op int32, p string) bool {
+					return op != zktest.OpCreate && op != zktest.OpCreate2 && p == base
+				})
+			})
+		}}))
+	ctx := ctxT(t)
+	if err := c.EnsurePath(ctx, base); err != nil {
+		t.Fatal(err)
+	}
+	first := fd.LoseNextReply(func(op int32, p string) bool {
+		return (op == zktest.OpCreate || op == zktest.OpCreate2) && strings.Contains(p, "latch-")
+	})
+	p, err := c.CreateProtected(ctx, base+"/latch-", []byte("x"), zkrecipes.ModeEphemeralSequential)
+	mustFire(t, first)
+	select {
+	case ch := <-second:
+		mustFire(t, ch)
+	default:
+		t.Fatal("the create was never retried")
+	}
+	if err != nil {
+		t.Fatalf("create: %v", err)
+	}
+	kids, _, err := c.Children(ctx, base)
+	if err != nil || len(kids) != 1 || base+"/"+kids[0] != p {
+		t.Fatalf("children %v (%v), returned %q: want exactly the returned node", kids, err, p)
 	}
 }

@@ -43,7 +43,7 @@ func (c *Client) CreateProtected(ctx context.Context, path string, data []byte, 
 	target := JoinPath(parent, prefix+name)
 
 	find := func(int) (string, bool, error) {
-		p, err := c.findProtected(parent, prefix, mode)
+		p, err := c.findProtected(ctx, parent, prefix, mode)
 		return p, p != "", err
 	}
 	p, attempts, inflight, err := doRetry(c, ctx, "create", path, opIdempotent, find, func(bool) (string, error) {
@@ -59,7 +59,9 @@ func (c *Client) CreateProtected(ctx context.Context, path string, data []byte, 
 // only after its in-flight attempt (if any) has returned, and only nodes with its prefix.
 func (c *Client) cleanupProtected(parent, prefix string, inflight <-chan struct{}) {
 	what := "protected create cleanup " + JoinPath(parent, prefix)
-	c.bg.Add(1)
+	if !c.track() {
+		return
+	}
 	go func() {
 		defer c.bg.Done()
 		if inflight != nil {
@@ -75,10 +77,14 @@ func (c *Client) cleanupProtected(parent, prefix string, inflight <-chan struct{
 	}()
 }
 
-// findProtected looks for our node after a failed attempt. An ephemeral owned by another
-// (older) session is deleted: adopting it would tie us to a session that is gone.
-func (c *Client) findProtected(parent, prefix string, mode CreateMode) (string, error) {
-	kids, _, err := c.conn.Children(c.fullPath(parent))
+// findProtected looks for our node after a failed attempt, after a sync so that a
+// lagging server cannot hide it. An ephemeral owned by another (older) session is
+// deleted: adopting it would tie us to a session that is gone.
+func (c *Client) findProtected(ctx context.Context, parent, prefix string, mode CreateMode) (string, error) {
+	if err := c.Sync(ctx, parent); err != nil && !errors.Is(err, zk.ErrNoNode) {
+		return "", err
+	}
+	kids, _, err := c.Children(ctx, parent)
 	if errors.Is(err, zk.ErrNoNode) {
 		return "", nil
 	}
@@ -90,7 +96,7 @@ func (c *Client) findProtected(parent, prefix string, mode CreateMode) (string, 
 			continue
 		}
 		p := JoinPath(parent, k)
-		ok, st, err := c.conn.Exists(c.fullPath(p))
+		ok, st, err := c.Exists(ctx, p)
 		if err != nil {
 			return "", err
 		}
@@ -100,7 +106,7 @@ func (c *Client) findProtected(parent, prefix string, mode CreateMode) (string, 
 		if !mode.Ephemeral() || st.EphemeralOwner == c.conn.SessionID() {
 			return p, nil
 		}
-		if err := c.conn.Delete(c.fullPath(p), -1); err != nil && !errors.Is(err, zk.ErrNoNode) {
+		if err := c.Delete(ctx, p, st.Version); err != nil && !errors.Is(err, zk.ErrNoNode) {
 			return "", err
 		}
 	}

@@ -96,7 +96,10 @@ func newFence(latchPath string) *fence {
 //   - an error wrapping ErrNotLeader (and zk.ErrNoNode or zk.ErrBadVersion) when the term
 //     no longer holds: nothing was written;
 //   - an error matching zkrecipes.ErrOutcomeUnknown when Multi could not find out whether
-//     it committed, notably when ctx ended while the transaction was in flight;
+//     it committed: ctx ended while the transaction was in flight or before its outcome
+//     was read back, or reading the latch path back failed, or its version moved in a way
+//     only an outside writer explains. The next Multi of the term waits for that
+//     transaction's attempt to return and reads the version again;
 //   - other errors from zkrecipes.Client.Multi (an op of ops failed: nothing was
 //     written).
 //
@@ -128,7 +131,12 @@ func (t Term) Multi(ctx context.Context, ops ...any) ([]zk.MultiResponse, error)
 	var lastUnknown error // set once an attempt of this call had an unknown outcome
 	for round := 0; ; round++ {
 		if round >= 10 {
-			return nil, fmt.Errorf("leader: %s: the latch path's version keeps moving; giving up", t)
+			err := fmt.Errorf("leader: %s: the latch path's version keeps moving; giving up", t)
+			if lastUnknown != nil {
+				f.known = false
+				return nil, fmt.Errorf("%w (%w)", lastUnknown, err)
+			}
+			return nil, err
 		}
 		if f.inflight != nil {
 			// An earlier transaction of this term may still land: wait, or every
