@@ -266,7 +266,9 @@ func (d *Discovery[T]) cleanUp(k string, inst Instance[T], data []byte, err erro
 
 // untilDone runs fn until it succeeds or fails for a reason other than the connection,
 // waiting for the connection between attempts; it gives up when the Discovery's context
-// ends.
+// ends. An unknown outcome (zkrecipes.ErrOutcomeUnknown, e.g. a conditional delete whose
+// retries ran out during a partition) is tried again too: fn re-reads what it deletes, so
+// repeating it is safe, and giving up would leave a phantom instance.
 func (d *Discovery[T]) untilDone(fn func(ctx context.Context) error) {
 	bo := newBackoff()
 	for {
@@ -274,7 +276,7 @@ func (d *Discovery[T]) untilDone(fn func(ctx context.Context) error) {
 			return
 		}
 		err := fn(d.ctx)
-		if err == nil || d.ctx.Err() != nil || !retry.IsRetriable(err) {
+		if err == nil || d.ctx.Err() != nil || !(retry.IsRetriable(err) || errors.Is(err, zkrecipes.ErrOutcomeUnknown)) {
 			if err != nil && d.ctx.Err() == nil {
 				d.opts.report("cleanup after a failed register gave up", err)
 			}
