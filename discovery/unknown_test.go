@@ -108,3 +108,89 @@ func TestRegisterCleanupOutlastsPartition(t *testing.T) {
 		}
 	}
 }
+
+// An Update of a DynamicSequential instance whose sequential create is abandoned (its ctx
+// ends while the create is in flight, so the create lands later) is rewritten in the
+// background only once that create has returned: afterwards exactly one znode of this
+// session holds the instance, with the latest payload, and it stays so.
+func TestAbandonedSequentialCreateIsNotDuplicated(t *testing.T) {
+	ctx := testCtx(t)
+	srv := zktest.Start(t)
+	ns := namespace(t)
+	fd := zktest.NewFaultDialer()
+	a := connect(t, srv, ns, zkrecipes.WithDialer(fd.Dial))
+	d := newDiscovery(t, a)
+	raw, _ := zktest.Connect(t, srv.Servers(), 4*time.Second)
+	svc := "/" + ns + "/services/svc"
+	in := mustInstance(t, "svc", false, WithServiceType(DynamicSequential))
+	if err := d.Register(ctx, in); err != nil {
+		t.Fatal(err)
+	}
+	d.mu.Lock()
+	r := d.regs[key(in.Name, in.ID)]
+	d.mu.Unlock()
+
+	// The state a failed write leaves (its znode gone, not written again yet), so that the
+	// Update has to create: delete the znode while holding the registration, so that the
+	// watch's restore finds the path moved and leaves it to the Update.
+	r.mu.Lock()
+	if err := raw.Delete(zkrecipes.JoinPath("/"+ns, r.path), -1); err != nil {
+		r.mu.Unlock()
+		t.Fatal(err)
+	}
+	r.path = ""
+	r.mu.Unlock()
+
+	fd.SetLatency(50 * time.Millisecond)
+	in.Payload.Leader = true
+	uctx, cancel := context.WithTimeout(ctx, 5*time.Millisecond)
+	err := d.Update(uctx, in)
+	cancel()
+	if !errors.Is(err, zkrecipes.ErrOutcomeUnknown) {
+		t.Fatalf("Update with a short ctx: %v, want an unknown outcome", err)
+	}
+	fd.SetLatency(0)
+
+	// Wait until the background rewrite has written the registration (it fires
+	// d.reconnects after each pass).
+	deadline := time.NewTimer(patience)
+	defer deadline.Stop()
+	for {
+		pass := d.reconnects.C()
+		r.mu.Lock()
+		clean := !r.dirty
+		r.mu.Unlock()
+		if clean {
+			break
+		}
+		select {
+		case <-pass:
+		case <-deadline.C:
+			t.Fatal("the background rewrite did not write the registration")
+		}
+	}
+	// Every write of the session was answered before this read was (a session's requests
+	// are processed in order), and nothing of the Update is in flight any more.
+	if _, _, err := a.Children(ctx, "/services/svc"); err != nil {
+		t.Fatal(err)
+	}
+	var mine []string
+	for _, k := range children(t, raw, svc) {
+		if isSequentialOf(k, in.ID) {
+			mine = append(mine, k)
+		}
+	}
+	if len(mine) != 1 {
+		t.Fatalf("znodes of %s after the rewrite: %v, want exactly one", in.ID, mine)
+	}
+	_, st, err := raw.Get(svc + "/" + mine[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.EphemeralOwner != a.SessionID() {
+		t.Errorf("owner %x, want the session %x", st.EphemeralOwner, a.SessionID())
+	}
+	awaitInstance(t, raw, svc+"/"+mine[0], "the latest payload", func(got Instance[instanceDetails]) bool {
+		return got.Payload.Leader
+	})
+}
