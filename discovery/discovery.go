@@ -196,13 +196,15 @@ func (d *Discovery[T]) rewrite(regs []*registration[T], all bool) bool {
 			for r := range work {
 				r.mu.Lock()
 				if !r.removed && (all || r.dirty) {
-					if err := d.write(d.ctx, r); err != nil {
+					err := d.write(d.ctx, r)
+					if err != nil || r.dirty && !r.removed {
+						// Failed, or written with strays left: back off before the next try.
 						mu.Lock()
 						ok = false
 						mu.Unlock()
-						if d.ctx.Err() == nil {
-							d.opts.report("re-registration of "+d.instancePath(r.inst.Name, r.inst.ID)+" failed; retrying in the background", err)
-						}
+					}
+					if err != nil && !r.removed && d.ctx.Err() == nil {
+						d.opts.report("re-registration of "+d.instancePath(r.inst.Name, r.inst.ID)+" failed; retrying in the background", err)
 					}
 				}
 				r.mu.Unlock()

@@ -23,8 +23,13 @@ type registration[T any] struct {
 	path    string // the znode; for DynamicSequential it carries the sequence suffix
 	dirty   bool   // the last write failed: the background rewriter redoes it
 	removed bool   // unregistered: never write again
-	stop    chan struct{}
-	watched bool // a goroutine watches the znode
+	// unsettled holds, for failed writes whose attempt may still be in flight (ctx ended
+	// first), the channels zkrecipes.Settled gave: no rewrite starts before they close,
+	// so that an abandoned create cannot land after the rewrite looked for strays.
+	unsettled []<-chan struct{}
+	strays    bool // DynamicSequential: znodes of this session other than path may exist
+	stop      chan struct{}
+	watched   bool // a goroutine watches the znode
 }
 
 func key(name, id string) string { return name + "/" + id }
@@ -141,7 +146,10 @@ func (d *Discovery[T]) Register(ctx context.Context, inst Instance[T]) error {
 // of it: whether the error says the write was not applied or that its outcome is unknown
 // (ctx ended or the connection failed while it was in flight), the registration is
 // rewritten from the latest local copy in the background, with backoff while connected,
-// until that succeeds or the instance is unregistered. So an Update that returned an error
+// until that succeeds or the instance is unregistered. No rewrite starts before the failed
+// write's in-flight attempt has returned (zkrecipes.Settled), so that it cannot land
+// after the rewrite; for a DynamicSequential instance, the rewrite then deletes any other
+// znode of this session for the instance (one an abandoned create made). So an Update that returned an error
 // still reaches ZooKeeper later, unless a newer Update or Unregister supersedes it.
 func (d *Discovery[T]) Update(ctx context.Context, inst Instance[T]) error {
 	inst, data, err := d.prepare(inst)
@@ -174,7 +182,7 @@ func (d *Discovery[T]) Update(ctx context.Context, inst Instance[T]) error {
 			return nil
 		}
 		if !isNoNode(err) {
-			d.markDirty(r)
+			d.failed(r, err)
 			return err
 		}
 	}
@@ -266,7 +274,9 @@ func (d *Discovery[T]) cleanUp(k string, inst Instance[T], data []byte, err erro
 
 // untilDone runs fn until it succeeds or fails for a reason other than the connection,
 // waiting for the connection between attempts; it gives up when the Discovery's context
-// ends.
+// ends. An unknown outcome (zkrecipes.ErrOutcomeUnknown, e.g. a conditional delete whose
+// retries ran out during a partition) is tried again too: fn re-reads what it deletes, so
+// repeating it is safe, and giving up would leave a phantom instance.
 func (d *Discovery[T]) untilDone(fn func(ctx context.Context) error) {
 	bo := newBackoff()
 	for {
@@ -274,7 +284,7 @@ func (d *Discovery[T]) untilDone(fn func(ctx context.Context) error) {
 			return
 		}
 		err := fn(d.ctx)
-		if err == nil || d.ctx.Err() != nil || !retry.IsRetriable(err) {
+		if err == nil || d.ctx.Err() != nil || !(retry.IsRetriable(err) || errors.Is(err, zkrecipes.ErrOutcomeUnknown)) {
 			if err != nil && d.ctx.Err() == nil {
 				d.opts.report("cleanup after a failed register gave up", err)
 			}
@@ -327,16 +337,74 @@ func (d *Discovery[T]) deleteOwned(ctx context.Context, path string, ephemeral b
 	}
 }
 
+// failed records a failed write of r: r is rewritten in the background, once the
+// write's in-flight attempt, if any, has returned. The caller holds r.mu.
+func (d *Discovery[T]) failed(r *registration[T], err error) {
+	if ch := zkrecipes.Settled(err); !isClosed(ch) {
+		r.unsettled = append(r.unsettled, ch)
+	}
+	d.markDirty(r)
+}
+
+func isClosed(ch <-chan struct{}) bool {
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
+	}
+}
+
+// settle waits until every failed write of r that was still in flight has returned, or
+// ctx or the Discovery's context ends (an error). It releases r.mu while it waits, so
+// that Unregister and Close are not held up; the caller holds r.mu and must check r again
+// afterwards (settle fails when r was unregistered meanwhile).
+func (d *Discovery[T]) settle(ctx context.Context, r *registration[T]) error {
+	for len(r.unsettled) > 0 {
+		ch := r.unsettled[0]
+		if !isClosed(ch) {
+			r.mu.Unlock()
+			var err error
+			select {
+			case <-ch:
+			case <-ctx.Done():
+				err = ctx.Err()
+			case <-d.ctx.Done():
+				err = ErrClosed
+			}
+			r.mu.Lock()
+			if err != nil {
+				return fmt.Errorf("discovery: %s: waiting for an earlier write still in flight: %w",
+					d.instancePath(r.inst.Name, r.inst.ID), err)
+			}
+		}
+		if len(r.unsettled) > 0 && r.unsettled[0] == ch {
+			r.unsettled = r.unsettled[1:]
+		}
+	}
+	if r.removed {
+		return fmt.Errorf("discovery: %s/%s was unregistered meanwhile", r.inst.Name, r.inst.ID)
+	}
+	return nil
+}
+
 // write makes the instance's znode exist with the local copy's data, owned by the current
-// session when it is ephemeral. The caller holds r.mu.
+// session when it is ephemeral, once the failed writes still in flight have returned. The
+// caller holds r.mu (released while write waits for those).
 func (d *Discovery[T]) write(ctx context.Context, r *registration[T]) (err error) {
 	defer func() {
-		if err != nil && !r.removed {
-			d.markDirty(r)
-		} else {
+		switch {
+		case err != nil && !r.removed:
+			d.failed(r, err)
+		case err == nil && r.strays && !r.removed:
+			d.markDirty(r) // written, but a stray znode may remain: drop it in the background
+		default:
 			r.dirty = false
 		}
 	}()
+	if err := d.settle(ctx, r); err != nil {
+		return err
+	}
 	if r.inst.ServiceType == DynamicSequential {
 		return d.writeSequential(ctx, r)
 	}
@@ -390,8 +458,10 @@ func (d *Discovery[T]) write(ctx context.Context, r *registration[T]) (err error
 
 // writeSequential keeps one EPHEMERAL_SEQUENTIAL znode for the instance: it updates the
 // one it has when the current session owns it, and otherwise deletes it and creates a new
-// one. A create retried after a lost reply may leave an extra znode of this session; it
-// is deleted, so readers never see the instance twice.
+// one. A create whose outcome is unknown (its reply was lost, or its ctx ended while it
+// was in flight) may leave an extra znode of this session; once that create has returned
+// (write waits for it), the next write deletes every znode of this session for the
+// instance but the one it keeps, so readers never see the instance twice.
 func (d *Discovery[T]) writeSequential(ctx context.Context, r *registration[T]) error {
 	if r.path != "" {
 		ok, st, err := d.client.Exists(ctx, r.path)
@@ -401,6 +471,9 @@ func (d *Discovery[T]) writeSequential(ctx context.Context, r *registration[T]) 
 		if ok && st.EphemeralOwner == d.client.SessionID() {
 			_, err := d.client.Set(ctx, r.path, r.data, -1)
 			if !isNoNode(err) {
+				if err == nil && r.strays {
+					d.dropStrays(ctx, r)
+				}
 				return err
 			}
 		} else if ok {
@@ -413,12 +486,24 @@ func (d *Discovery[T]) writeSequential(ctx context.Context, r *registration[T]) 
 	p, err := d.client.Create(ctx, d.instancePath(r.inst.Name, r.inst.ID), r.data,
 		zkrecipes.ModeEphemeralSequential, zkrecipes.WithParents())
 	if err != nil {
+		if errors.Is(err, zkrecipes.ErrOutcomeUnknown) {
+			r.strays = true
+		}
 		return err
 	}
 	r.path = p
-	_, keep := zkrecipes.SplitPath(p)
-	_ = d.dropSequential(ctx, r.inst, keep)
+	r.strays = true // a create of an earlier session, or an earlier unknown one
+	d.dropStrays(ctx, r)
 	return nil
+}
+
+// dropStrays deletes the znodes of this session for r's instance other than r.path; when
+// that fails, r.strays stays set and the background rewriter tries again.
+func (d *Discovery[T]) dropStrays(ctx context.Context, r *registration[T]) {
+	_, keep := zkrecipes.SplitPath(r.path)
+	if d.dropSequential(ctx, r.inst, keep) == nil {
+		r.strays = false
+	}
 }
 
 // dropSequential deletes the znodes of this session named id + sequence number, except
