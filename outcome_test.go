@@ -23,6 +23,18 @@ func lossyClient(t *testing.T, srv *zktest.Server) (*zkrecipes.Client, *zktest.F
 	return c, fd
 }
 
+// lossySetup connects a lossyClient to the shared server and makes a base path for the test.
+func lossySetup(t *testing.T) (*zkrecipes.Client, *zktest.FaultDialer, context.Context, string) {
+	t.Helper()
+	base := zktest.BasePath(t)
+	c, fd := lossyClient(t, zktest.Start(t))
+	ctx := ctxT(t)
+	if err := c.EnsurePath(ctx, base); err != nil {
+		t.Fatal(err)
+	}
+	return c, fd, ctx, base
+}
+
 // lost arms fd to lose the reply to the next request on path.
 func lost(fd *zktest.FaultDialer, path string) <-chan struct{} {
 	return fd.LoseNextReply(func(_ int32, p string) bool { return p == path || strings.HasPrefix(p, path) })
@@ -79,13 +91,7 @@ func TestCreateRetryDoesNotAdoptAnotherSessionsNode(t *testing.T) {
 
 // A create whose reply was lost finds its own node on the retry and reports success.
 func TestCreateLostReplyAdoptsOwnNode(t *testing.T) {
-	srv := zktest.Start(t)
-	base := zktest.BasePath(t)
-	c, fd := lossyClient(t, srv)
-	ctx := ctxT(t)
-	if err := c.EnsurePath(ctx, base); err != nil {
-		t.Fatal(err)
-	}
+	c, fd, ctx, base := lossySetup(t)
 	for _, mode := range []zkrecipes.CreateMode{zkrecipes.ModeEphemeral, zkrecipes.ModePersistent} {
 		path := base + "/" + strings.ToLower(mode.String())
 		fired := lost(fd, path)
@@ -100,13 +106,7 @@ func TestCreateLostReplyAdoptsOwnNode(t *testing.T) {
 // A sequential create whose reply was lost is not sent again: the outcome is unknown, and
 // exactly one node exists.
 func TestSequentialCreateLostReplyIsUnknown(t *testing.T) {
-	srv := zktest.Start(t)
-	base := zktest.BasePath(t)
-	c, fd := lossyClient(t, srv)
-	ctx := ctxT(t)
-	if err := c.EnsurePath(ctx, base); err != nil {
-		t.Fatal(err)
-	}
+	c, fd, ctx, base := lossySetup(t)
 	fired := lost(fd, base+"/seq-")
 	_, err := c.Create(ctx, base+"/seq-", nil, zkrecipes.ModePersistentSequential)
 	mustFire(t, fired)
@@ -125,13 +125,7 @@ func TestSequentialCreateLostReplyIsUnknown(t *testing.T) {
 // A transaction whose reply was lost is not sent again: the outcome is unknown, and it
 // committed exactly once.
 func TestMultiLostReplyIsUnknown(t *testing.T) {
-	srv := zktest.Start(t)
-	base := zktest.BasePath(t)
-	c, fd := lossyClient(t, srv)
-	ctx := ctxT(t)
-	if err := c.EnsurePath(ctx, base); err != nil {
-		t.Fatal(err)
-	}
+	c, fd, ctx, base := lossySetup(t)
 	fired := fd.LoseNextReply(func(op int32, _ string) bool { return op == zktest.OpMulti })
 	_, err := c.Multi(ctx, &zk.CreateRequest{Path: base + "/tx-", Flags: zk.FlagSequence})
 	mustFire(t, fired)
@@ -175,13 +169,7 @@ func TestVersionedSetLostReplyIsUnknown(t *testing.T) {
 // An abandoned write reports an unknown outcome, and Settled tells when its attempt has
 // returned: from then on what the server holds no longer changes because of it.
 func TestSettledWaitsForTheAbandonedAttempt(t *testing.T) {
-	srv := zktest.Start(t)
-	base := zktest.BasePath(t)
-	c, fd := lossyClient(t, srv)
-	ctx := ctxT(t)
-	if err := c.EnsurePath(ctx, base); err != nil {
-		t.Fatal(err)
-	}
+	c, fd, ctx, base := lossySetup(t)
 	fd.BlackHole()
 	short, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
 	_, err := c.Create(short, base+"/n", []byte("x"), zkrecipes.ModePersistent)

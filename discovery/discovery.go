@@ -11,6 +11,7 @@ import (
 	"github.com/cenkalti/backoff/v4"
 	"github.com/go-zookeeper/zk"
 	"github.com/zkrecipes/zkrecipes"
+	"github.com/zkrecipes/zkrecipes/internal/broadcast"
 )
 
 // Discovery registers instances of services under a base path and queries them, in the
@@ -39,8 +40,8 @@ type Discovery[T any] struct {
 	cancel     context.CancelFunc
 	wg         sync.WaitGroup
 	stopListen func()
-	dirty      chan struct{} // a write failed: wakes the background rewriter (buffered, 1)
-	reconnects *signal       // fires after the rewrite at every RECONNECTED, and after background rewrites
+	dirty      chan struct{}     // a write failed: wakes the background rewriter (buffered, 1)
+	reconnects *broadcast.Signal // fires after the rewrite at every RECONNECTED, and after background rewrites
 }
 
 // New returns a Discovery rooted at basePath (e.g. "/services"), relative to the Client's
@@ -74,7 +75,7 @@ func New[T any](client *zkrecipes.Client, basePath string, opts ...Option) (*Dis
 	}
 	d := &Discovery[T]{
 		client: client, base: basePath, ser: ser, opts: o,
-		regs: map[string]*registration[T]{}, cleanups: map[string]chan struct{}{}, reconnects: newSignal(),
+		regs: map[string]*registration[T]{}, cleanups: map[string]chan struct{}{}, reconnects: broadcast.New(),
 		dirty: make(chan struct{}, 1),
 	}
 	d.ctx, d.cancel = context.WithCancel(context.Background())
@@ -178,7 +179,7 @@ func (d *Discovery[T]) onState(sc zkrecipes.StateChange) {
 	defer d.wg.Done()
 	// Same session: the znodes are still ours; only writes that failed are redone.
 	d.rewrite(regs, sc.NewSession)
-	d.reconnects.fire()
+	d.reconnects.Fire()
 }
 
 // rewrite writes registrations again from their local copies, a few at a time: all of
@@ -252,7 +253,7 @@ func (d *Discovery[T]) rewriteDirty() {
 			}
 			d.mu.Unlock()
 			ok := d.rewrite(regs, false)
-			d.reconnects.fire() // watches waiting for a written znode look again
+			d.reconnects.Fire() // watches waiting for a written znode look again
 			if ok {
 				break
 			}
@@ -261,29 +262,6 @@ func (d *Discovery[T]) rewriteDirty() {
 			}
 		}
 	}
-}
-
-// signal is a broadcast that can fire many times: wait on the channel from C, which is
-// closed by the next fire.
-type signal struct {
-	mu sync.Mutex
-	ch chan struct{}
-}
-
-func newSignal() *signal { return &signal{ch: make(chan struct{})} }
-
-// C returns the channel the next fire closes.
-func (s *signal) C() <-chan struct{} {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.ch
-}
-
-func (s *signal) fire() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	close(s.ch)
-	s.ch = make(chan struct{})
 }
 
 func (d *Discovery[T]) logger() *slog.Logger { return d.opts.logger }

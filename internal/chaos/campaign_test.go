@@ -16,6 +16,7 @@ import (
 
 	"github.com/zkrecipes/zkrecipes"
 	"github.com/zkrecipes/zkrecipes/discovery"
+	"github.com/zkrecipes/zkrecipes/internal/broadcast"
 	"github.com/zkrecipes/zkrecipes/internal/zktest"
 	"github.com/zkrecipes/zkrecipes/leader"
 	"github.com/zkrecipes/zkrecipes/retry"
@@ -120,7 +121,7 @@ type campaign struct {
 	parts    []*participant
 	observer *zkrecipes.Client
 	cache    *discovery.Cache[payload]
-	changed  *signal // fires at every cache event and participant state change
+	changed  *broadcast.Signal // fires at every cache event and participant state change
 
 	mu      sync.Mutex
 	leading int // the participant whose term function runs, or -1
@@ -144,7 +145,7 @@ type participant struct {
 func newCampaign(t *testing.T) *campaign {
 	ctx, cancel := context.WithTimeout(context.Background(), patience)
 	defer cancel()
-	c := &campaign{t: t, h: newHistory(), changed: newSignal(), leading: -1}
+	c := &campaign{t: t, h: newHistory(), changed: broadcast.New(), leading: -1}
 	c.e = zktest.StartEnsemble(t, 3, zktest.WithTickTime(200*time.Millisecond))
 	c.ns = zktest.BasePath(t)[1:]
 
@@ -163,7 +164,7 @@ func newCampaign(t *testing.T) *campaign {
 		t.Fatal(err)
 	}
 	c.cache = cache
-	stop := cache.Listen(func(discovery.CacheEvent[payload]) { c.changed.fire() })
+	stop := cache.Listen(func(discovery.CacheEvent[payload]) { c.changed.Fire() })
 	t.Cleanup(stop)
 	if err := cache.Start(ctx); err != nil {
 		t.Fatal(err)
@@ -173,7 +174,7 @@ func newCampaign(t *testing.T) *campaign {
 	for i := range participants {
 		p := &participant{c: c, idx: i, id: fmt.Sprintf("p%d", i), dialer: zktest.NewFaultDialer()}
 		p.client = c.connect(ctx, p.dialer)
-		stopListen := p.client.Listen(func(zkrecipes.StateChange) { c.changed.fire() })
+		stopListen := p.client.Listen(func(zkrecipes.StateChange) { c.changed.Fire() })
 		t.Cleanup(stopListen)
 		p.disco = c.discovery(p.client)
 		inst, err := discovery.NewInstance(service, payload{Participant: i}, discovery.WithID(p.id),
@@ -329,27 +330,6 @@ func pause(ctx context.Context, d time.Duration) bool {
 	case <-ctx.Done():
 		return false
 	}
-}
-
-// signal is a broadcast: C returns a channel that the next fire closes.
-type signal struct {
-	mu sync.Mutex
-	ch chan struct{}
-}
-
-func newSignal() *signal { return &signal{ch: make(chan struct{})} }
-
-func (s *signal) C() <-chan struct{} {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.ch
-}
-
-func (s *signal) fire() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	close(s.ch)
-	s.ch = make(chan struct{})
 }
 
 // finish stops the participants, waits until every write whose outcome was unknown has
