@@ -14,7 +14,7 @@ func TestStateMachineTransitions(t *testing.T) {
 	timeout := time.Hour
 	m := newStateMachine(func() time.Duration { return timeout }, func(string, ...any) {})
 	var got []StateChange
-	l, _ := m.add(func(sc StateChange) { got = append(got, sc) })
+	l, _ := m.add(func(sc StateChange) { got = append(got, sc) }, false)
 	ev := func(s zk.State, sid int64) { m.onEvent(zk.Event{Type: zk.EventSession, State: s}, sid) }
 
 	ev(zk.StateConnecting, 0)
