@@ -182,9 +182,18 @@ func (c *Client) BlockUntilConnected(ctx context.Context) error { return c.sm.wa
 // its own goroutine and queue: calls to one listener are sequential and in order, a slow
 // listener delays no other listener and never go-zk. The returned stop function
 // unregisters fn; it does not wait for a call in progress and may be called from fn. After
-// Close, a listener's last call is StateClosed. Listen on a closed client returns a no-op.
-func (c *Client) Listen(fn func(StateChange)) (stop func()) {
-	l, ok := c.sm.add(fn)
+// Close, a listener's last call is StateClosed. Listen on a closed client returns a no-op
+// and fn is never called (also with WithCurrentState).
+//
+// With [WithCurrentState], fn is first called with the state the client is in (marked
+// Initial: it is not a transition), then with every transition after it, in order and
+// none missed, so a listener added after Connect knows where it stands.
+func (c *Client) Listen(fn func(StateChange), opts ...ListenOption) (stop func()) {
+	var lc listenConfig
+	for _, o := range opts {
+		o(&lc)
+	}
+	l, ok := c.sm.add(fn, lc.current)
 	if !ok {
 		return func() {}
 	}
@@ -200,6 +209,21 @@ func (c *Client) Listen(fn func(StateChange)) (stop func()) {
 		c.sm.remove(l)
 		l.stop()
 	}
+}
+
+// ListenOption configures one Client.Listen.
+type ListenOption func(*listenConfig)
+
+type listenConfig struct {
+	current bool
+}
+
+// WithCurrentState makes the listener's first call a synthetic StateChange with the
+// client's current state, its session (for SUSPENDED and LOST, the one that was in use)
+// and the time the state began, with Initial set and NewSession false. Later calls are the
+// transitions that followed it.
+func WithCurrentState() ListenOption {
+	return func(lc *listenConfig) { lc.current = true }
 }
 
 // Close ends the session (its ephemeral nodes vanish at once), reports StateClosed to

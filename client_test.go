@@ -49,16 +49,25 @@ type recorder struct {
 
 func record(c *zkrecipes.Client) *recorder {
 	r := &recorder{signal: make(chan struct{}, 1)}
-	c.Listen(func(sc zkrecipes.StateChange) {
-		r.mu.Lock()
-		r.changes = append(r.changes, sc)
-		r.mu.Unlock()
-		select {
-		case r.signal <- struct{}{}:
-		default:
-		}
-	})
+	c.Listen(r.add)
 	return r
+}
+
+// add is the recorder's listener function.
+func (r *recorder) add(sc zkrecipes.StateChange) {
+	r.mu.Lock()
+	r.changes = append(r.changes, sc)
+	r.mu.Unlock()
+	select {
+	case r.signal <- struct{}{}:
+	default:
+	}
+}
+
+func (r *recorder) all() []zkrecipes.StateChange {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]zkrecipes.StateChange(nil), r.changes...)
 }
 
 // waitFor waits until a change with state s has been seen after index from, returning it

@@ -5,7 +5,10 @@
 // A [Client] wraps a github.com/go-zookeeper/zk connection. Its connection state machine
 // reports Curator's states ([StateConnected], [StateSuspended], [StateReconnected],
 // [StateLost], plus [StateClosed]) to listeners registered with [Client.Listen], each called
-// from its own goroutine in the order the states happened. Every operation takes a
+// from its own goroutine in the order the states happened ([WithCurrentState] makes the
+// first call the current state). [Client.Session] and [Client.SessionContext] give the
+// session's liveness as a context, cancelled when the session is lost or replaced or the
+// client closes, not on a short suspension. Every operation takes a
 // context, retries connection-class failures with the client's [retry.Policy], and returns
 // errors that name the operation and the path and match go-zk's sentinels with errors.Is.
 //

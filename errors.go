@@ -20,6 +20,10 @@ var (
 	ErrConnectTimeout = errors.New("zkrecipes: timed out establishing a ZooKeeper session")
 	// ErrInvalidArgument is returned for a bad option or argument value; the message names it.
 	ErrInvalidArgument = errors.New("zkrecipes: invalid argument")
+	// ErrSessionLost is the cause (context.Cause) of a Session context that ended because
+	// its session was lost (expired on the server, or suspended for the session timeout)
+	// or replaced by a new session. The message names the session and which it was.
+	ErrSessionLost = errors.New("zkrecipes: session lost")
 )
 
 // OpError describes a failed operation: which one, on which path (relative to the

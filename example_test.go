@@ -79,3 +79,76 @@ func ExampleSettled() {
 	// Output:
 	// [42] <nil>
 }
+
+// Stop session-bound work when the session ends: the session context is cancelled when
+// the session is lost (expired, or suspended for the session timeout) or replaced, or
+// when the client closes, and context.Cause says which. A short disconnection does not
+// cancel it.
+func ExampleClient_SessionContext() {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+
+	client, err := zkrecipes.Connect(ctx, exampleServers(), // e.g. []string{"zk1:2181,zk2:2181,zk3:2181"}
+		zkrecipes.WithNamespace(exampleNamespace()),
+		zkrecipes.WithSessionTimeout(4*time.Second),
+	)
+	if err != nil {
+		fmt.Println("connect:", err)
+		return
+	}
+
+	// The worker announces itself with an ephemeral node, which lives as long as the
+	// session: its work is valid exactly as long as the session context.
+	session := client.SessionContext()
+	if _, err := client.Create(ctx, "/workers/w1", nil, zkrecipes.ModeEphemeral, zkrecipes.WithParents()); err != nil {
+		fmt.Println("create:", err)
+		return
+	}
+	stopped := make(chan error)
+	go func() {
+		tick := time.NewTicker(100 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-session.Done():
+				stopped <- context.Cause(session)
+				return
+			case <-tick.C:
+				// One unit of work that relies on /workers/w1 being ours.
+			}
+		}
+	}()
+
+	_ = client.Close(ctx) // ends the session context, as a lost session would
+	switch err := <-stopped; {
+	case errors.Is(err, zkrecipes.ErrSessionLost):
+		// After the next RECONNECTED, take a new SessionContext and re-create the node
+		// (if RECONNECTED says NewSession) before working again.
+		fmt.Println("worker stopped: session lost")
+	case errors.Is(err, zkrecipes.ErrClosed):
+		fmt.Println("worker stopped: client closed")
+	}
+	// Output:
+	// worker stopped: client closed
+}
+
+// A listener added after Connect hears the current state first (marked Initial), then
+// every transition.
+func ExampleWithCurrentState() {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+
+	client, err := zkrecipes.Connect(ctx, exampleServers())
+	if err != nil {
+		fmt.Println("connect:", err)
+		return
+	}
+	client.Listen(func(sc zkrecipes.StateChange) {
+		fmt.Println("state:", sc.State, "initial:", sc.Initial)
+	}, zkrecipes.WithCurrentState())
+
+	_ = client.Close(ctx) // waits for the listener's last call
+	// Output:
+	// state: CONNECTED initial: true
+	// state: CLOSED initial: false
+}

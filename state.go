@@ -71,6 +71,10 @@ type StateChange struct {
 	SessionID int64
 	// Time is when the client observed the transition.
 	Time time.Time
+	// Initial marks the synthetic first call of a listener registered with
+	// WithCurrentState: it is not a transition but the state the client was in when the
+	// listener was added (Time is when that state began, NewSession is false).
+	Initial bool
 }
 
 // listener is one registered state listener with its own queue and goroutine, so a slow
@@ -134,16 +138,24 @@ type stateMachine struct {
 	listeners  map[*listener]struct{}
 	changed    chan struct{} // closed and replaced on every transition
 	usableAt   time.Time     // when the last CONNECTED/RECONNECTED may carry requests (see Client.awaitConnection)
+	last       StateChange   // the last transition (the zero value, LATENT, before the first)
 	logf       func(msg string, args ...any)
+
+	// sessCtx is the liveness context every Session of the current session shares; endSess
+	// cancels it (see session.go).
+	sessCtx context.Context
+	endSess context.CancelCauseFunc
 }
 
 func newStateMachine(negotiated func() time.Duration, logf func(string, ...any)) *stateMachine {
-	return &stateMachine{
+	m := &stateMachine{
 		negotiated: negotiated,
 		listeners:  make(map[*listener]struct{}),
 		changed:    make(chan struct{}),
 		logf:       logf,
 	}
+	m.beginSession()
+	return m
 }
 
 // onEvent handles a go-zk event; sessionID is conn.SessionID() at the time of the event.
@@ -162,6 +174,10 @@ func (m *stateMachine) onEvent(ev zk.Event, sessionID int64) {
 		case StateSuspended, StateLost:
 			m.stopLostTimer()
 			newSession := sessionID != m.sessionID
+			if newSession {
+				m.endSession(errReplaced(m.sessionID, sessionID))
+			}
+			m.beginSession()
 			m.sessionID = sessionID
 			m.transition(StateChange{State: StateReconnected, NewSession: newSession, SessionID: sessionID})
 		}
@@ -173,6 +189,7 @@ func (m *stateMachine) onEvent(ev zk.Event, sessionID int64) {
 	case zk.StateExpired:
 		if m.state == StateSuspended || m.state.IsConnected() {
 			m.stopLostTimer()
+			m.endSession(errLostExpired(m.sessionID))
 			m.transition(StateChange{State: StateLost, SessionID: m.sessionID})
 		}
 	}
@@ -186,6 +203,7 @@ func (m *stateMachine) startLostTimer() {
 		if m.state == StateSuspended && m.lostTimer != nil {
 			m.logf("zkrecipes: suspended for the session timeout; session considered lost", "timeout", d)
 			m.lostTimer = nil
+			m.endSession(errLostTimer(m.sessionID, d))
 			m.transition(StateChange{State: StateLost, SessionID: m.sessionID})
 		}
 	})
@@ -205,6 +223,7 @@ func (m *stateMachine) transition(sc StateChange) {
 		m.usableAt = sc.Time.Add(reconnectPause)
 	}
 	m.state = sc.State
+	m.last = sc
 	close(m.changed)
 	m.changed = make(chan struct{})
 	for l := range m.listeners {
@@ -220,6 +239,7 @@ func (m *stateMachine) close() {
 		return
 	}
 	m.stopLostTimer()
+	m.endSession(errClosedSession(m.sessionID))
 	m.transition(StateChange{State: StateClosed, SessionID: m.sessionID})
 }
 
@@ -237,12 +257,17 @@ func (m *stateMachine) current() (State, <-chan struct{}) {
 	return m.state, m.changed
 }
 
-func (m *stateMachine) add(fn func(StateChange)) (*listener, bool) {
+// add registers a listener. With current, its first call is the current state (marked
+// Initial), queued under mu so that every later transition follows it in order.
+func (m *stateMachine) add(fn func(StateChange), current bool) (*listener, bool) {
 	l := &listener{fn: fn, signal: make(chan struct{}, 1), done: make(chan struct{}), exited: make(chan struct{})}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.state == StateClosed {
 		return nil, false
+	}
+	if current {
+		l.push(StateChange{State: m.state, SessionID: m.sessionID, Time: m.last.Time, Initial: true})
 	}
 	m.listeners[l] = struct{}{}
 	return l, true
