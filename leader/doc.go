@@ -50,6 +50,14 @@
 // The order is creation order only as long as every node under the latch path
 // is a latch node and the parent's sequence counter has not passed 2^31
 // (Curator has the same limits, and compares as text for the same reason).
+// A participant that was second when it last read the children, behind a
+// node it could prove was created before everything that can come later
+// (every child a well-formed latch node, the counter far from 2^31), leads as
+// soon as that node's deletion is reported, without reading the children
+// again, if its own node is untouched, its session current and its
+// connection unchanged since that read; otherwise it reads them first. A
+// node that someone adds by hand while it waits, sorting before it, is then
+// not seen, just as a leader does not see one added after it won.
 // Leadership is what ZooKeeper says at the moment of the last notification:
 // a leader learns of its deposition only through its connection or its own
 // node's watch, so work that must never overlap needs a [Term] check at the

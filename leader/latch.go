@@ -58,17 +58,22 @@ type Latch struct {
 	gone     chan struct{} // closed by the loop when the client is closed
 
 	// Owned by the loop goroutine.
-	stopListen   func()
-	connected    bool
-	dirty        bool
-	node         string // our node, relative to the namespace; "" when we have none
-	owner        int64  // session that created node
-	czxid        int64
-	version      int32
-	fence        *fence // shared by the terms of node
-	ownWatch     <-chan zk.Event
-	predWatch    <-chan zk.Event
-	pred         string
+	stopListen func()
+	connected  bool
+	dirty      bool
+	node       string // our node, relative to the namespace; "" when we have none
+	owner      int64  // session that created node
+	czxid      int64
+	version    int32
+	fence      *fence // shared by the terms of node
+	ownWatch   <-chan zk.Event
+	predWatch  <-chan zk.Event
+	pred       string
+	// predHead: the listing that armed predWatch had pred first and our
+	// node second, and proved that later nodes sort after ours
+	// (sequenceOrdered); predGen is stateGen when that round began.
+	predHead     bool
+	predGen      uint64
 	failures     int
 	joinedOnce   bool
 	warnedMixing bool
@@ -78,6 +83,11 @@ type Latch struct {
 	// predWakeups counts notifications received from a predecessor's watch;
 	// tests use it to show that a leadership change wakes one participant.
 	predWakeups atomic.Int64
+	// fastHandovers counts claims made straight from the head's deletion,
+	// without reading the children again (see fastHandover).
+	fastHandovers atomic.Int64
+	// stateGen counts the connection state changes handed to the latch.
+	stateGen atomic.Uint64
 	// settled, if set (by tests, before Start), runs on the loop after every
 	// round that left the latch placed and watching.
 	settled func()

@@ -22,6 +22,7 @@ import (
 // loop reacts to SUSPENDED even while a read hangs on the dead connection.
 func (l *Latch) onState(sc zkrecipes.StateChange) {
 	l.inMu.Lock()
+	l.stateGen.Add(1)
 	l.states = append(l.states, sc)
 	l.inMu.Unlock()
 	l.interrupt()
@@ -118,10 +119,20 @@ func (l *Latch) loop() {
 		case <-l.quit:
 		case <-l.wake:
 		case ev := <-l.predWatch:
-			l.predWatch = nil
+			fast := l.fastHandover(ev)
+			l.predWatch, l.predHead = nil, false
 			l.predWakeups.Add(1)
-			l.log.Debug("leader: predecessor changed", "pred", l.pred, "event", ev.Type.String())
-			l.dirty = true
+			l.log.Debug("leader: predecessor changed", "pred", l.pred, "event", ev.Type.String(), "fast", fast)
+			if !fast {
+				l.dirty = true
+				break
+			}
+			l.pred = ""
+			l.fastHandovers.Add(1)
+			l.claim()
+			if l.settled != nil {
+				l.settled()
+			}
 		case ev := <-l.ownWatch:
 			l.ownWatch = nil
 			l.onOwnEvent(ev)
@@ -185,7 +196,7 @@ func (l *Latch) applyStates() (reconnected bool) {
 			if sc.NewSession {
 				// The old session's watches are gone; its node is gone too
 				// or soon will be, which the next round finds out.
-				l.ownWatch, l.predWatch = nil, nil
+				l.ownWatch, l.predWatch, l.predHead = nil, nil, false
 			}
 		case zkrecipes.StateClosed:
 			l.connected = false
@@ -215,6 +226,8 @@ func (l *Latch) onOwnEvent(ev zk.Event) {
 // children, lead if first (and the node is this session's), otherwise watch
 // the node just before ours.
 func (l *Latch) check() error {
+	gen := l.stateGen.Load() // before the reads: a change from here on is seen
+	l.predHead = false
 	ctx, done := l.opContext()
 	defer done()
 	wrap := func(err error) error {
@@ -244,7 +257,7 @@ func (l *Latch) check() error {
 			l.ownWatch = w
 			l.owner, l.czxid, l.version = st.EphemeralOwner, st.Czxid, st.Version
 		}
-		children, _, err := l.client.Children(ctx, l.path)
+		children, pst, err := l.client.Children(ctx, l.path)
 		if errors.Is(err, zk.ErrNoNode) {
 			l.forgetNode(errPathGone)
 			continue
@@ -282,8 +295,11 @@ func (l *Latch) check() error {
 		}
 		l.stepDown(errNotFirst, true)
 		pred := sorted[idx-1]
+		head := idx == 1 && pst != nil && sequenceOrdered(sorted, pst.Cversion)
 		if pred == l.pred && l.predWatch != nil {
-			return nil // still armed; go-zk re-registers it after a reconnect
+			// Still armed; go-zk re-registers it after a reconnect.
+			l.predHead, l.predGen = head, gen
+			return nil
 		}
 		_, _, w, err := l.client.GetW(ctx, zkrecipes.JoinPath(l.path, pred))
 		if errors.Is(err, zk.ErrNoNode) {
@@ -293,9 +309,41 @@ func (l *Latch) check() error {
 			return wrap(err)
 		}
 		l.predWatch, l.pred = w, pred
+		l.predHead, l.predGen = head, gen
 		return nil
 	}
 	return fmt.Errorf("%w: %s", errChurn, l.path)
+}
+
+// fastHandover reports whether the deletion reported by ev lets the latch
+// lead without reading the children again: the last listing had the deleted
+// predecessor first and us second, and every node in it was a well-formed
+// latch node with a sequence number far below the wrap (sequenceOrdered).
+// Every node there now is then either from that listing, behind us, or
+// sequential and created later, with a higher number: behind us too. What
+// the full round would check must still hold: our node is there, unchanged
+// (no event on its watch, which go-zk would have delivered before the
+// predecessor's; a data change re-reads it), and belongs to the current,
+// connected session; no connection state change arrived since the round that
+// armed the watch (a reconnect re-registers watches, and then their events
+// come in no particular order); nothing else is pending. Anything else, or
+// any doubt, takes the full round.
+func (l *Latch) fastHandover(ev zk.Event) bool {
+	if !l.predHead || ev.Type != zk.EventNodeDeleted || l.dirty || !l.connected ||
+		l.node == "" || l.leading || l.quitting() || l.stateGen.Load() != l.predGen {
+		return false
+	}
+	select {
+	case oev := <-l.ownWatch: // a nil channel never fires
+		l.ownWatch = nil
+		l.onOwnEvent(oev)
+		return false
+	default:
+	}
+	if l.ownWatch == nil || !l.client.State().IsConnected() || l.client.SessionID() != l.owner {
+		return false
+	}
+	return true
 }
 
 // errChurn: the children kept changing under one round; the next round,
@@ -313,7 +361,7 @@ func (l *Latch) join(ctx context.Context) error {
 	}
 	l.node = p
 	l.fence = nil
-	l.ownWatch, l.predWatch, l.pred = nil, nil, ""
+	l.ownWatch, l.predWatch, l.pred, l.predHead = nil, nil, "", false
 	l.mu.Lock()
 	l.nodePath = p
 	l.mu.Unlock()
@@ -327,7 +375,7 @@ func (l *Latch) forgetNode(cause error) {
 	l.stepDown(cause, true)
 	l.node, l.owner, l.czxid, l.version = "", 0, 0, 0
 	l.fence = nil
-	l.ownWatch, l.predWatch, l.pred = nil, nil, ""
+	l.ownWatch, l.predWatch, l.pred, l.predHead = nil, nil, "", false
 	l.mu.Lock()
 	l.nodePath = ""
 	l.mu.Unlock()

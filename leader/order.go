@@ -59,3 +59,71 @@ func indexOf(sorted []string, name string) int {
 	}
 	return -1
 }
+
+// wrapGuard bounds the parent's child version (its sequence counter) under
+// which a hand-over may skip reading the children (see sequenceOrdered): the
+// counter would have to move by another 2^30 during one wait to wrap.
+const wrapGuard = 1 << 30
+
+// sequenceOrdered reports whether a listing of the latch path proves that
+// nodes created after it sort after all of its nodes: every child is a
+// well-formed latch node (_c_<uuid>-latch-<10 digits>), their keys strictly
+// increase, each sequence is below the parent's child version cversion (as
+// the server assigns them), and that counter is far from the 2^31 wrap. A
+// later sequential create then takes a number at least cversion and sorts
+// after every node of the listing. sorted is in Curator's order.
+func sequenceOrdered(sorted []string, cversion int32) bool {
+	if cversion < 0 || cversion > wrapGuard {
+		return false
+	}
+	prev := ""
+	for _, c := range sorted {
+		if !wellFormedLatchNode(c) {
+			return false
+		}
+		key := sortKey(c)
+		if key <= prev {
+			return false
+		}
+		prev = key
+		var seq int64
+		for i := 0; i < len(key); i++ {
+			seq = seq*10 + int64(key[i]-'0')
+		}
+		if seq >= int64(cversion) {
+			return false
+		}
+	}
+	return true
+}
+
+// wellFormedLatchNode reports whether name is exactly what a latch (Go or
+// Curator) creates: "_c_", a 36-character uuid, "-latch-", 10 digits.
+func wellFormedLatchNode(name string) bool {
+	const uuidLen = 36
+	if len(name) != len("_c_")+uuidLen+len("-"+nodeMarker)+10 || !strings.HasPrefix(name, "_c_") {
+		return false
+	}
+	uuid := name[3 : 3+uuidLen]
+	for i := 0; i < len(uuid); i++ {
+		switch c := uuid[i]; {
+		case i == 8 || i == 13 || i == 18 || i == 23:
+			if c != '-' {
+				return false
+			}
+		case '0' <= c && c <= '9', 'a' <= c && c <= 'f', 'A' <= c && c <= 'F':
+		default:
+			return false
+		}
+	}
+	rest := name[3+uuidLen:]
+	if rest[:len("-"+nodeMarker)] != "-"+nodeMarker {
+		return false
+	}
+	for _, c := range []byte(rest[len("-"+nodeMarker):]) {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
+}

@@ -68,3 +68,30 @@ func TestHasForeignNodes(t *testing.T) {
 		t.Error("a LeaderSelector node was not noticed")
 	}
 }
+
+func TestSequenceOrdered(t *testing.T) {
+	n := func(u, seq string) string { return "_c_" + u + "0000000-0000-4000-8000-000000000000-latch-" + seq }
+	good := []string{n("a", "0000000003"), n("b", "0000000007")}
+	for _, tc := range []struct {
+		name     string
+		sorted   []string
+		cversion int32
+		want     bool
+	}{
+		{"latch nodes", good, 8, true},
+		{"sequence not given yet", good, 7, false},
+		{"near the wrap", good, wrapGuard + 1, false},
+		{"wrapped counter", good, -5, false},
+		{"wrapped node", []string{n("c", "-000000001"), n("a", "0000000003")}, 8, false},
+		{"lock node", append(slices.Clone(good), "_c_e0000000-0000-4000-8000-000000000000-lock-0000000004"), 8, false},
+		{"no protection prefix", []string{"latch-0000000001", n("a", "0000000003")}, 8, false},
+		{"hand-made", []string{n("a", "0000000003"), "x-latch-0000000004"}, 8, false},
+		{"bad uuid", []string{"_c_z0000000-0000-4000-8000-000000000000-latch-0000000001"}, 8, false},
+		{"short sequence", []string{n("a", "000000003")}, 8, false},
+		{"tie", []string{n("a", "0000000003"), n("b", "0000000003")}, 8, false},
+	} {
+		if got := sequenceOrdered(tc.sorted, tc.cversion); got != tc.want {
+			t.Errorf("%s: sequenceOrdered = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}
