@@ -1,7 +1,6 @@
 package leader
 
 import (
-	"runtime"
 	"testing"
 	"time"
 
@@ -133,19 +132,29 @@ func TestLatchHandoverFullPathAfterReconnect(t *testing.T) {
 	d := zktest.NewFaultDialer()
 	cb := connect(t, srv.Servers(), ns, zkrecipes.WithDialer(d.Dial), zkrecipes.WithSessionTimeout(4*time.Second))
 	st := watchStates(t, cb, nil)
-	b := startLatch(t, cb, "/e", "b", h)
-	gen := b.stateGen.Load()
+	heard := make(chan zkrecipes.State, 16)
+	b := startLatchWith(t, cb, "/e", "b", h, func(l *Latch) {
+		l.stateHeard = func(sc zkrecipes.StateChange) {
+			select {
+			case heard <- sc.State:
+			default:
+			}
+		}
+	})
 
 	m := st.mark()
 	d.Cut()
 	st.waitFor(t, m, zkrecipes.StateSuspended, nil)
 	// The latch hears of SUSPENDED on its own listener goroutine.
-	deadline := time.Now().Add(patience)
-	for b.stateGen.Load() == gen {
-		if time.Now().After(deadline) {
+	deadline := time.NewTimer(patience)
+	defer deadline.Stop()
+	for suspended := false; !suspended; {
+		select {
+		case s := <-heard:
+			suspended = s == zkrecipes.StateSuspended
+		case <-deadline.C:
 			t.Fatal("the latch never heard of SUSPENDED")
 		}
-		runtime.Gosched()
 	}
 	closeLatch(t, a)
 	d.Heal()

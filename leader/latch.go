@@ -88,6 +88,9 @@ type Latch struct {
 	fastHandovers atomic.Int64
 	// stateGen counts the connection state changes handed to the latch.
 	stateGen atomic.Uint64
+	// stateHeard, if set (by tests, before Start), runs after each state change was
+	// handed to the loop, on the Client's listener goroutine.
+	stateHeard func(zkrecipes.StateChange)
 	// settled, if set (by tests, before Start), runs on the loop after every
 	// round that left the latch placed and watching.
 	settled func()

@@ -26,6 +26,9 @@ func (l *Latch) onState(sc zkrecipes.StateChange) {
 	l.states = append(l.states, sc)
 	l.inMu.Unlock()
 	l.interrupt()
+	if l.stateHeard != nil {
+		l.stateHeard(sc)
+	}
 }
 
 func (l *Latch) interrupt() {
