@@ -63,4 +63,26 @@ func TestTLSServer(t *testing.T) {
 	if m, err := zktest.ServerMode(ctx, srv.Addr()); err != nil || !m.Serving() {
 		t.Fatalf("srvr on %s: %q, %v", srv.Addr(), m, err)
 	}
+	conn.Close()
+
+	// A restarted server serves TLS again (on Docker, on a new port SecureServers follows).
+	n := srv.Node()
+	if err := n.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.WaitReady(ctx); err != nil {
+		t.Fatal(err)
+	}
+	conn2, _, err := zk.Connect(srv.SecureServers(), 4*time.Second, zk.WithDialer(tlsDialer(cfg)),
+		zk.WithHostProvider(srv.SecureHostProvider()), zk.WithLogInfo(false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn2.Close()
+	if got, _, err := conn2.Get(path); err != nil || string(got) != "secret" {
+		t.Fatalf("get %s over TLS after a restart = %q, %v", path, got, err)
+	}
 }
