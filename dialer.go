@@ -159,7 +159,7 @@ func (s *snoopConn) Read(p []byte) (int, error) {
 			// Before the connect response: a server that refuses us (a TLS client
 			// certificate it does not accept, too many connections) says so here.
 			s.nt.fail(fmt.Errorf("zkrecipes: ZooKeeper server %s: connection failed before the session handshake completed%s: %w",
-				s.address, tlsHint(s.nt.tls, err), err), s.nt.tls != nil)
+				s.address, tlsHint(s.nt.tls, err, false), err), s.nt.tls != nil)
 		}
 	}
 	if n > 0 {

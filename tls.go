@@ -8,6 +8,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net"
+	"os"
 	"sync"
 	"time"
 )
@@ -32,13 +33,18 @@ func tlsHandshake(c net.Conn, cfg *tls.Config, address string, limit time.Durati
 		if abandon.Err() != nil {
 			return nil, errAbandoned
 		}
-		return nil, fmt.Errorf("zkrecipes: TLS handshake with ZooKeeper server %s failed%s: %w", address, tlsHint(cfg, err), err)
+		if errors.Is(err, context.DeadlineExceeded) {
+			// Not the caller's context: say what timed out, as a network timeout.
+			err = fmt.Errorf("no answer within %v: %w", limit, os.ErrDeadlineExceeded)
+		}
+		return nil, fmt.Errorf("zkrecipes: TLS handshake with ZooKeeper server %s failed%s: %w", address, tlsHint(cfg, err, true), err)
 	}
 	return tc, nil
 }
 
-// tlsHint explains the usual cause of a TLS failure that Go's message alone leaves open.
-func tlsHint(cfg *tls.Config, err error) string {
+// tlsHint explains the usual cause of a TLS failure that Go's message alone leaves open;
+// handshaking is true during the TLS handshake, false once it is done.
+func tlsHint(cfg *tls.Config, err error, handshaking bool) string {
 	if cfg == nil {
 		return ""
 	}
@@ -50,7 +56,7 @@ func tlsHint(cfg *tls.Config, err error) string {
 				"a server with ssl.clientAuth=need requires one in tls.Config.Certificates)"
 		}
 		return " (the server refused the connection: does it trust the CA of the client certificate?)"
-	case errors.Is(err, io.EOF):
+	case handshaking && errors.Is(err, io.EOF):
 		return " (the server closed the connection: is this its secureClientPort?)"
 	}
 	return ""

@@ -160,6 +160,68 @@ func TestMutualTLS(t *testing.T) {
 	})
 }
 
+// TLS 1.3 (ZooKeeper 3.8 needs ssl.ciphersuites to offer TLS 1.3 suites): mutual TLS
+// works, and without a client certificate the client's handshake completes before the
+// server checks for one; the refusal arrives as the first read, before the session
+// handshake, and is reported the same way.
+func TestMutualTLS13(t *testing.T) {
+	p, err := pki()
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := zktest.Start(t, zktest.WithTLS(zktest.TLS{Server: p.server, TrustPEM: p.ca.CertPEM(), ClientAuth: zktest.ClientAuthNeed}),
+		zktest.WithConfig("ssl.protocol", "TLSv1.3"), zktest.WithConfig("ssl.enabledProtocols", "TLSv1.3"),
+		zktest.WithConfig("ssl.ciphersuites", "TLS_AES_128_GCM_SHA256,TLS_AES_256_GCM_SHA384"))
+	// With one, TLS 1.3 works.
+	addr := srv.SecureServers()[0]
+	c := connect(t, []string{addr}, zkrecipes.WithSessionTimeout(4*time.Second),
+		zkrecipes.WithTLS(&tls.Config{RootCAs: p.ca.Pool(), MinVersion: tls.VersionTLS13, Certificates: []tls.Certificate{p.client.TLS}}))
+	operateAndReconnect(t, c, nil)
+	_, err = zkrecipes.Connect(ctxT(t), []string{addr}, zkrecipes.WithConnectionTimeout(2*time.Second),
+		zkrecipes.WithTLS(&tls.Config{RootCAs: p.ca.Pool(), MinVersion: tls.VersionTLS13}))
+	if !errors.Is(err, zkrecipes.ErrConnectTimeout) || !strings.Contains(err.Error(), addr) ||
+		!strings.Contains(err.Error(), "client certificate") {
+		t.Fatalf("connect without a client certificate: %v; want ErrConnectTimeout naming %s and the missing client certificate", err, addr)
+	}
+	t.Logf("no client certificate, TLS 1.3: %v", err)
+}
+
+// A TLS Client follows a dedicated server through a restart (on Docker a new port, through
+// the harness's host provider): same session, operations work again.
+func TestTLSReconnectAfterServerRestart(t *testing.T) {
+	p, err := pki()
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := zktest.StartDedicated(t, zktest.WithTLS(zktest.TLS{Server: p.server, TrustPEM: p.ca.CertPEM(), ClientAuth: zktest.ClientAuthNeed}))
+	c := connect(t, srv.SecureServers(), zkrecipes.WithSessionTimeout(8*time.Second),
+		zkrecipes.WithHostProvider(srv.SecureHostProvider()),
+		zkrecipes.WithTLS(&tls.Config{RootCAs: p.ca.Pool(), Certificates: []tls.Certificate{p.client.TLS}}),
+		zkrecipes.WithRetryPolicy(retry.NTimes(200, 100*time.Millisecond)))
+	rec := record(c)
+	ctx := ctxT(t)
+	path := zktest.BasePath(t) + "/tls"
+	if _, err := c.Create(ctx, path, []byte("before"), zkrecipes.ModePersistent, zkrecipes.WithParents()); err != nil {
+		t.Fatal(err)
+	}
+	sid := c.SessionID()
+	n := srv.Node()
+	if err := n.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	_, i := rec.waitFor(t, 0, zkrecipes.StateSuspended)
+	if err := n.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	sc, _ := rec.waitFor(t, i, zkrecipes.StateReconnected)
+	if sc.NewSession || sc.SessionID != sid {
+		t.Fatalf("reconnected %+v, want the same session %d (restored from the server's data)", sc, sid)
+	}
+	if got, _, err := c.Get(ctx, path); err != nil || string(got) != "before" {
+		t.Fatalf("get %s after the restart = %q, %v", path, got, err)
+	}
+}
+
 // A server certificate from a CA the client does not trust: Connect fails with
 // ErrConnectTimeout wrapping the verification error, naming the server.
 func TestTLSWrongCA(t *testing.T) {
