@@ -3,7 +3,9 @@ package zkrecipes_test
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
+	"fmt"
 	"net"
 	"strings"
 	"sync"
@@ -261,4 +263,49 @@ func TestWithTLSNil(t *testing.T) {
 	if !errors.Is(err, zkrecipes.ErrInvalidArgument) {
 		t.Fatalf("WithTLS(nil): %v, want ErrInvalidArgument", err)
 	}
+}
+
+// exampleTLS gives ExampleWithTLS the package's shared mutual-TLS test server, the CA that
+// signed its certificate and a client certificate. In your code these come from your PKI.
+func exampleTLS() (servers []string, ca *x509.CertPool, cert tls.Certificate) {
+	p, err := pki()
+	if err != nil {
+		panic(err)
+	}
+	srv, err := zktest.SharedServer(zktest.WithTLS(zktest.TLS{Server: p.server, TrustPEM: p.ca.CertPEM(), ClientAuth: zktest.ClientAuthNeed}))
+	if err != nil {
+		panic("examples need ZooKeeper: " + err.Error())
+	}
+	return srv.SecureServers(), p.ca.Pool(), p.client.TLS
+}
+
+// Connect with mutual TLS to ZooKeeper's secureClientPort.
+func ExampleWithTLS() {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	servers, caPool, clientCert := exampleTLS() // e.g. []string{"zk1.example.com:2281"}, ...
+
+	client, err := zkrecipes.Connect(ctx, servers,
+		zkrecipes.WithNamespace(exampleNamespace()),
+		zkrecipes.WithTLS(&tls.Config{
+			RootCAs:      caPool,                        // the CA of the servers' certificates
+			Certificates: []tls.Certificate{clientCert}, // for ssl.clientAuth=need
+		}))
+	if err != nil {
+		// A failed handshake names the server, e.g. "... last connection error: zkrecipes: TLS
+		// handshake with ZooKeeper server zk1.example.com:2281 failed: tls: failed to verify
+		// certificate: x509: certificate signed by unknown authority".
+		fmt.Println("connect:", err)
+		return
+	}
+	defer client.Close(context.Background())
+
+	path, err := client.Create(ctx, "/secure", []byte("over TLS"), zkrecipes.ModePersistent, zkrecipes.WithParents())
+	if err != nil {
+		fmt.Println("create:", err)
+		return
+	}
+	data, _, _ := client.Get(ctx, path)
+	fmt.Printf("%s: %s\n", path, data)
+	// Output: /secure: over TLS
 }
