@@ -82,6 +82,14 @@ func Connect(ctx context.Context, servers []string, opts ...Option) (*Client, er
 	}
 	c := &Client{cfg: cfg, ns: ns, log: log}
 	c.negotiated.handshake = max(cfg.sessionTimeout/time.Duration(len(hosts)), time.Second)
+	c.negotiated.tls = cfg.tls
+	c.negotiated.onErr = func(err error, bad bool) {
+		if bad {
+			log.Warn("zkrecipes: connection to ZooKeeper failed", "err", err)
+		} else {
+			log.Debug("zkrecipes: connection to ZooKeeper failed", "err", err)
+		}
+	}
 	c.life, c.stopLife = context.WithCancel(context.Background())
 	c.abandoned, c.abandon = context.WithCancel(context.Background())
 	c.loop = newZKLoop()
@@ -92,7 +100,13 @@ func Connect(ctx context.Context, servers []string, opts ...Option) (*Client, er
 	// channel that is closed once c.conn is set.
 	ready := make(chan struct{})
 	hp := cfg.hostProvider
-	if hp == nil {
+	switch {
+	case hp != nil:
+	case cfg.tls != nil:
+		// TLS checks the server's certificate against the name in the connect string, so
+		// the dialer must see that name, not an address go-zk resolved it to.
+		hp = &literalHostProvider{}
+	default:
 		hp = zk.NewDNSHostProvider()
 	}
 	conn, _, err := zk.Connect(hosts, cfg.sessionTimeout,
@@ -125,8 +139,14 @@ func Connect(ctx context.Context, servers []string, opts ...Option) (*Client, er
 	defer cancel()
 	if err := c.sm.waitConnected(wctx); err != nil {
 		_ = c.Close(context.Background())
-		if ctx.Err() != nil {
+		last := c.negotiated.lastError()
+		switch {
+		case ctx.Err() != nil && last != nil:
+			return nil, fmt.Errorf("zkrecipes: connect %v: %w (last connection error: %w)", hosts, ctx.Err(), last)
+		case ctx.Err() != nil:
 			return nil, fmt.Errorf("zkrecipes: connect %v: %w", hosts, ctx.Err())
+		case last != nil:
+			return nil, fmt.Errorf("%w: %v within %v; last connection error: %w", ErrConnectTimeout, hosts, cfg.connectionTimeout, last)
 		}
 		return nil, fmt.Errorf("%w: %v within %v", ErrConnectTimeout, hosts, cfg.connectionTimeout)
 	}

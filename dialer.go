@@ -2,6 +2,7 @@ package zkrecipes
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -26,6 +27,31 @@ type negotiatedTimeout struct {
 	// would hold the client until its session is long gone. Like ZooKeeper's Java client,
 	// we give one server at most the session timeout divided by the number of servers.
 	handshake time.Duration
+	// tls, when set, runs TLS over every connection, under the snooping (WithTLS).
+	tls *tls.Config
+	// onErr is told why a dial, a TLS handshake or the session handshake failed; bad is
+	// true for failures that are a misconfiguration rather than a server being away (TLS).
+	onErr func(err error, bad bool)
+
+	mu      sync.Mutex
+	lastErr error // the last failure onErr was told of
+}
+
+// fail records err as the last connection failure and passes it to onErr.
+func (n *negotiatedTimeout) fail(err error, bad bool) {
+	n.mu.Lock()
+	n.lastErr = err
+	n.mu.Unlock()
+	if n.onErr != nil {
+		n.onErr(err, bad)
+	}
+}
+
+// lastError returns the last connection failure (nil when there was none).
+func (n *negotiatedTimeout) lastError() error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.lastErr
 }
 
 func (n *negotiatedTimeout) get(fallback time.Duration) time.Duration {
@@ -41,7 +67,8 @@ var errAbandoned = errors.New("zkrecipes: client closing; not dialing")
 // wrap makes every connection a snoopConn, and ties it to abandon: once abandon is done,
 // new dials fail at once and connections already made are closed, whatever go-zk is doing
 // with them (dialing, waiting for a handshake, reading). dial == nil means TCP, with the
-// dial itself abandoned too.
+// dial itself abandoned too. With n.tls, TLS runs over the connection dial makes, and the
+// snoopConn reads the plaintext. Failures are recorded (see fail).
 func (n *negotiatedTimeout) wrap(dial zk.Dialer, abandon context.Context) zk.Dialer {
 	if dial == nil {
 		dial = func(network, address string, timeout time.Duration) (net.Conn, error) {
@@ -55,13 +82,27 @@ func (n *negotiatedTimeout) wrap(dial zk.Dialer, abandon context.Context) zk.Dia
 		}
 		c, err := dial(network, address, timeout)
 		if err != nil {
+			if abandon.Err() == nil {
+				n.fail(err, false)
+			}
 			return nil, err
 		}
 		if abandon.Err() != nil {
 			c.Close()
 			return nil, errAbandoned
 		}
-		s := &snoopConn{Conn: c, nt: n}
+		if n.tls != nil {
+			// The handshake gets what the session handshake gets (see handshake): go-zk's
+			// dial timeout (1 s) is tight for a busy server's first TLS handshake.
+			c, err = tlsHandshake(c, n.tls, address, max(timeout, n.handshake), abandon)
+			if err != nil {
+				if !errors.Is(err, errAbandoned) {
+					n.fail(err, true)
+				}
+				return nil, err
+			}
+		}
+		s := &snoopConn{Conn: c, nt: n, abandon: abandon, address: address}
 		s.unhook = context.AfterFunc(abandon, func() { c.Close() })
 		return s, nil
 	}
@@ -73,11 +114,13 @@ const maxConnectResponse = 1024
 
 type snoopConn struct {
 	net.Conn
-	nt     *negotiatedTimeout
-	unhook func() bool // releases the close at abandon
-	mu     sync.Mutex
-	head   []byte
-	done   bool
+	nt      *negotiatedTimeout
+	abandon context.Context
+	address string
+	unhook  func() bool // releases the close at abandon
+	mu      sync.Mutex
+	head    []byte
+	done    bool
 }
 
 // Close closes the connection and releases its tie to the Client's abandon context.
@@ -108,6 +151,17 @@ func (s *snoopConn) capped(t time.Time) time.Time {
 
 func (s *snoopConn) Read(p []byte) (int, error) {
 	n, err := s.Conn.Read(p)
+	if err != nil && n == 0 && s.abandon.Err() == nil {
+		s.mu.Lock()
+		done := s.done
+		s.mu.Unlock()
+		if !done {
+			// Before the connect response: a server that refuses us (a TLS client
+			// certificate it does not accept, too many connections) says so here.
+			s.nt.fail(fmt.Errorf("zkrecipes: ZooKeeper server %s: connection failed before the session handshake completed%s: %w",
+				s.address, tlsHint(s.nt.tls, err, false), err), s.nt.tls != nil)
+		}
+	}
 	if n > 0 {
 		s.mu.Lock()
 		if !s.done {

@@ -15,6 +15,10 @@
 // The recipes live in sub-packages: leader (LeaderLatch, leadership as a context with a
 // fencing token) and discovery (ServiceDiscovery, a watch cache and a provider).
 //
+// [WithTLS] connects over TLS (mutual TLS with a client certificate) to ZooKeeper's
+// secureClientPort; a failed handshake is retried like an unreachable server, and
+// Connect's [ErrConnectTimeout] error wraps the last failure, naming the server.
+//
 // Paths given to a Client are relative to its namespace (see [WithNamespace]); the raw
 // go-zk connection from [Client.Conn] sees full server paths.
 //

@@ -16,7 +16,9 @@ var (
 	// connection, which looks like a connection loss and would be retried in vain.
 	ErrDataTooLarge = errors.New("zkrecipes: node data too large")
 	// ErrConnectTimeout is returned by Connect when no session is established within the
-	// connection timeout.
+	// connection timeout. When a connection attempt failed (a refused dial, a TLS handshake,
+	// a server that closed the connection before the session handshake), the error also
+	// wraps the last such failure, which names the server.
 	ErrConnectTimeout = errors.New("zkrecipes: timed out establishing a ZooKeeper session")
 	// ErrInvalidArgument is returned for a bad option or argument value; the message names it.
 	ErrInvalidArgument = errors.New("zkrecipes: invalid argument")

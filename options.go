@@ -1,6 +1,7 @@
 package zkrecipes
 
 import (
+	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"time"
@@ -31,6 +32,7 @@ type config struct {
 	acl               []zk.ACL
 	logger            *slog.Logger
 	dialer            zk.Dialer
+	tls               *tls.Config
 	hostProvider      zk.HostProvider
 	hooks             Hooks
 	maxDataSize       int
@@ -125,14 +127,42 @@ func WithLogger(l *slog.Logger) Option {
 	}
 }
 
-// WithDialer sets how connections to servers are made, for TLS or fault injection. The
+// WithDialer sets how connections to servers are made, for fault injection or a proxy. The
 // default dials TCP like net.DialTimeout, and Close abandons a dial in progress; a dial of
-// d is waited out (go-zk bounds it to 1 s).
+// d is waited out (go-zk bounds it to 1 s). With WithTLS, d makes the underlying
+// connection and TLS runs over it.
 func WithDialer(d zk.Dialer) Option {
 	return func(c *config) {
 		if d != nil {
 			c.dialer = d
 		}
+	}
+}
+
+// WithTLS connects to the servers with TLS, as to ZooKeeper's secureClientPort; for mutual
+// TLS put the client certificate in cfg.Certificates (or GetClientCertificate). cfg is
+// cloned per connection, not modified; when cfg.ServerName is empty the server
+// certificate is verified against the host of the server's address as the connect string
+// gives it (a name, or an IP address the certificate must list), so Connect dials names
+// unresolved, resolving them on every dial; with WithHostProvider, the addresses the
+// provider returns are what is verified. A nil cfg makes Connect fail.
+//
+// A failed TLS handshake counts as a failed connection to that server: go-zk tries the
+// next server, and keeps trying, as for a server that is down; it is logged at warning
+// level with the server's address. When no session is established in time, Connect's
+// ErrConnectTimeout error wraps the last such failure, which names the server and matches
+// the crypto/tls and crypto/x509 errors (e.g. *tls.CertificateVerificationError for a
+// server certificate from another CA) with errors.As. A client certificate the server
+// refuses shows, with TLS 1.3, only once the server answers: as a connection failure
+// "before the session handshake completed" that is recorded the same way. After a session
+// was established, a handshake that fails while reconnecting suspends the Client like any
+// other lost connection (SUSPENDED, then LOST after the session timeout).
+func WithTLS(cfg *tls.Config) Option {
+	return func(c *config) {
+		if cfg == nil {
+			c.badf("nil TLS config")
+		}
+		c.tls = cfg
 	}
 }
 

@@ -44,6 +44,9 @@ type backend interface {
 type nodeDriver interface {
 	// addr is the host:port clients use now; it changes when a Docker container restarts.
 	addr() string
+	// secureAddr is the host:port of the TLS port ("" without WithTLS); like addr it
+	// changes when a Docker container restarts.
+	secureAddr() string
 	stop(ctx context.Context) error
 	start(ctx context.Context) error
 	kill(ctx context.Context) error

@@ -1,6 +1,7 @@
 package zktest
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -41,6 +42,13 @@ func init() {
 }
 
 const clientPort = "2181/tcp"
+
+// securePort is the container's TLS client port (WithTLS), and tlsDir where its files go.
+const (
+	securePort    = "2281/tcp"
+	securePortNum = 2281
+	tlsDir        = "/conf"
+)
 
 // dockerBackend runs each server in a container started from the image.
 type dockerBackend struct {
@@ -109,7 +117,11 @@ func (b *dockerBackend) env(cfg config) map[string]string {
 		"admin.enableServer":     "ZOO_ADMINSERVER_ENABLED",
 	}
 	var extra []string
-	for _, kv := range cfg.settings() {
+	settings := cfg.settings()
+	if cfg.tls != nil {
+		settings = append(settings, cfg.tls.settings(tlsDir, securePortNum)...)
+	}
+	for _, kv := range settings {
 		if n, ok := names[kv[0]]; ok {
 			env[n] = kv[1]
 		} else {
@@ -119,6 +131,16 @@ func (b *dockerBackend) env(cfg config) map[string]string {
 	if len(extra) > 0 {
 		env["ZOO_CFG_EXTRA"] = strings.Join(extra, " ")
 	}
+	if cfg.tls != nil {
+		// Our image's entrypoint puts zookeeper.jar (whose manifest lacks netty-codec) on the
+		// classpath and takes no more, so the Netty jars go on the boot class path: Netty is
+		// then loaded from there as a whole. Paths that do not exist (the official image
+		// bundles Netty elsewhere) are ignored by the JVM.
+		boot := append([]string{"/usr/share/java/netty-common.jar", "/usr/share/java/netty-buffer.jar",
+			"/usr/share/java/netty-transport.jar", "/usr/share/java/netty-handler.jar",
+			"/usr/share/java/netty-transport-native-epoll.jar"}, nettyJars...)
+		env["JVMFLAGS"] += " -Xbootclasspath/a:" + strings.Join(boot, ":")
+	}
 	return env
 }
 
@@ -126,17 +148,32 @@ func (b *dockerBackend) labels(label string) map[string]string {
 	return map[string]string{LabelKey: label, LabelKey + ".pid": strconv.Itoa(os.Getpid())}
 }
 
-// run creates and starts one container; networks[0] is joined with alias, if any.
-func (b *dockerBackend) run(ctx context.Context, label string, env map[string]string, networks []string, alias string) (*dockerNode, error) {
+// run creates and starts one container; networks[0] is joined with alias, if any. With
+// t, the TLS files are copied in before it starts and the secure port is published.
+func (b *dockerBackend) run(ctx context.Context, label string, env map[string]string, networks []string, alias string, t *TLS) (*dockerNode, error) {
+	ports := []string{clientPort}
+	if t != nil {
+		ports = append(ports, securePort)
+	}
 	req := testcontainers.ContainerRequest{
 		Image:        b.image,
-		ExposedPorts: []string{clientPort},
+		ExposedPorts: ports,
 		Env:          env,
 		Labels:       b.labels(label),
 		Networks:     networks,
 		HostConfigModifier: func(hc *container.HostConfig) {
-			hc.PortBindings = network.PortMap{network.MustParsePort(clientPort): {{HostIP: b.bindIP}}}
+			hc.PortBindings = network.PortMap{}
+			for _, p := range ports {
+				hc.PortBindings[network.MustParsePort(p)] = []network.PortBinding{{HostIP: b.bindIP}}
+			}
 		},
+	}
+	if t != nil {
+		for name, data := range t.files() {
+			req.Files = append(req.Files, testcontainers.ContainerFile{
+				Reader: bytes.NewReader(data), ContainerFilePath: tlsDir + "/" + name, FileMode: 0o644,
+			})
+		}
 	}
 	if alias != "" {
 		req.NetworkAliases = map[string][]string{networks[0]: {alias}}
@@ -144,7 +181,7 @@ func (b *dockerBackend) run(ctx context.Context, label string, env map[string]st
 	}
 	ctr, err := testcontainers.GenericContainer(ctx, testcontainers.GenericContainerRequest{ContainerRequest: req, Started: true})
 	if ctr != nil {
-		n := &dockerNode{b: b, ctr: ctr.(*testcontainers.DockerContainer), alias: alias}
+		n := &dockerNode{b: b, ctr: ctr.(*testcontainers.DockerContainer), alias: alias, tls: t != nil}
 		if err == nil {
 			err = n.refreshAddr(ctx)
 		}
@@ -161,7 +198,7 @@ func (b *dockerBackend) startStandalone(ctx context.Context, cfg config, label s
 	if err := b.checkImage(ctx); err != nil {
 		return nil, err
 	}
-	n, err := b.run(ctx, label, b.env(cfg), nil, "")
+	n, err := b.run(ctx, label, b.env(cfg), nil, "", cfg.tls)
 	if err != nil {
 		return nil, err
 	}
@@ -174,6 +211,9 @@ func (b *dockerBackend) startStandalone(ctx context.Context, cfg config, label s
 }
 
 func (b *dockerBackend) startEnsemble(ctx context.Context, cfg config, label string, size int) ([]nodeDriver, func(context.Context) error, error) {
+	if cfg.tls != nil {
+		return nil, nil, fmt.Errorf("%w: WithTLS is for standalone servers", ErrUnsupported)
+	}
 	if err := b.checkImage(ctx); err != nil {
 		return nil, nil, err
 	}
@@ -203,7 +243,7 @@ func (b *dockerBackend) startEnsemble(ctx context.Context, cfg config, label str
 		wg.Go(func() {
 			// Clients reach the member through a port published on the default bridge; the
 			// members talk over the ensemble's own network, which Partition disconnects.
-			nodes[i], errs[i] = b.run(ctx, label, env, []string{nw.Name, "bridge"}, fmt.Sprintf("zk%d", i+1))
+			nodes[i], errs[i] = b.run(ctx, label, env, []string{nw.Name, "bridge"}, fmt.Sprintf("zk%d", i+1), nil)
 		})
 	}
 	wg.Wait()
@@ -233,9 +273,11 @@ type dockerNode struct {
 	id    int
 	alias string
 	netID string // the ensemble network; "" for a standalone server
+	tls   bool   // the secure port is published
 
 	mu        sync.Mutex
 	cur       string
+	curSecure string
 	intended  bool // the harness stopped it; exiting is not a failure
 	paused    bool
 	lastCheck time.Time
@@ -253,10 +295,24 @@ func (n *dockerNode) refreshAddr(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	secure := ""
+	if n.tls {
+		sp, err := n.ctr.MappedPort(ctx, securePort)
+		if err != nil {
+			return err
+		}
+		secure = net.JoinHostPort(n.b.host, sp.Port())
+	}
 	n.mu.Lock()
-	n.cur = net.JoinHostPort(n.b.host, p.Port())
+	n.cur, n.curSecure = net.JoinHostPort(n.b.host, p.Port()), secure
 	n.mu.Unlock()
 	return nil
+}
+
+func (n *dockerNode) secureAddr() string {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.curSecure
 }
 
 func (n *dockerNode) id8() string { return n.ctr.GetContainerID()[:12] }

@@ -29,7 +29,10 @@ func probeExternal() (backend, error) {
 
 func (b *externalBackend) name() string { return "external (" + strings.Join(b.servers, ",") + ")" }
 
-func (b *externalBackend) startStandalone(ctx context.Context, _ config, _ string) (nodeDriver, error) {
+func (b *externalBackend) startStandalone(ctx context.Context, cfg config, _ string) (nodeDriver, error) {
+	if cfg.tls != nil {
+		return nil, fmt.Errorf("%w: the external backend (%s) cannot start a TLS server", ErrUnsupported, EnvServers)
+	}
 	// Options such as the tick time cannot be applied to a server the harness does not own;
 	// a test that depends on them must check Backend().
 	for _, s := range b.servers {
@@ -48,6 +51,7 @@ func (b *externalBackend) startEnsemble(context.Context, config, string, int) ([
 type externalNode struct{ servers []string }
 
 func (n externalNode) addr() string                      { return n.servers[0] }
+func (externalNode) secureAddr() string                  { return "" }
 func (externalNode) stop(context.Context) error          { return ErrUnsupported }
 func (externalNode) start(context.Context) error         { return ErrUnsupported }
 func (externalNode) kill(context.Context) error          { return ErrUnsupported }

@@ -22,6 +22,12 @@ const EnvClasspath = "ZK_TEST_CLASSPATH"
 
 var defaultClasspath = []string{"/usr/share/java/zookeeper.jar", "/usr/share/java/slf4j-simple.jar"}
 
+// nettyJars are the Netty jars ZooKeeper's TLS needs besides those zookeeper.jar's manifest
+// lists: Debian's manifest leaves out netty-codec (SslHandler's base class) and its
+// companions, which the plaintext Netty path never loads.
+var nettyJars = []string{"/usr/share/java/netty-codec.jar", "/usr/share/java/netty-resolver.jar",
+	"/usr/share/java/netty-transport-native-unix-common.jar"}
+
 const quorumPeerMain = "org.apache.zookeeper.server.quorum.QuorumPeerMain"
 
 // localBackend runs Debian's ZooKeeper jar as child processes bound to 127.0.0.1.
@@ -50,11 +56,14 @@ func probeLocal() (backend, error) {
 func (b *localBackend) name() string { return "local (" + b.classpath + ")" }
 
 func (b *localBackend) startStandalone(ctx context.Context, cfg config, label string) (nodeDriver, error) {
-	ports, err := freePorts(1)
+	ports, err := freePorts(2)
 	if err != nil {
 		return nil, err
 	}
 	n, err := b.newNode(cfg, label, 0, ports[0], nil)
+	if err == nil && cfg.tls != nil {
+		err = n.setupTLS(cfg.tls, ports[1])
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -71,6 +80,9 @@ func (b *localBackend) startStandalone(ctx context.Context, cfg config, label st
 }
 
 func (b *localBackend) startEnsemble(ctx context.Context, cfg config, label string, size int) ([]nodeDriver, func(context.Context) error, error) {
+	if cfg.tls != nil {
+		return nil, nil, fmt.Errorf("%w: WithTLS is for standalone servers", ErrUnsupported)
+	}
 	ports, err := freePorts(3 * size)
 	if err != nil {
 		return nil, nil, err
@@ -121,6 +133,8 @@ type localNode struct {
 	id         int // 0 for a standalone server
 	dir        string
 	clientPort int
+	securePort int    // 0 without TLS
+	classpath  string // the backend's, with the Netty jars TLS needs
 	links      *peerLinks
 
 	mu       sync.Mutex
@@ -136,7 +150,7 @@ func (b *localBackend) newNode(cfg config, label string, id, clientPort int, ser
 	if err != nil {
 		return nil, err
 	}
-	n := &localNode{b: b, id: id, dir: dir, clientPort: clientPort}
+	n := &localNode{b: b, id: id, dir: dir, clientPort: clientPort, classpath: b.classpath}
 	var c strings.Builder
 	fmt.Fprintf(&c, "dataDir=%s\nclientPort=%d\nclientPortAddress=127.0.0.1\n", filepath.Join(dir, "data"), clientPort)
 	for _, kv := range cfg.settings() {
@@ -161,6 +175,44 @@ func (b *localBackend) newNode(cfg config, label string, id, clientPort int, ser
 
 func (n *localNode) addr() string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(n.clientPort)) }
 
+func (n *localNode) secureAddr() string {
+	if n.securePort == 0 {
+		return ""
+	}
+	return net.JoinHostPort("127.0.0.1", strconv.Itoa(n.securePort))
+}
+
+// setupTLS writes the TLS material next to zoo.cfg and adds the TLS lines to it.
+func (n *localNode) setupTLS(t *TLS, port int) error {
+	for name, data := range t.files() {
+		if err := os.WriteFile(filepath.Join(n.dir, name), data, 0o600); err != nil {
+			n.close(context.Background())
+			return err
+		}
+	}
+	var c strings.Builder
+	c.WriteString("secureClientPortAddress=127.0.0.1\n")
+	for _, kv := range t.settings(n.dir, port) {
+		fmt.Fprintf(&c, "%s=%s\n", kv[0], kv[1])
+	}
+	f, err := os.OpenFile(filepath.Join(n.dir, "zoo.cfg"), os.O_APPEND|os.O_WRONLY, 0)
+	if err == nil {
+		_, err = f.WriteString(c.String())
+		err = errors.Join(err, f.Close())
+	}
+	if err != nil {
+		n.close(context.Background())
+		return err
+	}
+	n.securePort = port
+	for _, j := range nettyJars {
+		if _, err := os.Stat(j); err == nil && !strings.Contains(n.classpath, j) {
+			n.classpath += string(os.PathListSeparator) + j
+		}
+	}
+	return nil
+}
+
 func (n *localNode) start(ctx context.Context) error {
 	n.mu.Lock()
 	defer n.mu.Unlock()
@@ -173,7 +225,7 @@ func (n *localNode) start(ctx context.Context) error {
 	}
 	defer log.Close() // the child holds its own descriptor
 	args := append([]string{}, jvmFlags...)
-	args = append(args, "-Dorg.slf4j.simpleLogger.showDateTime=true", "-cp", n.b.classpath, quorumPeerMain, filepath.Join(n.dir, "zoo.cfg"))
+	args = append(args, "-Dorg.slf4j.simpleLogger.showDateTime=true", "-cp", n.classpath, quorumPeerMain, filepath.Join(n.dir, "zoo.cfg"))
 	cmd := exec.Command(n.b.java, args...)
 	cmd.Dir = n.dir
 	cmd.Stdout, cmd.Stderr = log, log

@@ -64,3 +64,26 @@ func TestConfigKeySeparatesOptions(t *testing.T) {
 		t.Fatal("bad options accepted")
 	}
 }
+
+func TestConfigKeySeparatesTLS(t *testing.T) {
+	ca, err := NewCA("key test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	kp, err := ca.Issue("server", "127.0.0.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain, _ := newConfig(nil)
+	need, _ := newConfig([]Option{WithTLS(TLS{Server: kp, TrustPEM: ca.CertPEM()})})
+	need2, _ := newConfig([]Option{WithTLS(TLS{Server: kp, TrustPEM: ca.CertPEM(), ClientAuth: ClientAuthNeed})})
+	none, _ := newConfig([]Option{WithTLS(TLS{Server: kp, TrustPEM: ca.CertPEM(), ClientAuth: ClientAuthNone})})
+	if plain.key() == need.key() || need.key() != need2.key() || need.key() == none.key() {
+		t.Fatal("configuration keys do not tell TLS options apart")
+	}
+	for _, bad := range []TLS{{}, {Server: kp}, {Server: kp, TrustPEM: ca.CertPEM(), ClientAuth: "maybe"}} {
+		if _, err := newConfig([]Option{WithTLS(bad)}); err == nil {
+			t.Fatalf("bad TLS option %+v accepted", bad)
+		}
+	}
+}

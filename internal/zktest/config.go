@@ -19,6 +19,7 @@ type config struct {
 	initLimit    int
 	syncLimit    int
 	extra        map[string]string
+	tls          *TLS // nil: no secure port
 	startTimeout time.Duration
 	errs         []string
 }
@@ -124,6 +125,7 @@ func (c config) key() string {
 	for _, kv := range c.settings() {
 		fmt.Fprintf(&b, "%s=%s\n", kv[0], kv[1])
 	}
+	b.WriteString(c.tls.key())
 	return b.String()
 }
 

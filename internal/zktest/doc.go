@@ -33,7 +33,11 @@
 //
 // Servers the harness starts have tickTime 200 ms (sessions from 400 ms to 4 s),
 // maxClientCnxns=0, the four-letter words ruok, srvr, stat, mntr, cons, wchs, wchc and dump,
-// and no admin server. A server counts as ready when `srvr` reports a Mode line. Every
+// and no admin server. WithTLS adds a TLS secureClientPort (Server.SecureServers) served by
+// the Netty connection factory, with key material from NewCA in PEM files written at start
+// (copied into the container on Docker; the Netty jars Debian's zookeeper.jar manifest lacks
+// are added to the classpath, or on Docker to the boot class path, so the image is unchanged).
+// A server counts as ready when `srvr` reports a Mode line. Every
 // container, network, process and directory is removed in t.Cleanup or by Main; after a test
 // binary crashes, local servers die with it, and leftover containers carry the label
 // zkrecipes.zktest.

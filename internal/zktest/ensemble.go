@@ -146,6 +146,7 @@ type hostProvider struct {
 	mu         sync.Mutex
 	nodes      []*Node
 	curr, last int
+	secure     bool // the nodes' TLS ports
 }
 
 func newHostProvider(nodes []*Node) *hostProvider {
@@ -153,6 +154,12 @@ func newHostProvider(nodes []*Node) *hostProvider {
 	// Spread clients over the members, as go-zk's own provider does.
 	rand.Shuffle(len(ns), func(i, j int) { ns[i], ns[j] = ns[j], ns[i] })
 	return &hostProvider{nodes: ns, curr: -1, last: -1}
+}
+
+func newSecureHostProvider(nodes []*Node) *hostProvider {
+	p := newHostProvider(nodes)
+	p.secure = true
+	return p
 }
 
 // Init ignores servers: the nodes are the truth.
@@ -174,6 +181,9 @@ func (p *hostProvider) Next() (string, bool) {
 	retryStart := p.curr == p.last
 	if p.last == -1 {
 		p.last = 0
+	}
+	if p.secure {
+		return p.nodes[p.curr].SecureAddr(), retryStart
 	}
 	return p.nodes[p.curr].Addr(), retryStart
 }

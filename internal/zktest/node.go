@@ -36,6 +36,10 @@ func newNode(id int, drv nodeDriver) *Node {
 // node is stopped and started; Ensemble.HostProvider follows it.
 func (n *Node) Addr() string { return n.drv.addr() }
 
+// SecureAddr returns the host:port of the node's TLS port (WithTLS), "" without one. On
+// Docker it changes when the node is stopped and started, like Addr.
+func (n *Node) SecureAddr() string { return n.drv.secureAddr() }
+
 // Mode asks the node for `srvr`; ModeNone with a nil error means it runs but does not serve
 // (no quorum). A stopped or paused node returns an error.
 func (n *Node) Mode(ctx context.Context) (Mode, error) { return ServerMode(ctx, n.Addr()) }

@@ -33,6 +33,24 @@ func (s *Server) Servers() []string {
 	return []string{s.node.Addr()}
 }
 
+// SecureServers returns the TLS client addresses ("127.0.0.1:port") of a server started
+// WithTLS, nil without TLS. Like Servers, a dedicated Docker server's port changes when its
+// Node is stopped and started; SecureHostProvider follows it.
+func (s *Server) SecureServers() []string {
+	if s.node == nil || s.node.SecureAddr() == "" {
+		return nil
+	}
+	return []string{s.node.SecureAddr()}
+}
+
+// SecureHostProvider is HostProvider for the TLS port.
+func (s *Server) SecureHostProvider() zk.HostProvider {
+	if s.node == nil {
+		return zk.NewDNSHostProvider()
+	}
+	return newSecureHostProvider([]*Node{s.node})
+}
+
 // ConnectString returns Servers joined by commas, the form Curator and zkCli take.
 func (s *Server) ConnectString() string { return strings.Join(s.Servers(), ",") }
 
@@ -80,6 +98,7 @@ func Start(t testing.TB, opts ...Option) *Server {
 		t.Fatal(err)
 	}
 	b := backendFor(t)
+	noTLS(t, b, opts)
 	if !mainActive.Load() {
 		t.Fatal("zktest.Start shares a server between tests and needs `func TestMain(m *testing.M) { zktest.Main(m) }` " +
 			"to stop it at the end; or use zktest.StartDedicated")
@@ -134,6 +153,7 @@ func StartDedicated(t testing.TB, opts ...Option) *Server {
 		t.Fatal(err)
 	}
 	b := backendFor(t)
+	noTLS(t, b, opts)
 	ctx, cancel := context.WithTimeout(context.Background(), cfg.startTimeout)
 	defer cancel()
 	srv, err := startServer(ctx, b, cfg, t.Name())
@@ -154,6 +174,16 @@ func StartDedicated(t testing.TB, opts ...Option) *Server {
 		}
 	})
 	return srv
+}
+
+// noTLS ends the test (as unavailable) when it asks for TLS of a backend that has none.
+func noTLS(t testing.TB, b backend, opts []Option) {
+	t.Helper()
+	if cfg, _ := newConfig(opts); cfg.tls != nil {
+		if _, ok := b.(*externalBackend); ok {
+			unavailable(t, fmt.Errorf("%w: the external backend cannot start a TLS server", ErrUnsupported))
+		}
+	}
 }
 
 func startServer(ctx context.Context, b backend, cfg config, label string) (*Server, error) {
