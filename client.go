@@ -46,6 +46,14 @@ type Client struct {
 // that is not a number in 1..65535, an empty entry) or chroot, like a bad option, is refused
 // at once, before anything is dialed, with an error that matches ErrInvalidArgument and
 // names it (see ParseConnectString).
+//
+// Servers are tried in turn (in an order shuffled once per Client), by name: each name is
+// resolved when its turn comes, on every pass, so a DNS change is followed and a name that
+// does not resolve is logged (warn) and skipped while another server answers; Connect fails
+// only when no server gives a session within the connection timeout. After a disconnection
+// the other servers are tried at once, one after another; only while every server fails
+// does the Client wait between passes, with a jittered backoff from 20 ms doubling up to 1 s
+// (reset by each new connection). WithHostProvider replaces this policy.
 func Connect(ctx context.Context, servers []string, opts ...Option) (*Client, error) {
 	cfg := defaultConfig()
 	for _, o := range opts {
@@ -93,7 +101,7 @@ func Connect(ctx context.Context, servers []string, opts ...Option) (*Client, er
 	ready := make(chan struct{})
 	hp := cfg.hostProvider
 	if hp == nil {
-		hp = zk.NewDNSHostProvider()
+		hp = newHostProvider(c.life, log)
 	}
 	conn, _, err := zk.Connect(hosts, cfg.sessionTimeout,
 		zk.WithDialer(c.negotiated.wrap(cfg.dialer, c.abandoned)),
