@@ -52,7 +52,7 @@ type Client struct {
 // does not resolve is logged (warn) and skipped while another server answers; Connect fails
 // only when no server gives a session within the connection timeout. After a disconnection
 // the other servers are tried at once, one after another; only while every server fails
-// does the Client wait between passes, with a jittered backoff from 20 ms doubling up to 1 s
+// does the Client wait between passes, with a jittered backoff from 20 ms doubling up to 500 ms
 // (reset by each new connection). WithHostProvider replaces this policy.
 func Connect(ctx context.Context, servers []string, opts ...Option) (*Client, error) {
 	cfg := defaultConfig()

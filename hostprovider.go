@@ -13,7 +13,7 @@ import (
 // Backoff between passes over the servers of the Client's own host provider.
 const (
 	hostBackoffBase = 20 * time.Millisecond
-	hostBackoffMax  = time.Second
+	hostBackoffMax  = 500 * time.Millisecond
 	// hostLookupTimeout bounds one name lookup.
 	hostLookupTimeout = 2 * time.Second
 )
@@ -28,7 +28,7 @@ const (
 // tried in turn; after a disconnection the next server in the list comes first, so a client
 // whose server died tries the others before it. A pass is one turn through every host. The
 // first pass after a (re)connection starts at once and its servers are tried back to back;
-// each later pass waits a jittered backoff first (in [d/2, d], d = 20 ms doubling up to 1 s),
+// each later pass waits a jittered backoff first (in [d/2, d], d = 20 ms doubling up to 500 ms),
 // so the delay grows only while every server fails. Connected (a session was established)
 // resets it.
 //
@@ -121,7 +121,7 @@ func (p *hostProvider) Len() int {
 }
 
 // Next returns the address to dial next. It blocks for the backoff between passes (at most
-// 1 s, cut short when the Client closes) and for name lookups (at most 2 s each, also cut
+// 500 ms, cut short when the Client closes) and for name lookups (at most 2 s each, also cut
 // short by Close).
 func (p *hostProvider) Next() (server string, retryStart bool) {
 	p.mu.Lock()

@@ -85,7 +85,7 @@ func TestHostProviderRotationAndBackoff(t *testing.T) {
 			t.Fatalf("pass %d: %v, want %v", pass, got, want)
 		}
 	}
-	wantWaits := []time.Duration{20, 40, 80, 160, 320, 640, 1000, 1000}
+	wantWaits := []time.Duration{20, 40, 80, 160, 320, 500, 500, 500}
 	for i := range wantWaits {
 		wantWaits[i] *= time.Millisecond
 	}
