@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-zookeeper/zk"
@@ -36,6 +37,9 @@ type Client struct {
 	abandon   context.CancelFunc
 	loop      *zkLoop
 
+	// calls counts the operations' calls into go-zk that have not returned.
+	calls atomic.Int64
+
 	closeOnce sync.Once
 }
 
@@ -53,7 +57,10 @@ type Client struct {
 // only when no server gives a session within the connection timeout. After a disconnection
 // the other servers are tried at once, one after another; only while every server fails
 // does the Client wait between passes, with a jittered backoff from 20 ms doubling up to 500 ms
-// (reset by each new connection). WithHostProvider replaces this policy.
+// (reset by each new connection). When a pass fails while an operation's request waits
+// unsent in go-zk's queue (it was issued as the connection dropped), go-zk is let fail it
+// with zk.ErrNoServer (retried under the policy) and then pauses 1 s, once. WithHostProvider
+// replaces this policy.
 func Connect(ctx context.Context, servers []string, opts ...Option) (*Client, error) {
 	cfg := defaultConfig()
 	for _, o := range opts {
@@ -101,7 +108,9 @@ func Connect(ctx context.Context, servers []string, opts ...Option) (*Client, er
 	ready := make(chan struct{})
 	hp := cfg.hostProvider
 	if hp == nil {
-		hp = newHostProvider(c.life, log)
+		p := newHostProvider(c.life, log)
+		p.queued = func() bool { return c.calls.Load() > 0 }
+		hp = p
 	}
 	conn, _, err := zk.Connect(hosts, cfg.sessionTimeout,
 		zk.WithDialer(c.negotiated.wrap(cfg.dialer, c.abandoned)),

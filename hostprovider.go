@@ -38,15 +38,19 @@ const (
 // resolver gave them. When no host resolves during a whole pass, Next returns a host as
 // given, so go-zk's dial reports the failure and the loop goes on.
 //
-// retryStart: go-zk fails its queued requests with ErrNoServer and then sleeps a fixed 1 s
-// whenever Next reports true. While the Client is open, Next never does: the backoff above
-// replaces the sleep, and the Client's operations do not queue in go-zk while disconnected
-// (awaitConnection holds them for up to 1 s and fails them unsent with ErrNoServer). Once the
-// Client closes (life is done), the backoff is skipped and Next reports true at the end of
-// each pass, which is the only point where go-zk's dialing loop notices its Close: the
-// pending close request is answered and the loop ends. Closing go-zk's Conn directly
-// (Client.Conn().Close()) is therefore not enough to stop a Client's dialing loop: use
-// Client.Close.
+// retryStart: go-zk fails its unsent requests with ErrNoServer and then sleeps a fixed 1 s
+// whenever Next reports true. The backoff above replaces that sleep, so Next reports true
+// only when a pass has failed while go-zk still holds a call of the Client's: one sent in
+// the moment between the connection dropping and the Client noticing (later ones are held
+// by the Client itself: awaitConnection fails them unsent with ErrNoServer after 1 s). go-zk
+// would keep such a call until a server answers; instead it fails it, not sent, and the
+// operation retries under its policy as before, at the price of go-zk's 1 s pause for that
+// outage. An idle client, or one whose next server answers in the first pass, never pauses.
+// Once the Client closes (life is done), the backoff is skipped and Next reports true at
+// the end of each pass, which is the only point where go-zk's dialing loop notices its
+// Close: the pending close request is answered and the loop ends. Closing go-zk's Conn
+// directly (Client.Conn().Close()) is therefore not enough to stop a Client's dialing loop:
+// use Client.Close.
 //
 // go-zk calls Init, Next and Connected from one goroutine at a time; the mutex only keeps
 // the race detector and future callers honest.
@@ -56,6 +60,9 @@ type hostProvider struct {
 	lookup func(ctx context.Context, host string) ([]string, error)
 	wait   func(ctx context.Context, d time.Duration) // the backoff sleep, for tests
 	jitter func(d time.Duration) time.Duration
+	// queued reports whether the Client has calls in go-zk that have not returned (nil:
+	// never).
+	queued func() bool
 
 	mu       sync.Mutex
 	hosts    []hostPort
@@ -126,13 +133,13 @@ func (p *hostProvider) Len() int {
 func (p *hostProvider) Next() (server string, retryStart bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	wrapped := false
+	wrapped, flush := false, false
 	for {
 		if len(p.pending) > 0 {
 			a := p.pending[0]
 			p.pending = p.pending[1:]
 			p.returned = true
-			return a, wrapped && p.closing()
+			return a, wrapped && (flush || p.closing())
 		}
 		if p.visited == len(p.hosts) {
 			// A pass is over without a session.
@@ -142,11 +149,16 @@ func (p *hostProvider) Next() (server string, retryStart bool) {
 				// its loop goes on (and sees a Close).
 				p.returned = true
 				h := p.hosts[(p.next+len(p.hosts)-1)%len(p.hosts)]
-				return h.raw, p.closing()
+				return h.raw, p.closing() || p.hasQueued()
 			}
 			p.returned = false
 			wrapped = true
-			if !p.closing() {
+			if p.hasQueued() {
+				// go-zk holds requests of ours that it never sent: let it fail
+				// them (ErrNoServer, not sent) rather than hold them until a
+				// server answers. It pauses 1 s after that, instead of our wait.
+				flush = true
+			} else if !p.closing() {
 				d := min(hostBackoffBase<<min(p.failed, 16), hostBackoffMax)
 				p.failed++
 				p.wait(p.life, p.jitter(d))
@@ -196,3 +208,5 @@ func (p *hostProvider) Connected() {
 }
 
 func (p *hostProvider) closing() bool { return p.life.Err() != nil }
+
+func (p *hostProvider) hasQueued() bool { return p.queued != nil && p.queued() }

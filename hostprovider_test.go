@@ -184,3 +184,23 @@ func TestHostProviderWaitEndsAtClose(t *testing.T) {
 		t.Fatal("Next after close: retryStart false")
 	}
 }
+
+func TestHostProviderFlushesQueuedCalls(t *testing.T) {
+	f := newFakeProvider(t, context.Background(), nil, "10.0.0.1:1", "10.0.0.2:2")
+	queued := true
+	f.queued = func() bool { return queued }
+	f.next(t, 2) // the first pass after a disconnection: never a retryStart
+	// A failed pass with a call still in go-zk: retryStart, so that go-zk fails it
+	// unsent; go-zk then pauses by itself, so the provider does not wait too.
+	if s, retry := f.Next(); !retry || s != "10.0.0.1:1" {
+		t.Fatalf("Next() = %q, %v after a failed pass with a queued call, want retryStart", s, retry)
+	}
+	if s, retry := f.Next(); retry || s != "10.0.0.2:2" {
+		t.Fatalf("Next() = %q, %v in mid-pass, want no retryStart", s, retry)
+	}
+	queued = false
+	f.next(t, 2)
+	if len(f.waits) != 1 {
+		t.Fatalf("waits %v: want only the pass without a queued call to back off", f.waits)
+	}
+}
