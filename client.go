@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-zookeeper/zk"
@@ -36,6 +37,9 @@ type Client struct {
 	abandon   context.CancelFunc
 	loop      *zkLoop
 
+	// calls counts the operations' calls into go-zk that have not returned.
+	calls atomic.Int64
+
 	closeOnce sync.Once
 }
 
@@ -46,6 +50,17 @@ type Client struct {
 // that is not a number in 1..65535, an empty entry) or chroot, like a bad option, is refused
 // at once, before anything is dialed, with an error that matches ErrInvalidArgument and
 // names it (see ParseConnectString).
+//
+// Servers are tried in turn (in an order shuffled once per Client), by name: each name is
+// resolved when its turn comes, on every pass, so a DNS change is followed and a name that
+// does not resolve is logged (warn) and skipped while another server answers; Connect fails
+// only when no server gives a session within the connection timeout. After a disconnection
+// the other servers are tried at once, one after another; only while every server fails
+// does the Client wait between passes, with a jittered backoff from 20 ms doubling up to 500 ms
+// (reset by each new connection). When a pass fails while an operation's request waits
+// unsent in go-zk's queue (it was issued as the connection dropped), go-zk is let fail it
+// with zk.ErrNoServer (retried under the policy) and then pauses 1 s, once. WithHostProvider
+// replaces this policy.
 func Connect(ctx context.Context, servers []string, opts ...Option) (*Client, error) {
 	cfg := defaultConfig()
 	for _, o := range opts {
@@ -100,14 +115,13 @@ func Connect(ctx context.Context, servers []string, opts ...Option) (*Client, er
 	// channel that is closed once c.conn is set.
 	ready := make(chan struct{})
 	hp := cfg.hostProvider
-	switch {
-	case hp != nil:
-	case cfg.tls != nil:
+	if hp == nil {
+		p := newHostProvider(c.life, log)
+		p.queued = func() bool { return c.calls.Load() > 0 }
 		// TLS checks the server's certificate against the name in the connect string, so
-		// the dialer must see that name, not an address go-zk resolved it to.
-		hp = &literalHostProvider{}
-	default:
-		hp = zk.NewDNSHostProvider()
+		// the dialer must see that name, not an address it was resolved to.
+		p.literal = cfg.tls != nil
+		hp = p
 	}
 	conn, _, err := zk.Connect(hosts, cfg.sessionTimeout,
 		zk.WithDialer(c.negotiated.wrap(cfg.dialer, c.abandoned)),

@@ -343,10 +343,21 @@ func TestLongCutLosesSession(t *testing.T) {
 // Killing the server the client is connected to in a 3-node ensemble: SUSPENDED, then
 // RECONNECTED on the same session through another server, and no LOST.
 func TestEnsembleServerKill(t *testing.T) {
+	t.Run("harness-provider", func(t *testing.T) {
+		ensembleServerKill(t, func(ens *zktest.Ensemble) []zkrecipes.Option {
+			return []zkrecipes.Option{zkrecipes.WithHostProvider(ens.HostProvider())}
+		})
+	})
+	// The Client's own provider: the victim is only killed, so the addresses stay.
+	t.Run("default-provider", func(t *testing.T) {
+		ensembleServerKill(t, func(*zktest.Ensemble) []zkrecipes.Option { return nil })
+	})
+}
+
+func ensembleServerKill(t *testing.T, opts func(*zktest.Ensemble) []zkrecipes.Option) {
 	ens := zktest.StartEnsemble(t, 3)
 	ctx := ctxT(t)
-	c := connect(t, ens.Servers(), zkrecipes.WithHostProvider(ens.HostProvider()),
-		zkrecipes.WithSessionTimeout(4*time.Second))
+	c := connect(t, ens.Servers(), append(opts(ens), zkrecipes.WithSessionTimeout(4*time.Second))...)
 	rec := record(c)
 	sid := c.SessionID()
 	var victim *zktest.Node

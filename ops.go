@@ -20,7 +20,13 @@ type result[T any] struct {
 // abandoned call finishes in a goroutine the Client tracks (go-zk fails every pending
 // call when the connection closes, so it cannot outlive Close). For an abandoned call,
 // inflight is a channel closed once fn has returned; it is nil otherwise.
-func call[T any](c *Client, ctx context.Context, fn func() (T, error)) (v T, inflight <-chan struct{}, err error) {
+func call[T any](c *Client, ctx context.Context, f func() (T, error)) (v T, inflight <-chan struct{}, err error) {
+	fn := func() (T, error) {
+		// Counted for the host provider (see hostProvider.queued).
+		c.calls.Add(1)
+		defer c.calls.Add(-1)
+		return f()
+	}
 	if ctx.Done() == nil {
 		v, err = fn()
 		return v, nil, err

@@ -166,8 +166,12 @@ func WithTLS(cfg *tls.Config) Option {
 	}
 }
 
-// WithHostProvider sets go-zk's host provider (which server to try next), for example one
-// that re-resolves addresses that change.
+// WithHostProvider sets go-zk's host provider (which server to try next), replacing the
+// Client's own (see Connect), for example zk.NewDNSHostProvider() for go-zk's behaviour or
+// one that finds servers elsewhere. go-zk's dialing loop then follows hp's retryStart: when
+// it is true, go-zk fails its queued requests with zk.ErrNoServer and pauses 1 s, and it
+// notices Close only there, so Close can take up to that second. A nil hp keeps the
+// default.
 func WithHostProvider(hp zk.HostProvider) Option {
 	return func(c *config) { c.hostProvider = hp }
 }

@@ -6,10 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net"
 	"os"
-	"sync"
 	"time"
 )
 
@@ -60,50 +58,4 @@ func tlsHint(cfg *tls.Config, err error, handshaking bool) string {
 		return " (the server closed the connection: is this its secureClientPort?)"
 	}
 	return ""
-}
-
-// literalHostProvider hands go-zk the servers as given, host names unresolved, so that the
-// dialer sees the name (TLS verifies the server certificate against it) and resolves it
-// afresh on every dial. It is Connect's default with WithTLS; the order is shuffled once,
-// and like go-zk's provider it reports retryStart once every server was tried since the
-// last successful connection.
-type literalHostProvider struct {
-	mu         sync.Mutex
-	servers    []string
-	curr, last int
-}
-
-func (p *literalHostProvider) Init(servers []string) error {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if len(servers) == 0 {
-		return errors.New("zkrecipes: no ZooKeeper server given")
-	}
-	p.servers = append([]string(nil), servers...)
-	rand.Shuffle(len(p.servers), func(i, j int) { p.servers[i], p.servers[j] = p.servers[j], p.servers[i] })
-	p.curr, p.last = -1, -1
-	return nil
-}
-
-func (p *literalHostProvider) Len() int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return len(p.servers)
-}
-
-func (p *literalHostProvider) Next() (string, bool) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.curr = (p.curr + 1) % len(p.servers)
-	retryStart := p.curr == p.last
-	if p.last == -1 {
-		p.last = 0
-	}
-	return p.servers[p.curr], retryStart
-}
-
-func (p *literalHostProvider) Connected() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.last = p.curr
 }
