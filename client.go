@@ -36,6 +36,8 @@ type Client struct {
 	abandon   context.CancelFunc
 	loop      *zkLoop
 
+	wd watchdog // see watchdog.go
+
 	closeOnce sync.Once
 }
 
@@ -117,6 +119,9 @@ func Connect(ctx context.Context, servers []string, opts ...Option) (*Client, er
 
 	if cfg.hooks.StateChange != nil {
 		c.Listen(cfg.hooks.StateChange)
+	}
+	if c.track() {
+		go c.runWatchdog()
 	}
 
 	// Once the timeout passes Connect gives up at once: Close abandons the dial or the

@@ -26,6 +26,16 @@ type negotiatedTimeout struct {
 	// would hold the client until its session is long gone. Like ZooKeeper's Java client,
 	// we give one server at most the session timeout divided by the number of servers.
 	handshake time.Duration
+	// current is the connection go-zk uses now (the last one dialed, until it is
+	// closed), for the watchdog.
+	current atomic.Pointer[snoopConn]
+}
+
+// closeCurrent closes the connection go-zk uses now, if any (see watchdog).
+func (n *negotiatedTimeout) closeCurrent() {
+	if s := n.current.Load(); s != nil {
+		s.Close()
+	}
 }
 
 func (n *negotiatedTimeout) get(fallback time.Duration) time.Duration {
@@ -63,6 +73,7 @@ func (n *negotiatedTimeout) wrap(dial zk.Dialer, abandon context.Context) zk.Dia
 		}
 		s := &snoopConn{Conn: c, nt: n}
 		s.unhook = context.AfterFunc(abandon, func() { c.Close() })
+		n.current.Store(s)
 		return s, nil
 	}
 }
@@ -83,6 +94,7 @@ type snoopConn struct {
 // Close closes the connection and releases its tie to the Client's abandon context.
 func (s *snoopConn) Close() error {
 	s.unhook()
+	s.nt.current.CompareAndSwap(s, nil)
 	return s.Conn.Close()
 }
 

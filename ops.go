@@ -20,7 +20,14 @@ type result[T any] struct {
 // abandoned call finishes in a goroutine the Client tracks (go-zk fails every pending
 // call when the connection closes, so it cannot outlive Close). For an abandoned call,
 // inflight is a channel closed once fn has returned; it is nil otherwise.
-func call[T any](c *Client, ctx context.Context, fn func() (T, error)) (v T, inflight <-chan struct{}, err error) {
+//
+// Every fn is counted by the watchdog while it runs (see watchdog).
+func call[T any](c *Client, ctx context.Context, fn0 func() (T, error)) (v T, inflight <-chan struct{}, err error) {
+	fn := func() (T, error) {
+		c.wd.begin()
+		defer c.wd.end()
+		return fn0()
+	}
 	if ctx.Done() == nil {
 		v, err = fn()
 		return v, nil, err
