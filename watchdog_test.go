@@ -174,6 +174,11 @@ type freezingConn struct {
 
 func (c *freezingConn) Read(b []byte) (int, error) {
 	select {
+	case <-c.d.release: // released: connections work again
+		return c.Conn.Read(b)
+	default:
+	}
+	select {
 	case <-c.d.frozen:
 		<-c.d.release
 		return 0, net.ErrClosed
@@ -209,10 +214,14 @@ func TestWatchdogReportsWedgedLoop(t *testing.T) {
 	if ev.Pending < 1 {
 		t.Fatalf("wedged event %+v", ev)
 	}
-	// Releasing the wedge lets go-zk disconnect and reconnect; the call ends.
+	// Releasing the wedge lets go-zk disconnect and reconnect; the call is retried and
+	// succeeds.
 	fd.unfreeze()
 	select {
-	case <-got:
+	case err := <-got:
+		if err != nil {
+			t.Fatalf("Get after the wedge was released: %v", err)
+		}
 	case <-time.After(wait):
 		t.Fatal("the pending call never ended after the wedge was released")
 	}
