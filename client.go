@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/go-zookeeper/zk"
@@ -37,8 +36,7 @@ type Client struct {
 	abandon   context.CancelFunc
 	loop      *zkLoop
 
-	// calls counts the operations' calls into go-zk that have not returned.
-	calls atomic.Int64
+	wd watchdog // see watchdog.go
 
 	closeOnce sync.Once
 }
@@ -117,7 +115,7 @@ func Connect(ctx context.Context, servers []string, opts ...Option) (*Client, er
 	hp := cfg.hostProvider
 	if hp == nil {
 		p := newHostProvider(c.life, log)
-		p.queued = func() bool { return c.calls.Load() > 0 }
+		p.queued = c.wd.busy
 		// TLS checks the server's certificate against the name in the connect string, so
 		// the dialer must see that name, not an address it was resolved to.
 		p.literal = cfg.tls != nil
@@ -145,6 +143,9 @@ func Connect(ctx context.Context, servers []string, opts ...Option) (*Client, er
 
 	if cfg.hooks.StateChange != nil {
 		c.Listen(cfg.hooks.StateChange)
+	}
+	if c.track() {
+		go c.runWatchdog()
 	}
 
 	// Once the timeout passes Connect gives up at once: Close abandons the dial or the

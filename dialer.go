@@ -35,6 +35,9 @@ type negotiatedTimeout struct {
 
 	mu      sync.Mutex
 	lastErr error // the last failure onErr was told of
+	// current is the connection go-zk uses now (the last one dialed, until it is
+	// closed), for the watchdog.
+	current atomic.Pointer[snoopConn]
 }
 
 // fail records err as the last connection failure and passes it to onErr.
@@ -52,6 +55,13 @@ func (n *negotiatedTimeout) lastError() error {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	return n.lastErr
+}
+
+// closeCurrent closes the connection go-zk uses now, if any (see watchdog).
+func (n *negotiatedTimeout) closeCurrent() {
+	if s := n.current.Load(); s != nil {
+		s.Close()
+	}
 }
 
 func (n *negotiatedTimeout) get(fallback time.Duration) time.Duration {
@@ -104,6 +114,7 @@ func (n *negotiatedTimeout) wrap(dial zk.Dialer, abandon context.Context) zk.Dia
 		}
 		s := &snoopConn{Conn: c, nt: n, abandon: abandon, address: address}
 		s.unhook = context.AfterFunc(abandon, func() { c.Close() })
+		n.current.Store(s)
 		return s, nil
 	}
 }
@@ -126,6 +137,7 @@ type snoopConn struct {
 // Close closes the connection and releases its tie to the Client's abandon context.
 func (s *snoopConn) Close() error {
 	s.unhook()
+	s.nt.current.CompareAndSwap(s, nil)
 	return s.Conn.Close()
 }
 

@@ -15,6 +15,12 @@ type Hooks struct {
 	// Leadership is called by the leader package's latches (and Run) built on this Client
 	// whenever one gains or loses leadership, on the latch's own goroutine.
 	Leadership func(LeadershipEvent)
+	// Watchdog is called, on the watchdog's goroutine, each time the Client's watchdog
+	// fires: calls were pending, the client connected, and no call returned for the
+	// negotiated session timeout, so the Client closes the TCP connection and go-zk
+	// reconnects (resuming the session if the server still has it). The Client also logs
+	// a warning (an error when Wedged).
+	Watchdog func(WatchdogEvent)
 }
 
 // LeadershipEvent describes a leadership change of one latch.

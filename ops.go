@@ -20,30 +20,26 @@ type result[T any] struct {
 // abandoned call finishes in a goroutine the Client tracks (go-zk fails every pending
 // call when the connection closes, so it cannot outlive Close). For an abandoned call,
 // inflight is a channel closed once fn has returned; it is nil otherwise.
-func call[T any](c *Client, ctx context.Context, f func() (T, error)) (v T, inflight <-chan struct{}, err error) {
-	fn := func() (T, error) {
-		// Counted for the host provider (see hostProvider.queued).
-		c.calls.Add(1)
-		defer c.calls.Add(-1)
-		return f()
-	}
+//
+// Every fn is counted by the watchdog while it runs (see watchdog).
+func call[T any](c *Client, ctx context.Context, fn func() (T, error)) (v T, inflight <-chan struct{}, err error) {
 	if ctx.Done() == nil {
-		v, err = fn()
-		return v, nil, err
+		return callCounted(c, fn)
 	}
 	if err := ctx.Err(); err != nil {
 		return v, nil, err
 	}
 	if !c.track() { // closed: go-zk fails the call at once
-		v, err = fn()
-		return v, nil, err
+		return callCounted(c, fn)
 	}
 	ch := make(chan result[T], 1)
 	fin := make(chan struct{})
 	go func() {
 		defer c.bg.Done()
 		defer close(fin)
+		c.wd.begin()
 		v, err := fn()
+		c.wd.end()
 		ch <- result[T]{v, err}
 	}()
 	select {
@@ -57,6 +53,14 @@ func call[T any](c *Client, ctx context.Context, f func() (T, error)) (v T, infl
 		}
 		return v, fin, ctx.Err()
 	}
+}
+
+// callCounted runs fn on the caller's goroutine, counted by the watchdog.
+func callCounted[T any](c *Client, fn func() (T, error)) (T, <-chan struct{}, error) {
+	c.wd.begin()
+	defer c.wd.end()
+	v, err := fn()
+	return v, nil, err
 }
 
 // opKind says what a retry of an operation may do.

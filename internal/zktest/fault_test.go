@@ -1,6 +1,7 @@
 package zktest_test
 
 import (
+	"encoding/binary"
 	"errors"
 	"io"
 	"net"
@@ -189,5 +190,136 @@ func TestFaultDialerConcurrentUse(t *testing.T) {
 	wg.Wait()
 	if n := d.Conns(); n != 0 {
 		t.Fatalf("%d connections still tracked after every one was closed", n)
+	}
+}
+
+// frameServer speaks ZooKeeper's framing: it answers the first frame (the connect request)
+// with a 16-byte connect response and every later frame with a reply carrying the
+// request's xid, until the test ends.
+func frameServer(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var conns []net.Conn
+	wg.Go(func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+			wg.Go(func() {
+				first := true
+				for {
+					req, err := readFrame(c)
+					if err != nil {
+						return
+					}
+					reply := frame(0, 0) // connect response: protocol version, timeout
+					if !first {
+						reply = frame(int32(binary.BigEndian.Uint32(req[4:8])), 0)
+					}
+					first = false
+					if _, err := c.Write(reply); err != nil {
+						return
+					}
+				}
+			})
+		}
+	})
+	t.Cleanup(func() {
+		ln.Close()
+		mu.Lock()
+		for _, c := range conns {
+			c.Close()
+		}
+		mu.Unlock()
+		wg.Wait()
+	})
+	return ln.Addr().String()
+}
+
+// frame is a length-prefixed frame of two int32s (for a request: xid and opcode).
+func frame(a, b int32) []byte {
+	f := make([]byte, 12)
+	binary.BigEndian.PutUint32(f[0:4], 8)
+	binary.BigEndian.PutUint32(f[4:8], uint32(a))
+	binary.BigEndian.PutUint32(f[8:12], uint32(b))
+	return f
+}
+
+func readFrame(c net.Conn) ([]byte, error) {
+	head := make([]byte, 4)
+	if _, err := io.ReadFull(c, head); err != nil {
+		return nil, err
+	}
+	body := make([]byte, binary.BigEndian.Uint32(head))
+	if _, err := io.ReadFull(c, body); err != nil {
+		return nil, err
+	}
+	return append(head, body...), nil
+}
+
+// xidOf sends a request frame with xid and returns the xid of the next frame read.
+func xidOf(c net.Conn, xid int32) (int32, error) {
+	if _, err := c.Write(frame(xid, 4)); err != nil {
+		return 0, err
+	}
+	f, err := readFrame(c)
+	if err != nil {
+		return 0, err
+	}
+	return int32(binary.BigEndian.Uint32(f[4:8])), nil
+}
+
+// A wedged connection answers pings but swallows every other reply; a new connection is
+// healthy.
+func TestFaultDialerWedgePassesOnlyPings(t *testing.T) {
+	t.Parallel()
+	addr := frameServer(t)
+	d := zktest.NewFaultDialer()
+	c := dial(t, d, addr)
+	if _, err := c.Write(frame(0, 0)); err != nil { // connect request
+		t.Fatal(err)
+	}
+	if _, err := readFrame(c); err != nil {
+		t.Fatal(err)
+	}
+	if x, err := xidOf(c, 1); err != nil || x != 1 {
+		t.Fatalf("healthy request reply xid = %d, %v", x, err)
+	}
+	if n := d.Wedge(); n != 1 {
+		t.Fatalf("Wedge() = %d, want 1", n)
+	}
+	if x, err := xidOf(c, -2); err != nil || x != -2 {
+		t.Fatalf("wedged ping reply xid = %d, %v", x, err)
+	}
+	// The request's reply is swallowed; the ping sent after it still comes back.
+	if _, err := c.Write(frame(2, 4)); err != nil {
+		t.Fatal(err)
+	}
+	if x, err := xidOf(c, -2); err != nil || x != -2 {
+		t.Fatalf("after a swallowed request: xid = %d, %v, want the ping's -2", x, err)
+	}
+	c.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
+	if _, err := xidOf(c, 3); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("wedged request reply: %v, want a timeout", err)
+	}
+
+	c2 := dial(t, d, addr)
+	if _, err := c2.Write(frame(0, 0)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := readFrame(c2); err != nil {
+		t.Fatal(err)
+	}
+	if x, err := xidOf(c2, 7); err != nil || x != 7 {
+		t.Fatalf("new connection after a wedge: xid = %d, %v", x, err)
 	}
 }

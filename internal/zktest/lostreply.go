@@ -59,6 +59,30 @@ type replyConn struct {
 	partial    []byte
 	out        []byte
 	rmu        sync.Mutex
+	wedged     atomic.Bool // see FaultDialer.Wedge
+}
+
+// pingXid is the xid of ZooKeeper's ping replies.
+const pingXid = -2
+
+// Wedge makes every connection open now stop delivering anything from its server except
+// the replies to pings: requests still reach the server (and are applied), but their
+// replies, watch events and everything else the server sends are dropped. The connection
+// stays open and go-zk's read timeout never fires, because the pings keep coming back: a
+// proxy that forwards only some bytes, or a server whose request pipeline is stuck while
+// its ping path still answers. Connections dialed later are healthy (Heal does not undo a
+// wedge; closing the connection ends it). Wedge returns how many connections it wedged.
+func (d *FaultDialer) Wedge() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	n := 0
+	for c := range d.conns {
+		if rc, ok := c.Conn.(*replyConn); ok && rc.zkFramed.Load() {
+			rc.wedged.Store(true)
+			n++
+		}
+	}
+	return n
 }
 
 func (r *replyConn) Write(b []byte) (int, error) {
@@ -110,6 +134,9 @@ func (r *replyConn) Read(b []byte) (int, error) {
 			r.readFirst = true
 		} else if len(frame) >= 8 {
 			xid := int32(binary.BigEndian.Uint32(frame[4:8]))
+			if xid != pingXid && r.wedged.Load() {
+				continue // swallowed
+			}
 			r.d.mu.Lock()
 			lr := r.d.lose
 			lose := lr != nil && lr.conn == r && lr.xid == xid && !lr.done
