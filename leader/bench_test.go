@@ -267,3 +267,63 @@ func BenchmarkGuardedWrite(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkCrashHandover measures a crashed leader's hand-over beyond the session expiry
+// that it cannot beat: the leader's connection is black-holed (to the server, a crash),
+// the server expires its session and deletes its node; expiry-to-leader is the time from
+// a raw go-zk watch seeing that delete to the successor's IsLeader callback, and the
+// get-µs metric is one raw round trip on the same server, for scale.
+func BenchmarkCrashHandover(b *testing.B) {
+	srv := zktest.Start(b)
+	ns := newNamespace(b)
+	raw, _ := zktest.Connect(b, srv.Servers(), 4*time.Second)
+	samples := make([]time.Duration, 0, b.N)
+	var rtts []time.Duration
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		fd := zktest.NewFaultDialer()
+		ca := connect(b, srv.Servers(), ns, zkrecipes.WithDialer(fd.Dial), zkrecipes.WithSessionTimeout(time.Second))
+		cb := benchClient(b, srv.Servers(), ns)
+		elected := make(chan time.Time, 2)
+		path := fmt.Sprintf("/crash/%d", i)
+		la := startLatch(b, ca, path, "a", nil)
+		if err := la.Await(testCtx(b)); err != nil {
+			b.Fatal(err)
+		}
+		lb, err := New(cb, path, WithListener(ListenerFuncs{OnIsLeader: func() { elected <- time.Now() }}))
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := lb.Start(testCtx(b)); err != nil {
+			b.Fatal(err)
+		}
+		t0 := time.Now()
+		if _, _, err := raw.Get("/" + ns + la.Node()); err != nil {
+			b.Fatal(err)
+		}
+		rtts = append(rtts, time.Since(t0))
+		ok, _, w, err := raw.ExistsW("/" + ns + la.Node())
+		if err != nil || !ok {
+			b.Fatal(ok, err)
+		}
+		b.StartTimer()
+		fd.BlackHole()
+		ev := <-w
+		deleted := time.Now()
+		if ev.Type != zk.EventNodeDeleted {
+			b.Fatalf("watch event %v", ev.Type)
+		}
+		t1 := <-elected
+		b.StopTimer()
+		samples = append(samples, t1.Sub(deleted))
+		fd.Heal()
+		_ = lb.Close(context.Background())
+		b.StartTimer()
+	}
+	b.StopTimer()
+	reportSamples(b, samples)
+	slices.Sort(rtts)
+	if len(rtts) > 0 {
+		b.ReportMetric(float64(rtts[len(rtts)/2].Microseconds()), "get-µs")
+	}
+}
