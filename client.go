@@ -267,6 +267,12 @@ func WithCurrentState() ListenOption {
 // A dial or handshake in progress is abandoned, not waited out. Without a connection to
 // send the close request on (SUSPENDED), Close waits up to 1 s for go-zk to reconnect and
 // send it, then gives up: the server then expires the session after its timeout.
+// Writes still waiting for a reply when Close runs fail with an error that matches both
+// ErrClosed and ErrOutcomeUnknown: they may have been applied.
+//
+// Do not call Close from a state listener or a Hooks callback: Close waits for the
+// goroutines that run them, so it would wait for itself until ctx ends. Call it from
+// another goroutine instead.
 func (c *Client) Close(ctx context.Context) error {
 	c.closeOnce.Do(func() {
 		c.stopLife()

@@ -176,7 +176,8 @@ func doRetry[T any](c *Client, ctx context.Context, op, path string, kind opKind
 					return v, attempts, inflight, fail(err)
 				}
 			}
-			if err != nil && !notSent(err) && retry.IsRetriable(err) {
+			// zk.ErrClosing: Close failed the request, sent or not; it may have landed.
+			if err != nil && !notSent(err) && (retry.IsRetriable(err) || errors.Is(err, zk.ErrClosing)) {
 				uncertain = true
 			}
 		}
