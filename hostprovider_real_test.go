@@ -2,6 +2,8 @@ package zkrecipes_test
 
 import (
 	"bytes"
+	"context"
+	"fmt"
 	"log/slog"
 	"net"
 	"strings"
@@ -92,7 +94,15 @@ func TestReconnectAfterServerRestart(t *testing.T) {
 	ctx := ctxT(t)
 	// On Docker the restarted server gets a new host port: the dialer follows it, so the
 	// provider sees one unchanging address, as with a server restarted in place.
+	// It also dials only once the server serves: a starting ZooKeeper accepts connections
+	// before it answers them, and a handshake caught in that window waits out its limit
+	// (session timeout / servers), long enough for the restored session to expire.
 	dial := func(network, _ string, timeout time.Duration) (net.Conn, error) {
+		mctx, cancel := context.WithTimeout(context.Background(), timeout)
+		defer cancel()
+		if m, err := zktest.ServerMode(mctx, srv.Addr()); err != nil || !m.Serving() {
+			return nil, fmt.Errorf("server %s not serving yet (%v, %v)", srv.Addr(), m, err)
+		}
 		return net.DialTimeout(network, srv.Addr(), timeout)
 	}
 	c := connect(t, srv.Servers(), zkrecipes.WithSessionTimeout(4*time.Second), zkrecipes.WithDialer(dial))

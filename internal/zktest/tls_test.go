@@ -76,12 +76,22 @@ func TestTLSServer(t *testing.T) {
 	if err := n.WaitReady(ctx); err != nil {
 		t.Fatal(err)
 	}
-	conn2, _, err := zk.Connect(srv.SecureServers(), 4*time.Second, zk.WithDialer(tlsDialer(cfg)),
+	conn2, events2, err := zk.Connect(srv.SecureServers(), 4*time.Second, zk.WithDialer(tlsDialer(cfg)),
 		zk.WithHostProvider(srv.SecureHostProvider()), zk.WithLogInfo(false))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer conn2.Close()
+	// The secure port binds a moment after the plaintext one serves: wait for the session
+	// rather than have go-zk fail a request queued before its first dial went through.
+	for ev := range events2 {
+		if ev.State == zk.StateHasSession {
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatal(ctx.Err())
+		}
+	}
 	if got, _, err := conn2.Get(path); err != nil || string(got) != "secret" {
 		t.Fatalf("get %s over TLS after a restart = %q, %v", path, got, err)
 	}
