@@ -226,8 +226,22 @@ func TestCacheResyncsAfterOwnExpiry(t *testing.T) {
 	}
 	cache := startCache(t, newDiscovery(t, b), "svc")
 	rec := record(cache)
+	// The client's LOST timer can run out before the server expires the session; an
+	// ephemeral of b tells when the server has.
+	if _, err := b.Create(ctx, "/expiry-marker", nil, zkrecipes.ModeEphemeral); err != nil {
+		t.Fatal(err)
+	}
+	_, _, expired, err := connect(t, srv, ns).ExistsW(ctx, "/expiry-marker")
+	if err != nil {
+		t.Fatal(err)
+	}
 	fd.Cut()
 	states.waitFor(t, 0, zkrecipes.StateLost)
+	select {
+	case <-expired:
+	case <-ctx.Done():
+		t.Fatal("the server never expired the session")
+	}
 	if len(cache.Instances()) != 3 {
 		t.Errorf("cache cleared on LOST: %v", ids(cache.Instances()))
 	}
