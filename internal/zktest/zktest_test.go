@@ -256,6 +256,8 @@ func TestFaultDialerLoseNextReply(t *testing.T) {
 	default:
 		t.Fatal("the reply was not lost")
 	}
+	// Past the session event of the first connection, to the reconnect's.
+	events.await(t, zk.StateDisconnected)
 	events.await(t, zk.StateHasSession)
 	if conn.SessionID() != session {
 		t.Fatalf("session changed")
