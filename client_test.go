@@ -1,10 +1,8 @@
 package zkrecipes_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
-	"net"
 	"strings"
 	"sync"
 	"testing"
@@ -386,69 +384,28 @@ func ensembleServerKill(t *testing.T, opts func(*zktest.Ensemble) []zkrecipes.Op
 	}
 }
 
-// cutAfterCreate wraps a dialer: once armed, the reply to the next protected create is
-// swallowed and its connection closed, so the server has applied the create (its reply
-// names the new node) but the client never sees the result.
-type cutAfterCreate struct {
-	dial  zk.Dialer
-	mu    sync.Mutex
-	armed bool
-	after func() // called after the cut, e.g. to keep the connection down
-	fired chan struct{}
-}
-
-func (d *cutAfterCreate) Dial(network, addr string, timeout time.Duration) (net.Conn, error) {
-	c, err := d.dial(network, addr, timeout)
-	if err != nil {
-		return nil, err
-	}
-	return &cutConn{Conn: c, d: d}, nil
-}
-
-type cutConn struct {
-	net.Conn
-	d *cutAfterCreate
-}
-
-func (c *cutConn) Read(b []byte) (int, error) {
-	n, err := c.Conn.Read(b)
-	c.d.mu.Lock()
-	fire := c.d.armed && bytes.Contains(b[:n], []byte("/_c_"))
-	if fire {
-		c.d.armed = false
-	}
-	c.d.mu.Unlock()
-	if fire {
-		c.Conn.Close()
-		if c.d.after != nil {
-			c.d.after()
-		}
-		close(c.d.fired)
-		return 0, net.ErrClosed
-	}
-	return n, err
+// protectedCreate matches the request of a protected create, for FaultDialer.LoseNextReply.
+func protectedCreate(op int32, path string) bool {
+	return (op == zktest.OpCreate || op == zktest.OpCreate2) && strings.Contains(path, "/_c_")
 }
 
 func TestProtectedCreateRecoversLostReply(t *testing.T) {
 	srv := zktest.Start(t)
 	base := zktest.BasePath(t)
 	fd := zktest.NewFaultDialer()
-	cd := &cutAfterCreate{dial: fd.Dial, fired: make(chan struct{})}
-	c := connect(t, srv.Servers(), zkrecipes.WithSessionTimeout(4*time.Second), zkrecipes.WithDialer(cd.Dial),
+	c := connect(t, srv.Servers(), zkrecipes.WithSessionTimeout(4*time.Second), zkrecipes.WithDialer(fd.Dial),
 		zkrecipes.WithRetryPolicy(retry.NTimes(50, 100*time.Millisecond)))
 	ctx := ctxT(t)
 	if err := c.EnsurePath(ctx, base+"/latch"); err != nil {
 		t.Fatal(err)
 	}
-	cd.mu.Lock()
-	cd.armed = true
-	cd.mu.Unlock()
+	fired := fd.LoseNextReply(protectedCreate)
 	p, err := c.CreateProtected(ctx, base+"/latch/latch-", []byte("id"), zkrecipes.ModeEphemeralSequential)
 	if err != nil {
 		t.Fatal(err)
 	}
 	select {
-	case <-cd.fired:
+	case <-fired:
 	default:
 		t.Fatal("the create was never cut")
 	}
@@ -472,17 +429,14 @@ func TestProtectedCreateCleansUpAfterGivingUp(t *testing.T) {
 	srv := zktest.StartDedicated(t, zktest.WithTickTime(time.Second))
 	base := zktest.BasePath(t)
 	fd := zktest.NewFaultDialer()
-	cd := &cutAfterCreate{dial: fd.Dial, fired: make(chan struct{}), after: fd.Cut}
-	c := connect(t, srv.Servers(), zkrecipes.WithSessionTimeout(10*time.Second), zkrecipes.WithDialer(cd.Dial),
+	c := connect(t, srv.Servers(), zkrecipes.WithSessionTimeout(10*time.Second), zkrecipes.WithDialer(fd.Dial),
 		zkrecipes.WithRetryPolicy(retry.NTimes(2, 50*time.Millisecond)))
 	observer := connect(t, srv.Servers(), zkrecipes.WithSessionTimeout(4*time.Second))
 	ctx := ctxT(t)
 	if err := c.EnsurePath(ctx, base+"/latch"); err != nil {
 		t.Fatal(err)
 	}
-	cd.mu.Lock()
-	cd.armed = true
-	cd.mu.Unlock()
+	fd.LoseNextReplyAndCut(protectedCreate)
 	if _, err := c.CreateProtected(ctx, base+"/latch/latch-", nil, zkrecipes.ModeEphemeralSequential); err == nil {
 		t.Fatal("create succeeded although the connection stayed down")
 	}

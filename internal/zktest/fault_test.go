@@ -14,8 +14,9 @@ import (
 	"github.com/zkrecipes/zkrecipes/internal/zktest"
 )
 
-// echoServer answers every connection by echoing what it reads, until the test ends.
-func echoServer(t *testing.T) string {
+// testServer serves every connection with handle on its own goroutine, until the test
+// ends (then it closes the listener and the connections and waits for the handlers).
+func testServer(t *testing.T, handle func(net.Conn)) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -33,7 +34,7 @@ func echoServer(t *testing.T) string {
 			mu.Lock()
 			conns = append(conns, c)
 			mu.Unlock()
-			wg.Go(func() { io.Copy(c, c) })
+			wg.Go(func() { handle(c) })
 		}
 	})
 	t.Cleanup(func() {
@@ -46,6 +47,12 @@ func echoServer(t *testing.T) string {
 		wg.Wait()
 	})
 	return ln.Addr().String()
+}
+
+// echoServer answers every connection by echoing what it reads, until the test ends.
+func echoServer(t *testing.T) string {
+	t.Helper()
+	return testServer(t, func(c net.Conn) { io.Copy(c, c) })
 }
 
 func roundTrip(c net.Conn, msg string) (string, error) {
@@ -198,51 +205,23 @@ func TestFaultDialerConcurrentUse(t *testing.T) {
 // request's xid, until the test ends.
 func frameServer(t *testing.T) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var conns []net.Conn
-	wg.Go(func() {
+	return testServer(t, func(c net.Conn) {
+		first := true
 		for {
-			c, err := ln.Accept()
+			req, err := readFrame(c)
 			if err != nil {
 				return
 			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-			wg.Go(func() {
-				first := true
-				for {
-					req, err := readFrame(c)
-					if err != nil {
-						return
-					}
-					reply := frame(0, 0) // connect response: protocol version, timeout
-					if !first {
-						reply = frame(int32(binary.BigEndian.Uint32(req[4:8])), 0)
-					}
-					first = false
-					if _, err := c.Write(reply); err != nil {
-						return
-					}
-				}
-			})
+			reply := frame(0, 0) // connect response: protocol version, timeout
+			if !first {
+				reply = frame(int32(binary.BigEndian.Uint32(req[4:8])), 0)
+			}
+			first = false
+			if _, err := c.Write(reply); err != nil {
+				return
+			}
 		}
 	})
-	t.Cleanup(func() {
-		ln.Close()
-		mu.Lock()
-		for _, c := range conns {
-			c.Close()
-		}
-		mu.Unlock()
-		wg.Wait()
-	})
-	return ln.Addr().String()
 }
 
 // frame is a length-prefixed frame of two int32s (for a request: xid and opcode).

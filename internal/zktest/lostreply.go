@@ -33,9 +33,20 @@ const (
 // returned channel is closed once a reply was lost. Arming again replaces an armed
 // matcher that has not fired.
 func (d *FaultDialer) LoseNextReply(match func(op int32, path string) bool) <-chan struct{} {
+	return d.loseNext(match, false)
+}
+
+// LoseNextReplyAndCut is LoseNextReply, and at the moment the reply is lost the dialer is
+// also Cut (until Heal), before the client can see the connection go: the client then
+// cannot reconnect to find out what its request did.
+func (d *FaultDialer) LoseNextReplyAndCut(match func(op int32, path string) bool) <-chan struct{} {
+	return d.loseNext(match, true)
+}
+
+func (d *FaultDialer) loseNext(match func(op int32, path string) bool, cut bool) <-chan struct{} {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	lr := &lostReply{match: match, fired: make(chan struct{})}
+	lr := &lostReply{match: match, cut: cut, fired: make(chan struct{})}
 	d.lose = lr
 	return lr.fired
 }
@@ -44,6 +55,7 @@ type lostReply struct {
 	match func(op int32, path string) bool
 	conn  *replyConn // the connection the matching request went out on
 	xid   int32
+	cut   bool // Cut the dialer as the reply is lost
 	fired chan struct{}
 	done  bool
 }
@@ -147,6 +159,9 @@ func (r *replyConn) Read(b []byte) (int, error) {
 			r.d.mu.Unlock()
 			if lose {
 				r.Conn.Close()
+				if lr.cut {
+					r.d.Cut()
+				}
 				close(lr.fired)
 				return 0, &net.OpError{Op: "read", Net: "tcp", Addr: r.RemoteAddr(), Err: net.ErrClosed}
 			}
