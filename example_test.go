@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"testing"
 	"time"
 
 	"github.com/zkrecipes/zkrecipes"
+	"github.com/zkrecipes/zkrecipes/internal/examplezk"
 	"github.com/zkrecipes/zkrecipes/retry"
 )
 
@@ -16,8 +18,8 @@ func ExampleConnect() {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 
-	client, err := zkrecipes.Connect(ctx, exampleServers(), // e.g. []string{"zk1:2181,zk2:2181,zk3:2181"}
-		zkrecipes.WithNamespace(exampleNamespace()+"/myapp"),
+	client, err := zkrecipes.Connect(ctx, examplezk.Servers(), // e.g. []string{"zk1:2181,zk2:2181,zk3:2181"}
+		zkrecipes.WithNamespace(examplezk.Namespace()+"/myapp"),
 		zkrecipes.WithSessionTimeout(4*time.Second),
 		zkrecipes.WithRetryPolicy(retry.ExponentialBackoff(100*time.Millisecond, 5)),
 	)
@@ -52,8 +54,8 @@ func ExampleConnect() {
 func ExampleSettled() {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	client, err := zkrecipes.Connect(ctx, exampleServers(), // e.g. []string{"zk1:2181,zk2:2181,zk3:2181"}
-		zkrecipes.WithNamespace(exampleNamespace()))
+	client, err := zkrecipes.Connect(ctx, examplezk.Servers(), // e.g. []string{"zk1:2181,zk2:2181,zk3:2181"}
+		zkrecipes.WithNamespace(examplezk.Namespace()))
 	if err != nil {
 		fmt.Println("connect:", err)
 		return
@@ -88,8 +90,8 @@ func ExampleClient_SessionContext() {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 
-	client, err := zkrecipes.Connect(ctx, exampleServers(), // e.g. []string{"zk1:2181,zk2:2181,zk3:2181"}
-		zkrecipes.WithNamespace(exampleNamespace()),
+	client, err := zkrecipes.Connect(ctx, examplezk.Servers(), // e.g. []string{"zk1:2181,zk2:2181,zk3:2181"}
+		zkrecipes.WithNamespace(examplezk.Namespace()),
 		zkrecipes.WithSessionTimeout(4*time.Second),
 	)
 	if err != nil {
@@ -138,7 +140,7 @@ func ExampleWithCurrentState() {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 
-	client, err := zkrecipes.Connect(ctx, exampleServers())
+	client, err := zkrecipes.Connect(ctx, examplezk.Servers())
 	if err != nil {
 		fmt.Println("connect:", err)
 		return
@@ -152,3 +154,5 @@ func ExampleWithCurrentState() {
 	// state: CONNECTED initial: true
 	// state: CLOSED initial: false
 }
+
+func TestMain(m *testing.M) { examplezk.Main(m) }

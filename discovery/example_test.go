@@ -3,12 +3,12 @@ package discovery_test
 import (
 	"context"
 	"fmt"
-	"sync/atomic"
+	"testing"
 	"time"
 
 	"github.com/zkrecipes/zkrecipes"
 	"github.com/zkrecipes/zkrecipes/discovery"
-	"github.com/zkrecipes/zkrecipes/internal/zktest"
+	"github.com/zkrecipes/zkrecipes/internal/examplezk"
 )
 
 // InstanceDetails is the payload; Java services read it as com.example.InstanceDetails.
@@ -16,30 +16,18 @@ type InstanceDetails struct {
 	Leader bool `json:"leader"`
 }
 
-// exampleClient connects to the test server in a namespace of its own; a real program
-// passes its ensemble, e.g. []string{"zk1:2181,zk2:2181"}.
-func exampleClient(ctx context.Context) *zkrecipes.Client {
-	srv, err := zktest.SharedServer()
-	if err != nil {
-		panic("examples need ZooKeeper: " + err.Error())
-	}
-	client, err := zkrecipes.Connect(ctx, srv.Servers(),
-		zkrecipes.WithNamespace(fmt.Sprintf("examples/discovery-%d-%d", time.Now().UnixNano(), exampleSeq.Add(1))),
-		zkrecipes.WithSessionTimeout(4*time.Second))
-	if err != nil {
-		panic(err)
-	}
-	return client
-}
-
-var exampleSeq atomic.Int64
-
 // Register an instance of "bookService" that Java's ServiceDiscovery can read, flip its
 // payload, and query it back.
 func ExampleDiscovery() {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	client := exampleClient(ctx)
+	client, err := zkrecipes.Connect(ctx, examplezk.Servers(), // your ensemble, e.g. []string{"zk1:2181", "zk2:2181", "zk3:2181"}
+		zkrecipes.WithNamespace(examplezk.Namespace()),
+		zkrecipes.WithSessionTimeout(4*time.Second))
+	if err != nil {
+		fmt.Println("connect:", err)
+		return
+	}
 	defer client.Close(ctx)
 
 	d, err := discovery.New[InstanceDetails](client, "/service-discovery",
@@ -84,7 +72,13 @@ func ExampleDiscovery() {
 func ExampleCache() {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	client := exampleClient(ctx)
+	client, err := zkrecipes.Connect(ctx, examplezk.Servers(), // your ensemble, e.g. []string{"zk1:2181", "zk2:2181", "zk3:2181"}
+		zkrecipes.WithNamespace(examplezk.Namespace()),
+		zkrecipes.WithSessionTimeout(4*time.Second))
+	if err != nil {
+		fmt.Println("connect:", err)
+		return
+	}
 	defer client.Close(ctx)
 	d, err := discovery.New[InstanceDetails](client, "/service-discovery")
 	if err != nil {
@@ -139,7 +133,13 @@ func ExampleCache() {
 func ExampleProvider() {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	client := exampleClient(ctx)
+	client, err := zkrecipes.Connect(ctx, examplezk.Servers(), // your ensemble, e.g. []string{"zk1:2181", "zk2:2181", "zk3:2181"}
+		zkrecipes.WithNamespace(examplezk.Namespace()),
+		zkrecipes.WithSessionTimeout(4*time.Second))
+	if err != nil {
+		fmt.Println("connect:", err)
+		return
+	}
 	defer client.Close(ctx)
 	d, err := discovery.New[InstanceDetails](client, "/service-discovery")
 	if err != nil {
@@ -223,3 +223,5 @@ func ExampleJSON() {
 	// {"name":"bookService","id":"3f2b8c1e-7a4d-4e6f-9b0a-1c2d3e4f5a6b","address":"127.0.0.1","port":8080,"sslPort":null,"payload":{"@class":"com.example.InstanceDetails","leader":true},"registrationTimeUTC":1700000000000,"serviceType":"DYNAMIC","uriSpec":null}
 	// 3f2b8c1e-7a4d-4e6f-9b0a-1c2d3e4f5a6b true <nil>
 }
+
+func TestMain(m *testing.M) { examplezk.Main(m) }

@@ -3,6 +3,7 @@ package discovery
 import (
 	"context"
 	"errors"
+	"sort"
 	"testing"
 	"time"
 )
@@ -170,4 +171,13 @@ func TestProviderWithStrategy(t *testing.T) {
 			t.Errorf("sticky provider: %v", got)
 		}
 	}
+}
+
+func ids[T any](in []Instance[T]) []string {
+	out := make([]string, len(in))
+	for i, x := range in {
+		out[i] = x.ID
+	}
+	sort.Strings(out)
+	return out
 }

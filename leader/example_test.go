@@ -3,40 +3,28 @@ package leader_test
 import (
 	"context"
 	"fmt"
-	"sync/atomic"
+	"testing"
 	"time"
 
 	"github.com/go-zookeeper/zk"
 
 	"github.com/zkrecipes/zkrecipes"
-	"github.com/zkrecipes/zkrecipes/internal/zktest"
+	"github.com/zkrecipes/zkrecipes/internal/examplezk"
 	"github.com/zkrecipes/zkrecipes/leader"
 )
-
-// exampleClient connects to the test server in a namespace of its own; a
-// real program passes its ensemble, e.g. []string{"zk1:2181,zk2:2181"}.
-func exampleClient(ctx context.Context) *zkrecipes.Client {
-	srv, err := zktest.SharedServer()
-	if err != nil {
-		panic("examples need ZooKeeper: " + err.Error())
-	}
-	client, err := zkrecipes.Connect(ctx, srv.Servers(),
-		zkrecipes.WithNamespace(fmt.Sprintf("examples/leader-%d-%d", time.Now().UnixNano(), exampleSeq.Add(1))),
-		zkrecipes.WithSessionTimeout(4*time.Second))
-	if err != nil {
-		panic(err)
-	}
-	return client
-}
-
-var exampleSeq atomic.Int64
 
 // Join an election as "node-1", learn about leadership from a channel, list
 // the participants, and leave.
 func ExampleLatch() {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	client := exampleClient(ctx)
+	client, err := zkrecipes.Connect(ctx, examplezk.Servers(), // your ensemble, e.g. []string{"zk1:2181", "zk2:2181", "zk3:2181"}
+		zkrecipes.WithNamespace(examplezk.Namespace()),
+		zkrecipes.WithSessionTimeout(4*time.Second))
+	if err != nil {
+		fmt.Println("connect:", err)
+		return
+	}
 	defer client.Close(ctx)
 
 	events := make(chan leader.Event, 8)
@@ -82,7 +70,13 @@ func ExampleLatch() {
 func ExampleListenerFuncs() {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	client := exampleClient(ctx)
+	client, err := zkrecipes.Connect(ctx, examplezk.Servers(), // your ensemble, e.g. []string{"zk1:2181", "zk2:2181", "zk3:2181"}
+		zkrecipes.WithNamespace(examplezk.Namespace()),
+		zkrecipes.WithSessionTimeout(4*time.Second))
+	if err != nil {
+		fmt.Println("connect:", err)
+		return
+	}
 	defer client.Close(ctx)
 
 	elected := make(chan struct{})
@@ -117,14 +111,20 @@ func ExampleListenerFuncs() {
 func ExampleRun() {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	client := exampleClient(ctx)
+	client, err := zkrecipes.Connect(ctx, examplezk.Servers(), // your ensemble, e.g. []string{"zk1:2181", "zk2:2181", "zk3:2181"}
+		zkrecipes.WithNamespace(examplezk.Namespace()),
+		zkrecipes.WithSessionTimeout(4*time.Second))
+	if err != nil {
+		fmt.Println("connect:", err)
+		return
+	}
 	defer client.Close(ctx)
 	if _, err := client.Create(ctx, "/myapp/state", nil, zkrecipes.ModePersistent, zkrecipes.WithParents()); err != nil {
 		fmt.Println(err)
 		return
 	}
 
-	err := leader.Run(ctx, client, "/myapp/scheduler", "worker-1", func(ctx context.Context, term leader.Term) error {
+	err = leader.Run(ctx, client, "/myapp/scheduler", "worker-1", func(ctx context.Context, term leader.Term) error {
 		fmt.Println("leading as", term.ID)
 		_, err := term.Multi(ctx, &zk.SetDataRequest{Path: "/myapp/state", Data: []byte("written by worker-1"), Version: -1})
 		return err
@@ -143,7 +143,13 @@ func ExampleRun() {
 func ExampleCurrentLeader() {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	client := exampleClient(ctx)
+	client, err := zkrecipes.Connect(ctx, examplezk.Servers(), // your ensemble, e.g. []string{"zk1:2181", "zk2:2181", "zk3:2181"}
+		zkrecipes.WithNamespace(examplezk.Namespace()),
+		zkrecipes.WithSessionTimeout(4*time.Second))
+	if err != nil {
+		fmt.Println("connect:", err)
+		return
+	}
 	defer client.Close(ctx)
 
 	latch, err := leader.New(client, "/myapp/leader", leader.WithID("node-7"))
@@ -162,3 +168,5 @@ func ExampleCurrentLeader() {
 	// Output:
 	// node-7 true <nil>
 }
+
+func TestMain(m *testing.M) { examplezk.Main(m) }

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/zkrecipes/zkrecipes/examples/internal/procs"
-	"github.com/zkrecipes/zkrecipes/internal/zktest"
+	"github.com/zkrecipes/zkrecipes/tests/zktest"
 )
 
 // runDemo runs the demo command (what `make demo` runs) against the test's ZooKeeper with

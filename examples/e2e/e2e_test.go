@@ -12,8 +12,8 @@ import (
 
 	"github.com/zkrecipes/zkrecipes/examples/internal/cluster"
 	"github.com/zkrecipes/zkrecipes/examples/internal/procs"
-	"github.com/zkrecipes/zkrecipes/internal/curatortest"
-	"github.com/zkrecipes/zkrecipes/internal/zktest"
+	"github.com/zkrecipes/zkrecipes/tests/curatortest"
+	"github.com/zkrecipes/zkrecipes/tests/zktest"
 )
 
 // sessionTimeout of every process. The harness's server ticks every 200 ms, so it allows

@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/zkrecipes/zkrecipes/examples/internal/cluster"
-	"github.com/zkrecipes/zkrecipes/internal/zktest"
+	"github.com/zkrecipes/zkrecipes/tests/zktest"
 )
 
 // binDir holds the commands built by TestMain.

@@ -1,9 +1,0 @@
-package curatortest
-
-import (
-	"testing"
-
-	"github.com/zkrecipes/zkrecipes/internal/zktest"
-)
-
-func TestMain(m *testing.M) { zktest.Main(m) }

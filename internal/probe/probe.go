@@ -1,0 +1,45 @@
+// Package probe lets the integration tests (the tests module, a Go module of its own, which
+// can reach only exported identifiers) observe and steer a few internals of the library's
+// packages that are not part of the API: counters that show which path an algorithm took,
+// and callbacks that mark a step as done so a test can wait for it instead of sleeping.
+//
+// Each variable is set once, in an init function of the package that owns the internal, and
+// is nil until that package is linked in. Nothing outside this module can import probe, and
+// the library never reads these variables itself.
+package probe
+
+import "github.com/zkrecipes/zkrecipes"
+
+// Leader (package leader): latch is a *leader.Latch.
+var (
+	// LatchCounters returns how many predecessor-watch wakeups the latch handled and how
+	// many times it claimed leadership straight from the head's deletion (fast hand-over).
+	LatchCounters func(latch any) (predWakeups, fastHandovers int64)
+	// SetLatchSettled installs fn to run on the latch's loop after every step that settled
+	// its state. Call it before Start.
+	SetLatchSettled func(latch any, fn func())
+	// SetLatchStateHeard installs fn to run after the latch has handled a connection state
+	// change. Call it before Start.
+	SetLatchStateHeard func(latch any, fn func(zkrecipes.StateChange))
+)
+
+// Discovery (package discovery): cache is a *discovery.Cache[T], d a *discovery.Discovery[T],
+// for any T.
+var (
+	// CacheCounters returns the data reads the cache has made so far, its watch goroutines,
+	// and the high-water mark of its listener queue.
+	CacheCounters func(cache any) (reads int64, watches, queueHighWater int)
+	// DiscoveryPass returns a channel that is closed after the next rewrite of the
+	// registrations (at a RECONNECTED, or a background rewrite of failed writes).
+	DiscoveryPass func(d any) <-chan struct{}
+	// DiscoveryDirty reports whether the registration of name/id waits for a rewrite
+	// (its last write failed).
+	DiscoveryDirty func(d any, name, id string) bool
+	// DiscoveryDropNode runs del with the registration's znode path (relative to the
+	// namespace), holding the registration, and, when del succeeds, forgets the path: the
+	// state that a failed write leaves. It fails when name/id is not registered.
+	DiscoveryDropNode func(d any, name, id string, del func(path string) error) error
+	// IsSequentialOf reports whether node is a sequential znode of instance id (the id
+	// followed by a ten-digit sequence number).
+	IsSequentialOf func(node, id string) bool
+)

@@ -1,0 +1,284 @@
+package discovery_test
+
+import (
+	"context"
+	"fmt"
+	"github.com/zkrecipes/zkrecipes/discovery"
+	"github.com/zkrecipes/zkrecipes/internal/probe"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/go-zookeeper/zk"
+	"github.com/zkrecipes/zkrecipes"
+	"github.com/zkrecipes/zkrecipes/retry"
+	"github.com/zkrecipes/zkrecipes/tests/zktest"
+)
+
+// patience bounds every wait: generous, because the box is small and shared, and never
+// part of an assertion about durations.
+const patience = 60 * time.Second
+
+const seedClass = "com.example.InstanceDetails"
+
+func testCtx(t testing.TB) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*patience)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// namespace returns a namespace no other test uses, for all clients of one test.
+func namespace(t testing.TB) string { return strings.TrimPrefix(zktest.BasePath(t), "/") }
+
+// connect opens a Client in ns with a short session (the harness's tickTime is 200 ms)
+// and closes it when the test ends.
+func connect(t testing.TB, srv *zktest.Server, ns string, opts ...zkrecipes.Option) *zkrecipes.Client {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), patience)
+	defer cancel()
+	all := append([]zkrecipes.Option{
+		zkrecipes.WithSessionTimeout(4 * time.Second),
+		zkrecipes.WithNamespace(ns),
+		zkrecipes.WithRetryPolicy(retry.ExponentialBackoffMax(50*time.Millisecond, 5, 500*time.Millisecond)),
+	}, opts...)
+	c, err := zkrecipes.Connect(ctx, srv.Servers(), all...)
+	if err != nil {
+		t.Fatalf("connect: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), patience)
+		defer cancel()
+		_ = c.Close(ctx)
+	})
+	return c
+}
+
+// errs collects what an error handler receives.
+type errs struct {
+	mu   sync.Mutex
+	list []error
+}
+
+func (e *errs) add(err error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.list = append(e.list, err)
+}
+
+func (e *errs) all() []error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return append([]error(nil), e.list...)
+}
+
+func newDiscovery(t testing.TB, c *zkrecipes.Client, opts ...discovery.Option) *discovery.Discovery[instanceDetails] {
+	t.Helper()
+	d, err := discovery.New[instanceDetails](c, "/services",
+		append([]discovery.Option{discovery.WithSerializer(discovery.JSON[instanceDetails](discovery.WithJavaClass(seedClass)))}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), patience)
+		defer cancel()
+		if err := d.Close(ctx); err != nil {
+			t.Errorf("close discovery: %v", err)
+		}
+	})
+	return d
+}
+
+func mustInstance(t testing.TB, name string, leader bool, opts ...discovery.InstanceOption) discovery.Instance[instanceDetails] {
+	t.Helper()
+	in, err := discovery.NewInstance(name, instanceDetails{Leader: leader}, append([]discovery.InstanceOption{discovery.WithAddress("127.0.0.1"), discovery.WithPort(8080)}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return in
+}
+
+// recorder keeps a Cache's events for a test to wait on.
+type recorder[T any] struct {
+	mu     sync.Mutex
+	events []discovery.CacheEvent[T]
+	notify chan struct{}
+}
+
+func record[T any](c *discovery.Cache[T]) *recorder[T] {
+	r := &recorder[T]{notify: make(chan struct{}, 1)}
+	c.Listen(func(ev discovery.CacheEvent[T]) {
+		r.mu.Lock()
+		r.events = append(r.events, ev)
+		r.mu.Unlock()
+		select {
+		case r.notify <- struct{}{}:
+		default:
+		}
+	})
+	return r
+}
+
+func (r *recorder[T]) snapshot() []discovery.CacheEvent[T] {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]discovery.CacheEvent[T](nil), r.events...)
+}
+
+// waitFor waits until an event at index >= from satisfies match and returns its index.
+func (r *recorder[T]) waitFor(t testing.TB, from int, what string, match func(discovery.CacheEvent[T]) bool) int {
+	t.Helper()
+	deadline := time.NewTimer(patience)
+	defer deadline.Stop()
+	for {
+		evs := r.snapshot()
+		for i := from; i < len(evs); i++ {
+			if match(evs[i]) {
+				return i
+			}
+		}
+		select {
+		case <-r.notify:
+		case <-deadline.C:
+			t.Fatalf("no cache event %s after %v; events: %s", what, patience, describe(evs[min(from, len(evs)):]))
+		}
+	}
+}
+
+func describe[T any](evs []discovery.CacheEvent[T]) string {
+	var b strings.Builder
+	for _, ev := range evs {
+		if ev.Kind == discovery.ConnectionStateChanged {
+			fmt.Fprintf(&b, "[state %v new=%v] ", ev.State.State, ev.State.NewSession)
+			continue
+		}
+		fmt.Fprintf(&b, "[+%d ~%d -%d =%d] ", len(ev.Added), len(ev.Updated), len(ev.Removed), len(ev.Instances))
+	}
+	return b.String()
+}
+
+func startCache(t testing.TB, d *discovery.Discovery[instanceDetails], name string, opts ...discovery.Option) *discovery.Cache[instanceDetails] {
+	t.Helper()
+	c, err := d.Cache(name, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), patience)
+	defer cancel()
+	if err := c.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close(context.Background()) })
+	return c
+}
+
+// children lists a znode's children through a raw connection (server paths).
+func children(t testing.TB, conn *zk.Conn, path string) []string {
+	t.Helper()
+	kids, _, err := conn.Children(path)
+	if err != nil && err != zk.ErrNoNode {
+		t.Fatal(err)
+	}
+	return kids
+}
+
+// awaitChildren waits, with children watches, until the children of path (a server
+// path) satisfy cond, and returns them.
+func awaitChildren(t testing.TB, conn *zk.Conn, path, what string, cond func([]string) bool) []string {
+	t.Helper()
+	deadline := time.NewTimer(patience)
+	defer deadline.Stop()
+	for {
+		kids, _, ch, err := conn.ChildrenW(path)
+		if err == zk.ErrNoNode {
+			var ok bool
+			ok, _, ch, err = conn.ExistsW(path)
+			if err == nil && ok {
+				continue
+			}
+		}
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		if cond(kids) {
+			return kids
+		}
+		select {
+		case <-ch:
+		case <-deadline.C:
+			t.Fatalf("%s: not true after %v (children %v)", what, patience, kids)
+		}
+	}
+}
+
+// stateLog records a Client's state changes from the moment it is made.
+type stateLog struct {
+	mu     sync.Mutex
+	states []zkrecipes.StateChange
+	notify chan struct{}
+}
+
+func logStates(t testing.TB, c *zkrecipes.Client) *stateLog {
+	l := &stateLog{notify: make(chan struct{}, 1)}
+	stop := c.Listen(func(sc zkrecipes.StateChange) {
+		l.mu.Lock()
+		l.states = append(l.states, sc)
+		l.mu.Unlock()
+		select {
+		case l.notify <- struct{}{}:
+		default:
+		}
+	})
+	t.Cleanup(stop)
+	return l
+}
+
+// waitFor waits for a state change at index >= from that matches and returns its index.
+func (l *stateLog) waitFor(t testing.TB, from int, want zkrecipes.State) (int, zkrecipes.StateChange) {
+	t.Helper()
+	deadline := time.NewTimer(patience)
+	defer deadline.Stop()
+	for {
+		l.mu.Lock()
+		states := append([]zkrecipes.StateChange(nil), l.states...)
+		l.mu.Unlock()
+		for i := from; i < len(states); i++ {
+			if states[i].State == want {
+				return i, states[i]
+			}
+		}
+		select {
+		case <-l.notify:
+		case <-deadline.C:
+			t.Fatalf("client never reached %v; states %v", want, states)
+		}
+	}
+}
+
+func (l *stateLog) len() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.states)
+}
+
+// instanceDetails is the payload the tests register (com.example.InstanceDetails in Java).
+type instanceDetails struct {
+	Leader bool `json:"leader"`
+}
+
+// The golden instance's id and registration time (as in discovery/golden_test.go).
+const (
+	goldenID   = "3f2b8c1e-7a4d-4e6f-9b0a-1c2d3e4f5a6b"
+	goldenTime = 1700000000000
+)
+
+func intp(v int) *int { return &v }
+
+// cacheReads counts the data reads the cache has made.
+func cacheReads(c any) int64 { n, _, _ := probe.CacheCounters(c); return n }
+
+// cacheWatches counts the cache's watch goroutines.
+func cacheWatches(c any) int { _, n, _ := probe.CacheCounters(c); return n }
+
+// cacheQueueHighWater is the high-water mark of the cache's listener queue.
+func cacheQueueHighWater(c any) int { _, _, n := probe.CacheCounters(c); return n }

@@ -1,0 +1,70 @@
+package discovery_test
+
+import (
+	"github.com/zkrecipes/zkrecipes/discovery"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/zkrecipes/zkrecipes"
+	"github.com/zkrecipes/zkrecipes/tests/zktest"
+)
+
+// A registering client's connection wedges (pings answered, replies and watch events
+// swallowed) while a call is pending: the watchdog replaces the connection within the
+// session, the registration stays (same session, same node) and the client's own cache
+// catches up with an instance registered by another client during the wedge.
+func TestDiscoveryRecoversAfterWatchdog(t *testing.T) {
+	ctx := testCtx(t)
+	srv := zktest.Start(t)
+	ns := namespace(t)
+	fd := zktest.NewFaultDialer()
+	var fired atomic.Int64
+	a := connect(t, srv, ns, zkrecipes.WithDialer(fd.Dial), zkrecipes.WithSessionTimeout(2*time.Second),
+		zkrecipes.WithHooks(zkrecipes.Hooks{Watchdog: func(zkrecipes.WatchdogEvent) { fired.Add(1) }}))
+	states := logStates(t, a)
+	da := newDiscovery(t, a)
+	mine := mustInstance(t, "svc", false)
+	if err := da.Register(ctx, mine); err != nil {
+		t.Fatal(err)
+	}
+	cache := startCache(t, da, "svc")
+	rec := record(cache)
+	raw, _ := zktest.Connect(t, srv.Servers(), 4*time.Second)
+	before := children(t, raw, "/"+ns+"/services/svc")
+	sid := a.SessionID()
+
+	if n := fd.Wedge(); n != 1 {
+		t.Fatalf("wedged %d connections, want 1", n)
+	}
+	db := newDiscovery(t, connect(t, srv, ns))
+	if err := db.Register(ctx, mustInstance(t, "svc", false)); err != nil {
+		t.Fatal(err)
+	}
+	// A call that waits on the wedged connection; the watchdog replaces it.
+	if _, _, err := a.Children(ctx, "/services/svc"); err != nil {
+		t.Fatal(err)
+	}
+	if fired.Load() == 0 {
+		t.Fatal("the call returned without the watchdog firing")
+	}
+	if _, sc := states.waitFor(t, 0, zkrecipes.StateReconnected); sc.NewSession || sc.SessionID != sid {
+		t.Fatalf("reconnected %+v, want session %#x resumed", sc, sid)
+	}
+	rec.waitFor(t, 0, "both instances in the wedged client's cache", func(ev discovery.CacheEvent[instanceDetails]) bool {
+		return ev.Kind == discovery.CacheChanged && len(ev.Instances) == 2
+	})
+	after := children(t, raw, "/"+ns+"/services/svc")
+	if len(after) != 2 || !contains(after, before[0]) {
+		t.Fatalf("znodes %v after the replacement, had %v", after, before)
+	}
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}

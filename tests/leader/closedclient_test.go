@@ -1,0 +1,35 @@
+package leader_test
+
+import (
+	"context"
+	"errors"
+	"github.com/zkrecipes/zkrecipes/leader"
+	"testing"
+
+	"github.com/zkrecipes/zkrecipes"
+	"github.com/zkrecipes/zkrecipes/tests/zktest"
+)
+
+// New and Run on a closed Client fail at once with an error that matches
+// zkrecipes.ErrClosed.
+func TestNewAndRunOnClosedClient(t *testing.T) {
+	srv := zktest.Start(t)
+	c := connect(t, srv.Servers(), newNamespace(t))
+	if err := c.Close(testCtx(t)); err != nil {
+		t.Fatal(err)
+	}
+	if l, err := leader.New(c, "/e"); !errors.Is(err, zkrecipes.ErrClosed) || l != nil {
+		t.Errorf("New on a closed client = %v, %v; want ErrClosed", l, err)
+	}
+	err := leader.Run(testCtx(t), c, "/e", "a", func(context.Context, leader.Term) error {
+		t.Error("fn ran on a closed client")
+		return nil
+	})
+	if !errors.Is(err, zkrecipes.ErrClosed) {
+		t.Errorf("Run on a closed client = %v; want ErrClosed", err)
+	}
+	// Bad arguments are reported along with it.
+	if _, err := leader.New(c, "rel"); !errors.Is(err, zkrecipes.ErrClosed) || !errors.Is(err, leader.ErrInvalidOption) {
+		t.Errorf("New(closed client, bad path) = %v; want ErrClosed and ErrInvalidOption", err)
+	}
+}

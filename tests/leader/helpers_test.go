@@ -1,0 +1,300 @@
+package leader_test
+
+import (
+	"context"
+	"fmt"
+	"github.com/zkrecipes/zkrecipes/internal/probe"
+	"github.com/zkrecipes/zkrecipes/leader"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/zkrecipes/zkrecipes"
+	"github.com/zkrecipes/zkrecipes/retry"
+	"github.com/zkrecipes/zkrecipes/tests/zktest"
+)
+
+// patience bounds every wait in these tests: generous, because the box is
+// small and shared, and never part of an assertion about durations.
+const patience = 60 * time.Second
+
+func testCtx(t testing.TB) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*patience)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// newNamespace returns a namespace no other test uses, for all clients of
+// one test.
+func newNamespace(t testing.TB) string { return strings.TrimPrefix(zktest.BasePath(t), "/") }
+
+// connect opens a Client in ns with a short session (the harness's tickTime
+// is 200 ms) and closes it when the test ends.
+func connect(t testing.TB, servers []string, ns string, opts ...zkrecipes.Option) *zkrecipes.Client {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), patience)
+	defer cancel()
+	all := append([]zkrecipes.Option{
+		zkrecipes.WithSessionTimeout(2 * time.Second),
+		zkrecipes.WithNamespace(ns),
+		zkrecipes.WithRetryPolicy(retry.ExponentialBackoffMax(50*time.Millisecond, 5, 500*time.Millisecond)),
+	}, opts...)
+	c, err := zkrecipes.Connect(ctx, servers, all...)
+	if err != nil {
+		t.Fatalf("connect: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), patience)
+		defer cancel()
+		_ = c.Close(ctx)
+	})
+	return c
+}
+
+// startLatch makes and starts a latch whose transitions go into h under
+// the name id, and closes it (if the test did not) when the test ends.
+func startLatch(t testing.TB, c *zkrecipes.Client, path, id string, h *history, opts ...leader.Option) *leader.Latch {
+	t.Helper()
+	return startLatchWith(t, c, path, id, h, nil, opts...)
+}
+
+// startLatchWith is startLatch with a chance to set test hooks before Start.
+func startLatchWith(t testing.TB, c *zkrecipes.Client, path, id string, h *history, prep func(*leader.Latch), opts ...leader.Option) *leader.Latch {
+	t.Helper()
+	all := append([]leader.Option{leader.WithID(id), leader.WithCloseMode(leader.CloseNotifyLeader)}, opts...)
+	if h != nil {
+		all = append(all, leader.WithListener(h.listener(id)))
+	}
+	l, err := leader.New(c, path, all...)
+	if err != nil {
+		t.Fatalf("New(%s): %v", id, err)
+	}
+	if prep != nil {
+		prep(l)
+	}
+	if err := l.Start(testCtx(t)); err != nil {
+		t.Fatalf("Start(%s): %v", id, err)
+	}
+	t.Cleanup(func() { closeLatch(t, l) })
+	return l
+}
+
+func closeLatch(t testing.TB, l *leader.Latch) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), patience)
+	defer cancel()
+	if err := l.Close(ctx); err != nil {
+		t.Errorf("Close(%s): %v", l.ID(), err)
+	}
+}
+
+// history records every listener callback of a test's latches in one
+// sequence, under one mutex, so that "who led when" is judged on a single
+// timeline: a participant is leader from its IsLeader record to its next
+// NotLeader record. Two participants leading at once is a violation.
+type history struct {
+	mu          sync.Mutex
+	seq         int
+	events      []string
+	leaders     map[string]bool
+	counts      map[string]int // IsLeader callbacks per participant
+	violations  []string       // overlaps, leaders at LOST
+	alternation []string       // callbacks that did not alternate
+	changed     chan struct{}  // closed and replaced on every record
+}
+
+func newHistory() *history {
+	return &history{leaders: map[string]bool{}, counts: map[string]int{}, changed: make(chan struct{})}
+}
+
+func (h *history) listener(who string) leader.Listener {
+	return leader.ListenerFuncs{
+		OnIsLeader:  func() { h.record(who, true) },
+		OnNotLeader: func() { h.record(who, false) },
+	}
+}
+
+func (h *history) record(who string, leader bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.seq++
+	what := "NotLeader"
+	if leader {
+		what = "IsLeader"
+	}
+	h.events = append(h.events, fmt.Sprintf("%d %s %s", h.seq, who, what))
+	if h.leaders[who] == leader {
+		h.alternation = append(h.alternation, fmt.Sprintf("#%d: %s got %s twice in a row", h.seq, who, what))
+	}
+	if leader {
+		for other := range h.leaders {
+			if other != who && h.leaders[other] {
+				h.violations = append(h.violations, fmt.Sprintf("#%d: %s became leader while %s still led", h.seq, who, other))
+			}
+		}
+		h.counts[who]++
+	}
+	h.leaders[who] = leader
+	close(h.changed)
+	h.changed = make(chan struct{})
+}
+
+// note records a connection state of who's client. A participant must
+// have stopped leading by the time its client reports LOST.
+func (h *history) note(who string, state zkrecipes.State) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.seq++
+	h.events = append(h.events, fmt.Sprintf("%d %s client %s", h.seq, who, state))
+	if state == zkrecipes.StateLost && h.leaders[who] {
+		h.violations = append(h.violations, fmt.Sprintf("#%d: %s still led when its client reported LOST", h.seq, who))
+	}
+	close(h.changed)
+	h.changed = make(chan struct{})
+}
+
+// current returns the participants that lead according to the history.
+func (h *history) current() []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var out []string
+	for who, l := range h.leaders {
+		if l {
+			out = append(out, who)
+		}
+	}
+	return out
+}
+
+// waitFor waits until cond holds over the leaders of the history.
+func (h *history) waitFor(t testing.TB, what string, cond func(leaders []string) bool) {
+	t.Helper()
+	deadline := time.NewTimer(patience)
+	defer deadline.Stop()
+	for {
+		h.mu.Lock()
+		ch := h.changed
+		h.mu.Unlock()
+		if cond(h.current()) {
+			return
+		}
+		select {
+		case <-ch:
+		case <-deadline.C:
+			t.Fatalf("timed out waiting for %s; leaders %v; history:\n%s", what, h.current(), h.dump())
+		}
+	}
+}
+
+// waitLeader waits until exactly who leads.
+func (h *history) waitLeader(t testing.TB, who string) {
+	t.Helper()
+	h.waitFor(t, who+" to lead", func(l []string) bool { return len(l) == 1 && l[0] == who })
+}
+
+// check fails the test if two participants led at once, a participant led
+// when its client reported LOST, or callbacks did not alternate.
+func (h *history) check(t testing.TB) {
+	t.Helper()
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if v := append(slices.Clone(h.violations), h.alternation...); len(v) > 0 {
+		t.Fatalf("leadership history violations:\n%s\nhistory:\n%s", strings.Join(v, "\n"), strings.Join(h.events, "\n"))
+	}
+}
+
+// checkAlternation fails the test if some participant's callbacks did not
+// strictly alternate.
+func (h *history) checkAlternation(t testing.TB) {
+	t.Helper()
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if len(h.alternation) > 0 {
+		t.Fatalf("callbacks did not alternate:\n%s\nhistory:\n%s", strings.Join(h.alternation, "\n"), strings.Join(h.events, "\n"))
+	}
+}
+
+func (h *history) dump() string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return strings.Join(h.events, "\n")
+}
+
+// states keeps every state change of one client, for tests to wait on.
+type states struct {
+	mu      sync.Mutex
+	list    []zkrecipes.StateChange
+	changed chan struct{}
+}
+
+func watchStates(t testing.TB, c *zkrecipes.Client, also func(zkrecipes.StateChange)) *states {
+	s := &states{changed: make(chan struct{})}
+	stop := c.Listen(func(sc zkrecipes.StateChange) {
+		if also != nil {
+			also(sc)
+		}
+		s.mu.Lock()
+		s.list = append(s.list, sc)
+		close(s.changed)
+		s.changed = make(chan struct{})
+		s.mu.Unlock()
+	})
+	t.Cleanup(stop)
+	return s
+}
+
+// mark returns a position; waitFor looks only at changes after it.
+func (s *states) mark() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.list)
+}
+
+// since returns the states after position from.
+func (s *states) since(from int) []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []string
+	for _, sc := range s.list[from:] {
+		out = append(out, sc.State.String())
+	}
+	return out
+}
+
+// waitFor waits for a change to st after position from, for which match
+// (if set) holds, and returns it.
+func (s *states) waitFor(t testing.TB, from int, st zkrecipes.State, match func(zkrecipes.StateChange) bool) zkrecipes.StateChange {
+	t.Helper()
+	deadline := time.NewTimer(patience)
+	defer deadline.Stop()
+	for {
+		s.mu.Lock()
+		for _, sc := range s.list[from:] {
+			if sc.State == st && (match == nil || match(sc)) {
+				s.mu.Unlock()
+				return sc
+			}
+		}
+		ch := s.changed
+		s.mu.Unlock()
+		select {
+		case <-ch:
+		case <-deadline.C:
+			t.Fatalf("timed out waiting for %s", st)
+		}
+	}
+}
+
+// fastHandovers counts the latch's claims made straight from the head's deletion.
+func fastHandovers(l *leader.Latch) int64 {
+	_, n := probe.LatchCounters(l)
+	return n
+}
+
+// predWakeups counts the notifications the latch received from its predecessor's watch.
+func predWakeups(l *leader.Latch) int64 {
+	n, _ := probe.LatchCounters(l)
+	return n
+}

@@ -1,0 +1,56 @@
+package leader_test
+
+import (
+	"sync/atomic"
+	"testing"
+
+	"github.com/zkrecipes/zkrecipes"
+	"github.com/zkrecipes/zkrecipes/tests/zktest"
+)
+
+// The leader's connection wedges (pings answered, replies swallowed) while a call is
+// pending: the Client's watchdog replaces the connection within the session, the leader
+// steps down on SUSPENDED and leads again with the same node on RECONNECTED, and nobody
+// else leads in between.
+func TestLatchRecoversAfterWatchdog(t *testing.T) {
+	srv := zktest.Start(t)
+	ns := newNamespace(t)
+	h := newHistory()
+	d := zktest.NewFaultDialer()
+	var fired atomic.Int64
+	ca := connect(t, srv.Servers(), ns, zkrecipes.WithDialer(d.Dial),
+		zkrecipes.WithHooks(zkrecipes.Hooks{Watchdog: func(zkrecipes.WatchdogEvent) { fired.Add(1) }}))
+	st := watchStates(t, ca, nil)
+	a := startLatch(t, ca, "/e", "a", h)
+	startLatch(t, connect(t, srv.Servers(), ns), "/e", "b", h)
+	h.waitLeader(t, "a")
+	node := a.Node()
+	sid := ca.SessionID()
+
+	m := st.mark()
+	if n := d.Wedge(); n != 1 {
+		t.Fatalf("wedged %d connections, want 1", n)
+	}
+	// A call that waits on the wedged connection; the watchdog replaces the connection
+	// and the retry succeeds.
+	if _, _, err := ca.Children(testCtx(t), "/e"); err != nil {
+		t.Fatal(err)
+	}
+	if fired.Load() == 0 {
+		t.Fatal("the call returned without the watchdog firing")
+	}
+	st.waitFor(t, m, zkrecipes.StateSuspended, nil)
+	if rc := st.waitFor(t, m, zkrecipes.StateReconnected, nil); rc.NewSession || rc.SessionID != sid {
+		t.Fatalf("reconnected %+v, want session %#x resumed", rc, sid)
+	}
+	h.waitLeader(t, "a")
+	if a.Node() != node {
+		t.Fatalf("a leads with node %s, had %s", a.Node(), node)
+	}
+	h.check(t)
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.counts["b"] != 0 {
+		t.Fatalf("b led during a's watchdog replacement; history:\n%v", h.events)
+	}
+}
