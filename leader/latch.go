@@ -11,6 +11,8 @@ import (
 	"github.com/go-zookeeper/zk"
 
 	"github.com/zkrecipes/zkrecipes"
+	"github.com/zkrecipes/zkrecipes/internal/fence"
+	"github.com/zkrecipes/zkrecipes/internal/queue"
 )
 
 // Latch is one participant in a leader election: Curator's LeaderLatch, on
@@ -28,6 +30,7 @@ import (
 type Latch struct {
 	client *zkrecipes.Client
 	path   string
+	q      *queue.Queue // the latch's nodes: join, read, order, watch, leave
 	cfg    config
 	log    *slog.Logger
 	disp   *dispatcher // nil when nobody listens
@@ -65,7 +68,7 @@ type Latch struct {
 	owner      int64  // session that created node
 	czxid      int64
 	version    int32
-	fence      *fence // shared by the terms of node
+	fence      *fence.Fence // shared by the terms of node
 	ownWatch   <-chan zk.Event
 	predWatch  <-chan zk.Event
 	pred       string
@@ -133,6 +136,7 @@ func newLatch(client *zkrecipes.Client, latchPath string, cfg config) *Latch {
 	l := &Latch{
 		client: client,
 		path:   latchPath,
+		q:      queue.New(client, latchPath, latchOrder),
 		cfg:    cfg,
 		log:    cfg.logger,
 		gained: make(chan struct{}),

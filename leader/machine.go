@@ -14,6 +14,7 @@ import (
 	"github.com/go-zookeeper/zk"
 
 	"github.com/zkrecipes/zkrecipes"
+	"github.com/zkrecipes/zkrecipes/internal/fence"
 	"github.com/zkrecipes/zkrecipes/retry"
 )
 
@@ -249,7 +250,7 @@ func (l *Latch) check() error {
 			}
 		}
 		if l.ownWatch == nil {
-			_, st, w, err := l.client.GetW(ctx, l.node)
+			_, st, w, err := l.q.ReadOwn(ctx, l.node)
 			if errors.Is(err, zk.ErrNoNode) {
 				l.forgetNode(errNodeGone)
 				continue
@@ -260,7 +261,7 @@ func (l *Latch) check() error {
 			l.ownWatch = w
 			l.owner, l.czxid, l.version = st.EphemeralOwner, st.Czxid, st.Version
 		}
-		children, pst, err := l.client.Children(ctx, l.path)
+		sorted, pst, err := l.q.List(ctx)
 		if errors.Is(err, zk.ErrNoNode) {
 			l.forgetNode(errPathGone)
 			continue
@@ -268,11 +269,10 @@ func (l *Latch) check() error {
 		if err != nil {
 			return wrap(err)
 		}
-		if !l.warnedMixing && hasForeignNodes(children) {
+		if !l.warnedMixing && hasForeignNodes(sorted) {
 			l.warnedMixing = true
 			l.log.Warn("leader: latch path holds LeaderSelector (lock-) nodes; they take part in the order")
 		}
-		sorted := sortChildren(children)
 		_, name := zkrecipes.SplitPath(l.node)
 		idx := indexOf(sorted, name)
 		switch {
@@ -287,7 +287,7 @@ func (l *Latch) check() error {
 					"node", l.node, "owner", l.owner, "session", sid)
 				old := l.node
 				l.forgetNode(errStaleSession)
-				if err := l.client.DeleteGuaranteed(ctx, old, -1); err != nil && ctx.Err() != nil {
+				if err := l.q.Leave(ctx, old); err != nil && ctx.Err() != nil {
 					return errInterrupted
 				}
 				continue
@@ -304,7 +304,7 @@ func (l *Latch) check() error {
 			l.predHead, l.predGen = head, gen
 			return nil
 		}
-		_, _, w, err := l.client.GetW(ctx, zkrecipes.JoinPath(l.path, pred))
+		w, err := l.q.Watch(ctx, pred)
 		if errors.Is(err, zk.ErrNoNode) {
 			continue
 		}
@@ -357,8 +357,7 @@ var errChurn = errors.New("leader: latch path keeps changing")
 // which Java's getParticipants cannot read.
 func (l *Latch) join(ctx context.Context) error {
 	data := append(make([]byte, 0, len(l.cfg.id)), l.cfg.id...)
-	p, err := l.client.CreateProtected(ctx, zkrecipes.JoinPath(l.path, nodeMarker), data,
-		zkrecipes.ModeEphemeralSequential, zkrecipes.WithParents())
+	p, err := l.q.Join(ctx, nodeMarker, data)
 	if err != nil {
 		return fmt.Errorf("leader: join %s: %w", l.path, err)
 	}
@@ -391,7 +390,7 @@ func (l *Latch) claim() {
 	if l.fence == nil {
 		// One per node: a term resumed after SUSPENDED shares it with the transactions
 		// its earlier claim may still have in flight.
-		l.fence = newFence(l.path)
+		l.fence = fence.New(l.path)
 	}
 	term := Term{Token: l.czxid, Node: l.node, ID: l.cfg.id, version: l.version, client: l.client, fence: l.fence}
 	termCtx, cancel := context.WithCancelCause(context.Background())
@@ -463,10 +462,9 @@ func (l *Latch) shutdown() {
 	}
 	var err error
 	if l.node != "" {
-		err = l.client.DeleteGuaranteed(ctx, l.node, -1)
-		if errors.Is(err, zkrecipes.ErrClosed) || errors.Is(err, zk.ErrClosing) {
-			err = nil // the session is closed, and its ephemeral nodes with it
-		}
+		// A closed client counts as done: the session is closed, and its
+		// ephemeral nodes with it.
+		err = l.q.Leave(ctx, l.node)
 		if err != nil {
 			err = fmt.Errorf("leader: close %s: delete %s: %w", l.path, l.node, err)
 		}

@@ -2,12 +2,12 @@ package leader
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"github.com/go-zookeeper/zk"
 
 	"github.com/zkrecipes/zkrecipes"
+	"github.com/zkrecipes/zkrecipes/internal/fence"
 )
 
 // Term is one tenure of leadership: the time during which one node of a latch
@@ -38,7 +38,7 @@ type Term struct {
 
 	version int32 // the node's data version when the term began
 	client  *zkrecipes.Client
-	fence   *fence // shared by the copies of the term
+	fence   *fence.Fence // shared by the copies of the term (the latch path's version)
 }
 
 // IsZero reports whether t is the zero Term (no leadership).
@@ -64,24 +64,6 @@ func (t Term) Guard() *zk.CheckVersionRequest {
 		return nil
 	}
 	return &zk.CheckVersionRequest{Path: t.Node, Version: t.version}
-}
-
-// fence is what the Multi calls of one term share: the latch path's data version, which
-// every guarded transaction moves by one, so that a transaction can tell afterwards
-// whether it committed.
-type fence struct {
-	path string        // the latch path, relative to the namespace
-	sem  chan struct{} // capacity 1: one Multi at a time per term
-
-	// Guarded by sem.
-	known    bool
-	data     []byte // the latch path's data, written back unchanged
-	version  int32
-	inflight <-chan struct{} // an abandoned transaction that has not returned yet
-}
-
-func newFence(latchPath string) *fence {
-	return &fence{path: latchPath, sem: make(chan struct{}, 1)}
 }
 
 // Multi runs ops as one ZooKeeper transaction that commits only if this term still
@@ -119,124 +101,11 @@ func (t Term) Multi(ctx context.Context, ops ...any) ([]zk.MultiResponse, error)
 	f := t.fence
 	if f == nil {
 		parent, _ := zkrecipes.SplitPath(t.Node)
-		f = newFence(parent)
+		f = fence.New(parent)
 	}
-	select {
-	case f.sem <- struct{}{}:
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
-	defer func() { <-f.sem }()
-
-	var lastUnknown error // set once an attempt of this call had an unknown outcome
-	for round := 0; ; round++ {
-		if round >= 10 {
-			err := fmt.Errorf("leader: %s: the latch path's version keeps moving; giving up", t)
-			if lastUnknown != nil {
-				f.known = false
-				return nil, fmt.Errorf("%w (%w)", lastUnknown, err)
-			}
-			return nil, err
-		}
-		if f.inflight != nil {
-			// An earlier transaction of this term may still land: wait, or every
-			// version read below could be overtaken by it.
-			select {
-			case <-f.inflight:
-				f.inflight = nil
-			case <-ctx.Done():
-				return nil, ctx.Err()
-			}
-		}
-		if !f.known {
-			data, st, err := t.readFence(ctx, f)
-			if errors.Is(err, zk.ErrNoNode) {
-				return nil, fmt.Errorf("%w: %s: the latch path is gone: %w", ErrNotLeader, t, err)
-			}
-			if err != nil {
-				return nil, err
-			}
-			f.data, f.version, f.known = data, st.Version, true
-		}
-		all := make([]any, 0, len(ops)+2)
-		all = append(all, t.Guard(), &zk.SetDataRequest{Path: f.path, Data: f.data, Version: f.version})
-		all = append(all, ops...)
-		resp, err := t.client.Multi(ctx, all...)
-		switch {
-		case err == nil:
-			f.version++
-			return resp[2:], nil
-		case len(resp) > 0 && guardFailed(resp[0].Error):
-			return nil, fmt.Errorf("%w: %s no longer holds at %s: %w", ErrNotLeader, t, t.Node, resp[0].Error)
-		case len(resp) > 1 && errors.Is(resp[1].Error, zk.ErrBadVersion) && lastUnknown == nil:
-			f.known = false // the version read was stale: read it again, synced
-			continue
-		case len(resp) > 1 && errors.Is(resp[1].Error, zk.ErrBadVersion):
-			// An earlier attempt of this call moved the version after all: only this
-			// term writes the latch path, one transaction at a time.
-			applied, rerr := t.resolve(ctx, f, lastUnknown)
-			if rerr != nil {
-				return nil, rerr
-			}
-			if applied {
-				return make([]zk.MultiResponse, len(ops)), nil
-			}
-			f.known = false
-			return nil, lastUnknown
-		case errors.Is(err, zkrecipes.ErrOutcomeUnknown):
-			lastUnknown = err
-			applied, rerr := t.resolve(ctx, f, err)
-			if rerr != nil {
-				return nil, rerr
-			}
-			if applied {
-				return make([]zk.MultiResponse, len(ops)), nil
-			}
-			continue // not committed: send it again (the guard decides)
-		case len(resp) > 2:
-			return resp[2:], err
-		default:
-			return nil, err
-		}
-	}
-}
-
-// readFence reads the latch path after a sync, so that the server the client is connected
-// to has applied every committed transaction first: a lagging follower would otherwise
-// serve an old version.
-func (t Term) readFence(ctx context.Context, f *fence) ([]byte, *zk.Stat, error) {
-	if err := t.client.Sync(ctx, f.path); err != nil {
-		return nil, nil, err
-	}
-	return t.client.Get(ctx, f.path)
-}
-
-// resolve finds out whether the transaction that failed with the unknown outcome err
-// committed: once its attempt has returned, the latch path's version tells.
-func (t Term) resolve(ctx context.Context, f *fence, err error) (applied bool, _ error) {
-	f.inflight = zkrecipes.Settled(err)
-	select {
-	case <-f.inflight:
-		f.inflight = nil
-	case <-ctx.Done():
-		f.known = false
-		return false, err
-	}
-	_, st, gerr := t.readFence(ctx, f)
-	switch {
-	case gerr != nil:
-		f.known = false
-		return false, fmt.Errorf("%w (reading %s back: %w)", err, f.path, gerr)
-	case st.Version == f.version+1:
-		f.version++
-		return true, nil
-	case st.Version == f.version:
-		return false, nil
-	}
-	f.known = false
-	return false, fmt.Errorf("%w (%s moved from version %d to %d)", err, f.path, f.version, st.Version)
-}
-
-func guardFailed(err error) bool {
-	return errors.Is(err, zk.ErrNoNode) || errors.Is(err, zk.ErrBadVersion)
+	return f.Multi(ctx, fence.Spec{
+		Client: t.client, Guard: t.Guard(),
+		Prefix: "leader", Holder: t.String(), PathWord: "latch path",
+		NotHeld: ErrNotLeader,
+	}, ops...)
 }

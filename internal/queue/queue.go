@@ -1,0 +1,119 @@
+// Package queue is the one piece of machinery under every recipe that lines processes up
+// behind each other in ZooKeeper: an ordered queue of protected ephemeral-sequential
+// nodes under one parent, as Curator's LockInternals is for its locks, its semaphore and
+// its LeaderSelector, and LeaderLatch's own loop for the latch.
+//
+// The rules live here, once:
+//   - Join is a protected create (Client.CreateProtected: a fixed uuid across retries,
+//     adoption only of a node of the current session, clean-up of an abandoned create
+//     once its attempt has returned), of an EPHEMERAL_SEQUENTIAL node
+//     <parent>/_c_<uuid>-<marker><seq>, with missing parents created as containers.
+//   - Nodes are ordered by the text after the recipe's markers (Order), compared as text.
+//   - A waiting member watches only the node it waits on (its predecessor, or for a
+//     reader the first writer ahead of it), never the parent's children, so that a
+//     hand-over wakes one process.
+//   - A member's node counts as held only while it belongs to the current session: a node
+//     that an older session of this Client left behind, which the server has not removed
+//     yet, is deleted and replaced, never trusted (Curator's CURATOR-604).
+//   - A member that gives up (ctx ended, an error, a try that found the lock taken)
+//     deletes its node with a guaranteed delete, so it never blocks anyone; it deletes
+//     only its own node, known by its exact name.
+//
+// The latch (package leader) uses the steps (Join, ReadOwn, List, Watch) from its own
+// state machine; the lock recipes use Acquire, which runs the whole wait, and Hold, which
+// turns a held node into a context that ends the moment holding is in doubt.
+package queue
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/go-zookeeper/zk"
+
+	"github.com/zkrecipes/zkrecipes"
+	"github.com/zkrecipes/zkrecipes/retry"
+)
+
+// Queue is one recipe's queue at one parent path.
+type Queue struct {
+	client *zkrecipes.Client
+	path   string
+	order  Order
+}
+
+// New returns the queue of nodes under path (relative to the client's namespace),
+// ordered by order.
+func New(client *zkrecipes.Client, path string, order Order) *Queue {
+	return &Queue{client: client, path: path, order: order}
+}
+
+// Client returns the queue's client.
+func (q *Queue) Client() *zkrecipes.Client { return q.client }
+
+// Path returns the parent path.
+func (q *Queue) Path() string { return q.path }
+
+// Order returns the queue's order.
+func (q *Queue) Order() Order { return q.order }
+
+// Join creates a member node <path>/_c_<uuid>-<marker><seq> holding data (nil is written
+// as empty), EPHEMERAL_SEQUENTIAL, with missing parents as containers, and returns its
+// path relative to the namespace. Errors are CreateProtected's: an unknown outcome is
+// cleaned up by the Client.
+func (q *Queue) Join(ctx context.Context, marker string, data []byte) (string, error) {
+	if data == nil {
+		data = []byte{}
+	}
+	return q.client.CreateProtected(ctx, zkrecipes.JoinPath(q.path, marker), data,
+		zkrecipes.ModeEphemeralSequential, zkrecipes.WithParents())
+}
+
+// ReadOwn reads a member's own node and sets a data watch on it, which fires when the node
+// is deleted or its data changes (a revoke request).
+func (q *Queue) ReadOwn(ctx context.Context, node string) ([]byte, *zk.Stat, <-chan zk.Event, error) {
+	return q.client.GetW(ctx, node)
+}
+
+// List returns the parent's children in the queue's order, with the parent's stat (its
+// Cversion is the sequence counter). A missing parent gives zk.ErrNoNode.
+func (q *Queue) List(ctx context.Context) ([]string, *zk.Stat, error) {
+	children, st, err := q.client.Children(ctx, q.path)
+	if err != nil {
+		return nil, nil, err
+	}
+	return q.order.Sort(children), st, nil
+}
+
+// Watch sets a data watch on the child name of the parent; zk.ErrNoNode means it is
+// already gone.
+func (q *Queue) Watch(ctx context.Context, name string) (<-chan zk.Event, error) {
+	_, _, w, err := q.client.GetW(ctx, zkrecipes.JoinPath(q.path, name))
+	return w, err
+}
+
+// Leave deletes a member's own node with a guaranteed delete: when the delete cannot
+// finish now (a connection loss, or ctx over, already or mid-way) the Client keeps
+// deleting it in the background until it is gone or the Client closes. It returns the
+// foreground attempt's error; a client that is closed counts as success, since its
+// session and the node with it are gone.
+func (q *Queue) Leave(ctx context.Context, node string) error {
+	err := q.client.DeleteGuaranteed(ctx, node, -1)
+	if errors.Is(err, zkrecipes.ErrClosed) || errors.Is(err, zk.ErrClosing) {
+		return nil
+	}
+	return err
+}
+
+// Retriable reports whether a failed step may succeed later by itself: connection
+// trouble (the Client gave up retrying, but the recipe does not), an unknown outcome that
+// the Client cleans up, or an operation deadline.
+func Retriable(err error) bool {
+	return retry.IsRetriable(err) || errors.Is(err, zkrecipes.ErrOutcomeUnknown) ||
+		errors.Is(err, context.DeadlineExceeded)
+}
+
+// errChurn: the children kept changing under one acquisition; it pauses and looks again.
+var errChurn = errors.New("queue: path keeps changing")
+
+func (q *Queue) churn() error { return fmt.Errorf("%w: %s", errChurn, q.path) }
