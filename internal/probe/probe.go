@@ -43,3 +43,11 @@ var (
 	// followed by a ten-digit sequence number).
 	IsSequentialOf func(node, id string) bool
 )
+
+// Lock (package lock): mutex is a *lock.Mutex.
+var (
+	// MutexCounters returns how many notifications from the watched node the mutex's
+	// acquisitions received, and how many of them were granted straight from that node's
+	// deletion (fast hand-over), summed over every Acquire of the mutex.
+	MutexCounters func(mutex any) (wakeups, fastHandovers int64)
+)
