@@ -10,11 +10,15 @@
 //	EVENT latch <name> isLeader|notLeader    a LeaderLatch listener callback
 //	EVENT cache <name> changed <json list>   a ServiceCache listener, with the cache's instances
 //	EVENT cache <name> state <STATE>         a ServiceCache's forwarded connection state
+//	EVENT mutex <name> acquired|timeout|released|revoke|error <msg>
+//	                                         an InterProcessMutex handle's acquire, release,
+//	                                         revocation request (its listener ran)
 //
 // Commands (see java/zkrecipes/interop/Peer.java): ping, connect, session, get, children,
 // latch-start, latch-close, latch-has, latch-participants, latch-leader, latch-ourpath,
 // sd-start, sd-close, sd-register, sd-update, sd-unregister, sd-query, sd-query-one, sd-names,
-// sd-serialize, sd-deserialize, cache-start, cache-instances, cache-close, close.
+// sd-serialize, sd-deserialize, cache-start, cache-instances, cache-close, mutex-new,
+// mutex-acquire, mutex-release, mutex-held, mutex-nodes, revoke, mutex-bench, close.
 // The payload class is com.example.InstanceDetails (one boolean property, "leader").
 //
 // testdata/golden holds the exact znode bytes Java Curator writes for a few service instances

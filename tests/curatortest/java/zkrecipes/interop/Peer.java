@@ -16,15 +16,20 @@ import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import org.apache.curator.framework.CuratorFramework;
 import org.apache.curator.framework.CuratorFrameworkFactory;
 import org.apache.curator.framework.recipes.leader.LeaderLatch;
 import org.apache.curator.framework.recipes.leader.LeaderLatchListener;
 import org.apache.curator.framework.recipes.leader.Participant;
+import org.apache.curator.framework.recipes.locks.InterProcessMutex;
+import org.apache.curator.framework.recipes.locks.Revoker;
 import org.apache.curator.framework.state.ConnectionState;
 import org.apache.curator.retry.ExponentialBackoffRetry;
 import org.apache.curator.utils.CloseableUtils;
+import org.apache.curator.utils.ZKPaths;
 import org.apache.curator.x.discovery.ServiceCache;
 import org.apache.curator.x.discovery.ServiceDiscovery;
 import org.apache.curator.x.discovery.ServiceDiscoveryBuilder;
@@ -57,6 +62,62 @@ public final class Peer {
     private ServiceDiscovery<InstanceDetails> discovery;
     private final Map<String, ServiceInstance<InstanceDetails>> registered = new ConcurrentHashMap<>();
     private final Map<String, ServiceCache<InstanceDetails>> caches = new ConcurrentHashMap<>();
+    private final Map<String, MutexHandle> mutexes = new ConcurrentHashMap<>();
+
+    /**
+     * An InterProcessMutex with a thread of its own: Curator's mutex belongs to the thread
+     * that acquired it, so every acquire and release of a handle runs on that thread.
+     */
+    private final class MutexHandle {
+        final String name;
+        final String path;
+        final InterProcessMutex mutex;
+        final ExecutorService thread;
+
+        MutexHandle(String name, String path, boolean revocable, boolean autoRelease) {
+            this.name = name;
+            this.path = path;
+            this.mutex = new InterProcessMutex(client(), path);
+            this.thread = Executors.newSingleThreadExecutor(r -> {
+                Thread t = new Thread(r, "mutex-" + name);
+                t.setDaemon(true);
+                return t;
+            });
+            if (revocable) {
+                mutex.makeRevocable(m -> {
+                    event("mutex " + name + " revoke");
+                    if (autoRelease) {
+                        thread.submit(this::release);
+                    }
+                });
+            }
+        }
+
+        void acquire(long timeoutMs) {
+            try {
+                boolean ok = true;
+                if (timeoutMs < 0) {
+                    mutex.acquire();
+                } else {
+                    ok = mutex.acquire(timeoutMs, TimeUnit.MILLISECONDS);
+                }
+                event("mutex " + name + (ok ? " acquired" : " timeout"));
+            } catch (Throwable e) {
+                event("mutex " + name + " error " + describe(e));
+            }
+        }
+
+        void release() {
+            try {
+                if (mutex.isOwnedByCurrentThread()) {
+                    mutex.release();
+                    event("mutex " + name + " released");
+                }
+            } catch (Throwable e) {
+                event("mutex " + name + " error " + describe(e));
+            }
+        }
+    }
 
     private Peer(PrintStream out) {
         this.out = out;
@@ -213,6 +274,80 @@ public final class Peer {
                 emit(p == null ? "null" : JSON.writeValueAsString(p));
                 return;
             }
+            case "mutex-new":
+                need(w, 3, "mutex-new <name> <path> [revocable] [autorelease]");
+                if (mutexes.containsKey(w[1])) {
+                    throw new IllegalArgumentException("mutex " + w[1] + " already exists");
+                }
+                mutexes.put(w[1], new MutexHandle(w[1], w[2], has(w, 3, "revocable"), has(w, 3, "autorelease")));
+                return;
+            case "mutex-acquire": {
+                // Starts the acquire on the handle's thread and answers once its node exists
+                // (the node's name, or null when a timed acquire gave up before it was seen).
+                need(w, 3, "mutex-acquire <name> <timeoutMs|-1>");
+                MutexHandle h = mutex(w[1]);
+                List<String> before = new ArrayList<>(h.mutex.getParticipantNodes());
+                long timeout = Long.parseLong(w[2]);
+                java.util.concurrent.Future<?> f = h.thread.submit(() -> h.acquire(timeout));
+                long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+                String node = null;
+                while (node == null && System.nanoTime() < deadline) {
+                    for (String n : h.mutex.getParticipantNodes()) {
+                        if (!before.contains(n)) {
+                            node = n;
+                            break;
+                        }
+                    }
+                    if (node == null) {
+                        if (f.isDone() && !h.mutex.isAcquiredInThisProcess()) {
+                            break;
+                        }
+                        // Curator offers no callback for "node created"; poll briefly.
+                        Thread.sleep(2);
+                    }
+                }
+                emit(node == null ? "null" : JSON.writeValueAsString(ZKPaths.getNodeFromPath(node)));
+                return;
+            }
+            case "mutex-release": {
+                need(w, 2, "mutex-release <name>");
+                MutexHandle h = mutex(w[1]);
+                h.thread.submit(h::release).get(60, TimeUnit.SECONDS);
+                return;
+            }
+            case "mutex-held":
+                need(w, 2, "mutex-held <name>");
+                emit(Boolean.toString(mutex(w[1]).mutex.isAcquiredInThisProcess()));
+                return;
+            case "mutex-nodes": {
+                need(w, 2, "mutex-nodes <path>");
+                ArrayNode arr = JSON.createArrayNode();
+                for (String n : new InterProcessMutex(client(), w[1]).getParticipantNodes()) {
+                    arr.add(ZKPaths.getNodeFromPath(n));
+                }
+                emit(JSON.writeValueAsString(arr));
+                return;
+            }
+            case "revoke":
+                need(w, 2, "revoke <lockNodePath>");
+                Revoker.attemptRevoke(client(), w[1]);
+                return;
+            case "mutex-bench": {
+                // n uncontended acquire+release cycles of one InterProcessMutex; answers the
+                // nanoseconds of each cycle.
+                need(w, 3, "mutex-bench <path> <n>");
+                InterProcessMutex m = new InterProcessMutex(client(), w[1]);
+                int n = Integer.parseInt(w[2]);
+                ArrayNode arr = JSON.createArrayNode();
+                for (int i = 0; i < n; i++) {
+                    long t0 = System.nanoTime();
+                    m.acquire();
+                    m.release();
+                    arr.add(System.nanoTime() - t0);
+                }
+                emit(JSON.writeValueAsString(arr));
+                return;
+            }
             case "sd-start":
                 need(w, 2, "sd-start <basePath> [compat|noncompat]");
                 sdStart(w[1], w.length > 2 ? compatMode(w[2]) : true);
@@ -305,6 +440,23 @@ public final class Peer {
             default:
                 throw new IllegalArgumentException("unknown command " + cmd);
         }
+    }
+
+    private static boolean has(String[] words, int from, String flag) {
+        for (int i = from; i < words.length; i++) {
+            if (words[i].equals(flag)) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    private MutexHandle mutex(String name) {
+        MutexHandle h = mutexes.get(name);
+        if (h == null) {
+            throw new IllegalArgumentException("no mutex " + name);
+        }
+        return h;
     }
 
     private static void need(String[] words, int n, String usage) {
@@ -577,6 +729,10 @@ public final class Peer {
     }
 
     private void shutdown() {
+        for (MutexHandle h : mutexes.values()) {
+            h.thread.shutdownNow();
+        }
+        mutexes.clear();
         closeDiscovery();
         for (LeaderLatch l : latches.values()) {
             CloseableUtils.closeQuietly(l);
