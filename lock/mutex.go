@@ -97,8 +97,12 @@ func (m *Mutex) TryAcquire(ctx context.Context) (*Lock, error) {
 }
 
 func (m *Mutex) acquire(ctx context.Context, try bool) (*Lock, error) {
+	return m.acquireWith(ctx, queue.Request{Marker: mutexMarker, Data: m.data, Rule: queue.Exclusive, Try: try})
+}
+
+func (m *Mutex) acquireWith(ctx context.Context, req queue.Request) (*Lock, error) {
 	start := time.Now()
-	mem, err := m.q.Acquire(ctx, queue.Request{Marker: mutexMarker, Data: m.data, Rule: queue.Exclusive, Try: try}, &m.counters)
+	mem, err := m.q.Acquire(ctx, req, &m.counters)
 	if err != nil {
 		err = acquireError(m.path, err)
 		hookAcquired(ctx, m.client, m.path, "mutex", "", false, time.Since(start), err)

@@ -1,11 +1,21 @@
 package lock
 
-import "github.com/zkrecipes/zkrecipes/internal/probe"
+import (
+	"context"
+
+	"github.com/zkrecipes/zkrecipes/internal/probe"
+	"github.com/zkrecipes/zkrecipes/internal/queue"
+)
 
 // The integration tests (tests/lock) see these internals through internal/probe.
 func init() {
 	probe.MutexCounters = func(x any) (int64, int64) {
 		m := x.(*Mutex)
 		return m.counters.Wakeups.Load(), m.counters.Fast.Load()
+	}
+	probe.SetMutexWaiting = func(x any, fn func()) { x.(*Mutex).counters.Waiting = fn }
+	probe.MutexAcquireAdopting = func(x any, ctx context.Context, node string) (any, error) {
+		m := x.(*Mutex)
+		return m.acquireWith(ctx, queue.Request{Marker: mutexMarker, Data: m.data, Rule: queue.Exclusive, Adopt: node})
 	}
 }

@@ -8,7 +8,11 @@
 // the library never reads these variables itself.
 package probe
 
-import "github.com/zkrecipes/zkrecipes"
+import (
+	"context"
+
+	"github.com/zkrecipes/zkrecipes"
+)
 
 // Leader (package leader): latch is a *leader.Latch.
 var (
@@ -50,4 +54,11 @@ var (
 	// acquisitions received, and how many of them were granted straight from that node's
 	// deletion (fast hand-over), summed over every Acquire of the mutex.
 	MutexCounters func(mutex any) (wakeups, fastHandovers int64)
+	// SetMutexWaiting installs fn to run each time an Acquire of the mutex begins to wait
+	// with its watches armed. Call it before the first Acquire.
+	SetMutexWaiting func(mutex any, fn func())
+	// MutexAcquireAdopting runs the mutex's Acquire as if its join had made node (a path
+	// relative to the namespace) and the acquisition were now waiting with it: the state
+	// of an acquisition whose session changed under it. It returns a *lock.Lock.
+	MutexAcquireAdopting func(mutex any, ctx context.Context, node string) (any, error)
 )

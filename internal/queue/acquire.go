@@ -35,6 +35,10 @@ type Request struct {
 	Rule   Rule
 	// Try gives up instead of waiting: the node is deleted and Acquire returns ErrBusy.
 	Try bool
+	// Adopt, for tests only, starts the acquisition with this existing node (a path
+	// relative to the namespace) as if an earlier join had made it, instead of joining:
+	// the state an acquisition is in when its session changed under it.
+	Adopt string
 }
 
 // ErrBusy is returned by a Try acquisition that did not get the lock at once.
@@ -70,6 +74,9 @@ func (m *Member) Queue() *Queue { return m.q }
 type Counters struct {
 	Wakeups atomic.Int64
 	Fast    atomic.Int64
+	// Waiting, if set (before the acquisitions start), runs each time an acquisition
+	// begins to wait with its watches armed.
+	Waiting func()
 }
 
 // Acquire joins the queue with a new node and waits until the node holds by req.Rule,
@@ -88,6 +95,9 @@ type Counters struct {
 func (q *Queue) Acquire(ctx context.Context, req Request, counters *Counters) (*Member, error) {
 	next, release := stateSignal(q.client)
 	a := &acquisition{q: q, req: req, next: next, counters: counters}
+	if req.Adopt != "" {
+		a.setNode(req.Adopt)
+	}
 	m, err := a.run(ctx)
 	if err != nil {
 		release()
@@ -219,6 +229,9 @@ func (a *acquisition) run(ctx context.Context) (*Member, error) {
 		// that nodes created later sort after ours (SequenceOrdered).
 		head := idx == 1 && wait == sorted[0] && pst != nil && a.q.order.SequenceOrdered(sorted, pst.Cversion)
 		a.passes = 0
+		if a.counters != nil && a.counters.Waiting != nil {
+			a.counters.Waiting()
+		}
 
 		select {
 		case <-ctx.Done():
