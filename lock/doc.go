@@ -60,8 +60,10 @@
 // the same moment and may both act for a short while; only writes through [Lock.Multi]
 // are fenced. The order is creation order only while every node under the lock path is a
 // lock node and the parent's sequence counter has not passed 2^31 (Curator has the same
-// limits, and compares as text for the same reason). A waiter that was second behind a
-// node it could prove was created before everything that can come later takes the lock
-// as soon as that node's deletion is reported, without reading the children again, if
-// its own node, its session and its connection are unchanged since that read.
+// limits, and compares as text for the same reason). A Mutex waiter (or a reader) that
+// was second behind a node it could prove was created before everything that can come
+// later takes the lock as soon as that node's deletion is reported, without reading the
+// children again, if its own node, its session and its connection are unchanged since
+// that read. A writer of an RWMutex always reads them again: the holder before it may
+// have downgraded, which leaves a read node in the writer's place.
 package lock

@@ -34,6 +34,7 @@ type Lock struct {
 	member *queue.Member
 	hold   *queue.Hold
 	fence  *fence.Fence // nil for shared holds (read locks), which cannot fence
+	rw     *RWMutex     // the read/write lock of a read or write Lock, for Downgrade
 	since  time.Time
 
 	reported atomic.Bool // the end of the hold went to hookReleased

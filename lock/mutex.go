@@ -97,7 +97,7 @@ func (m *Mutex) TryAcquire(ctx context.Context) (*Lock, error) {
 }
 
 func (m *Mutex) acquire(ctx context.Context, try bool) (*Lock, error) {
-	return m.acquireWith(ctx, queue.Request{Marker: mutexMarker, Data: m.data, Rule: queue.Exclusive, Try: try})
+	return m.acquireWith(ctx, queue.Request{Marker: mutexMarker, Data: m.data, Rule: queue.Exclusive, Try: try, Fast: true})
 }
 
 func (m *Mutex) acquireWith(ctx context.Context, req queue.Request) (*Lock, error) {

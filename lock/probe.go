@@ -13,9 +13,16 @@ func init() {
 		m := x.(*Mutex)
 		return m.counters.Wakeups.Load(), m.counters.Fast.Load()
 	}
-	probe.SetMutexWaiting = func(x any, fn func()) { x.(*Mutex).counters.Waiting = fn }
+	probe.SetMutexWaiting = func(x any, fn func()) {
+		switch m := x.(type) {
+		case *Mutex:
+			m.counters.Waiting = fn
+		case *RWMutex:
+			m.counters.Waiting = fn
+		}
+	}
 	probe.MutexAcquireAdopting = func(x any, ctx context.Context, node string) (any, error) {
 		m := x.(*Mutex)
-		return m.acquireWith(ctx, queue.Request{Marker: mutexMarker, Data: m.data, Rule: queue.Exclusive, Adopt: node})
+		return m.acquireWith(ctx, queue.Request{Marker: mutexMarker, Data: m.data, Rule: queue.Exclusive, Adopt: node, Fast: true})
 	}
 }

@@ -48,7 +48,7 @@ var (
 	IsSequentialOf func(node, id string) bool
 )
 
-// Lock (package lock): mutex is a *lock.Mutex.
+// Lock (package lock): mutex is a *lock.Mutex (for SetMutexWaiting also a *lock.RWMutex).
 var (
 	// MutexCounters returns how many notifications from the watched node the mutex's
 	// acquisitions received, and how many of them were granted straight from that node's

@@ -3,6 +3,7 @@ package queue
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"sync"
 	"sync/atomic"
@@ -35,6 +36,12 @@ type Request struct {
 	Rule   Rule
 	// Try gives up instead of waiting: the node is deleted and Acquire returns ErrBusy.
 	Try bool
+	// Fast allows the grant straight from the deletion of the node waited for, without
+	// reading the children again (see acquisition.fast). It is sound only where no
+	// process adds a node that sorts before existing ones: not for a read/write lock's
+	// writers, behind which a downgrade adds a non-sequential read node with its writer's
+	// number (Curator 5.5+ and this package).
+	Fast bool
 	// Adopt, for tests only, starts the acquisition with this existing node (a path
 	// relative to the namespace) as if an earlier join had made it, instead of joining:
 	// the state an acquisition is in when its session changed under it.
@@ -107,6 +114,29 @@ func (q *Queue) Acquire(ctx context.Context, req Request, counters *Counters) (*
 		}
 		return nil, err
 	}
+	m.next, m.release = next, release
+	return m, nil
+}
+
+// Claim makes a member of node, a node this process just created under the queue's path
+// that holds by construction (a downgrade's read node, which sorts with the write node the
+// process holds): it arms the data watch on it and checks that it belongs to the current,
+// connected session. On failure nothing is deleted; that is the caller's.
+func (q *Queue) Claim(ctx context.Context, node string) (*Member, error) {
+	next, release := stateSignal(q.client)
+	stateCh := next()
+	sess := q.client.Session()
+	a := &acquisition{q: q, next: next}
+	a.setNode(node)
+	if _, _, err := a.read(ctx); err != nil {
+		release()
+		return nil, err
+	}
+	if a.owner != sess.ID() || !a.settled(stateCh, sess) {
+		release()
+		return nil, fmt.Errorf("queue: %s: the session changed while it was claimed: %w", node, zkrecipes.ErrSessionLost)
+	}
+	m := a.member(sess, false)
 	m.next, m.release = next, release
 	return m, nil
 }
@@ -241,7 +271,7 @@ func (a *acquisition) run(ctx context.Context) (*Member, error) {
 			if a.counters != nil {
 				a.counters.Wakeups.Add(1)
 			}
-			if head && a.fast(ev, stateCh, sess) {
+			if head && a.req.Fast && a.fast(ev, stateCh, sess) {
 				if a.counters != nil {
 					a.counters.Fast.Add(1)
 				}

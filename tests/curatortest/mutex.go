@@ -29,6 +29,23 @@ func (p *Peer) MutexNew(ctx context.Context, name, path string, revocable, autoR
 	return err
 }
 
+// RWNew makes a handle called name on the read or the write half (kind "read" or
+// "write") of an InterProcessReadWriteLock of its own on path, driven like a mutex handle
+// (MutexAcquire, MutexRelease, MutexHeld, WaitMutex), on a thread of its own.
+func (p *Peer) RWNew(ctx context.Context, name, path, kind string) error {
+	if err := word(name); err != nil {
+		return err
+	}
+	if err := word(path); err != nil {
+		return err
+	}
+	if kind != "read" && kind != "write" {
+		return fmt.Errorf("curatortest: RWNew: kind %q", kind)
+	}
+	_, err := p.Cmd(ctx, "rw-new "+name+" "+path+" "+kind)
+	return err
+}
+
 // MutexAcquire starts an acquire of the handle on its thread (timeout < 0: acquire();
 // otherwise acquire(timeout)) and returns once the acquire's node exists, with the node's
 // name, without its path ("" when a timed acquire gave up before the peer saw its node). The outcome comes
@@ -79,6 +96,20 @@ func (p *Peer) MutexNodes(ctx context.Context, path string) ([]string, error) {
 	return nodes, err
 }
 
+// RWNodes returns getParticipantNodes() of both halves of an InterProcessReadWriteLock on
+// path: Curator lists each half's own kind of node only, each in the lock's order.
+func (p *Peer) RWNodes(ctx context.Context, path string) (readers, writers []string, err error) {
+	if err := word(path); err != nil {
+		return nil, nil, err
+	}
+	var nodes struct {
+		Read  []string `json:"read"`
+		Write []string `json:"write"`
+	}
+	err = p.cmdJSON(ctx, "rw-nodes "+path, &nodes)
+	return nodes.Read, nodes.Write, err
+}
+
 // Revoke runs Revoker.attemptRevoke on the lock node at path.
 func (p *Peer) Revoke(ctx context.Context, path string) error {
 	if err := word(path); err != nil {
@@ -120,4 +151,34 @@ func (p *Peer) WaitMutex(ctx context.Context, name, kind string) error {
 		return fmt.Errorf("curatortest: mutex %s: %s", name, msg)
 	}
 	return nil
+}
+
+// MutexHandoffBench hands one InterProcessMutex back and forth between two sessions of
+// the peer warm+n times and returns the last n samples: each from the start of the
+// holder's release() to the return of the waiting session's acquire() (the waiter waits
+// with its node in place and, after a 20 ms pause, its watch armed).
+func (p *Peer) MutexHandoffBench(ctx context.Context, path string, warm, n int) ([]time.Duration, error) {
+	if err := word(path); err != nil {
+		return nil, err
+	}
+	var nanos []int64
+	if err := p.cmdJSON(ctx, fmt.Sprintf("mutex-handoff-bench %s %d %d", path, warm, n), &nanos); err != nil {
+		return nil, err
+	}
+	out := make([]time.Duration, len(nanos))
+	for i, n := range nanos {
+		out[i] = time.Duration(n)
+	}
+	return out, nil
+}
+
+// MutexContendBench makes k sessions (one thread each) acquire and release one
+// InterProcessMutex on path until n cycles are done in all, and returns the time it took.
+func (p *Peer) MutexContendBench(ctx context.Context, path string, k, n int) (time.Duration, error) {
+	if err := word(path); err != nil {
+		return 0, err
+	}
+	var nanos int64
+	err := p.cmdJSON(ctx, fmt.Sprintf("mutex-contend-bench %s %d %d", path, k, n), &nanos)
+	return time.Duration(nanos), err
 }

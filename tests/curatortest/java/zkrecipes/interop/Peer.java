@@ -25,6 +25,7 @@ import org.apache.curator.framework.recipes.leader.LeaderLatch;
 import org.apache.curator.framework.recipes.leader.LeaderLatchListener;
 import org.apache.curator.framework.recipes.leader.Participant;
 import org.apache.curator.framework.recipes.locks.InterProcessMutex;
+import org.apache.curator.framework.recipes.locks.InterProcessReadWriteLock;
 import org.apache.curator.framework.recipes.locks.Revoker;
 import org.apache.curator.framework.state.ConnectionState;
 import org.apache.curator.retry.ExponentialBackoffRetry;
@@ -58,6 +59,9 @@ public final class Peer {
     private final Object outLock = new Object();
 
     private CuratorFramework client;
+    private String connectString;
+    private int sessionTimeoutMs;
+    private String namespace;
     private final Map<String, LeaderLatch> latches = new ConcurrentHashMap<>();
     private ServiceDiscovery<InstanceDetails> discovery;
     private final Map<String, ServiceInstance<InstanceDetails>> registered = new ConcurrentHashMap<>();
@@ -75,9 +79,13 @@ public final class Peer {
         final ExecutorService thread;
 
         MutexHandle(String name, String path, boolean revocable, boolean autoRelease) {
+            this(name, path, new InterProcessMutex(client(), path), revocable, autoRelease);
+        }
+
+        MutexHandle(String name, String path, InterProcessMutex mutex, boolean revocable, boolean autoRelease) {
             this.name = name;
             this.path = path;
-            this.mutex = new InterProcessMutex(client(), path);
+            this.mutex = mutex;
             this.thread = Executors.newSingleThreadExecutor(r -> {
                 Thread t = new Thread(r, "mutex-" + name);
                 t.setDaemon(true);
@@ -281,6 +289,28 @@ public final class Peer {
                 }
                 mutexes.put(w[1], new MutexHandle(w[1], w[2], has(w, 3, "revocable"), has(w, 3, "autorelease")));
                 return;
+            case "rw-new": {
+                // A handle on one half of its own InterProcessReadWriteLock, driven by the
+                // mutex-* commands.
+                need(w, 4, "rw-new <name> <path> <read|write> [revocable] [autorelease]");
+                if (mutexes.containsKey(w[1])) {
+                    throw new IllegalArgumentException("mutex " + w[1] + " already exists");
+                }
+                InterProcessReadWriteLock rw = new InterProcessReadWriteLock(client(), w[2]);
+                InterProcessMutex half;
+                switch (w[3]) {
+                    case "read":
+                        half = rw.readLock();
+                        break;
+                    case "write":
+                        half = rw.writeLock();
+                        break;
+                    default:
+                        throw new IllegalArgumentException("kind must be read or write: " + w[3]);
+                }
+                mutexes.put(w[1], new MutexHandle(w[1], w[2], half, has(w, 4, "revocable"), has(w, 4, "autorelease")));
+                return;
+            }
             case "mutex-acquire": {
                 // Starts the acquire on the handle's thread and answers once its node exists
                 // (the node's name, or null when a timed acquire gave up before it was seen).
@@ -328,6 +358,22 @@ public final class Peer {
                 emit(JSON.writeValueAsString(arr));
                 return;
             }
+            case "rw-nodes": {
+                // Each half lists only its own kind of node, in the lock's order.
+                need(w, 2, "rw-nodes <path>");
+                InterProcessReadWriteLock rw = new InterProcessReadWriteLock(client(), w[1]);
+                ObjectNode n = JSON.createObjectNode();
+                ArrayNode readers = n.putArray("read");
+                for (String p : rw.readLock().getParticipantNodes()) {
+                    readers.add(ZKPaths.getNodeFromPath(p));
+                }
+                ArrayNode writers = n.putArray("write");
+                for (String p : rw.writeLock().getParticipantNodes()) {
+                    writers.add(ZKPaths.getNodeFromPath(p));
+                }
+                emit(JSON.writeValueAsString(n));
+                return;
+            }
             case "revoke":
                 need(w, 2, "revoke <lockNodePath>");
                 Revoker.attemptRevoke(client(), w[1]);
@@ -348,6 +394,14 @@ public final class Peer {
                 emit(JSON.writeValueAsString(arr));
                 return;
             }
+            case "mutex-handoff-bench":
+                need(w, 4, "mutex-handoff-bench <path> <warm> <n>");
+                emit(JSON.writeValueAsString(handoffBench(w[1], Integer.parseInt(w[2]), Integer.parseInt(w[3]))));
+                return;
+            case "mutex-contend-bench":
+                need(w, 4, "mutex-contend-bench <path> <clients> <n>");
+                emit(Long.toString(contendBench(w[1], Integer.parseInt(w[2]), Integer.parseInt(w[3]))));
+                return;
             case "sd-start":
                 need(w, 2, "sd-start <basePath> [compat|noncompat]");
                 sdStart(w[1], w.length > 2 ? compatMode(w[2]) : true);
@@ -491,6 +545,9 @@ public final class Peer {
         if (client != null) {
             throw new IllegalStateException("already connected");
         }
+        this.connectString = connectString;
+        this.sessionTimeoutMs = sessionTimeoutMs;
+        this.namespace = namespace;
         CuratorFramework c = CuratorFrameworkFactory.builder()
                 .connectString(connectString)
                 .sessionTimeoutMs(sessionTimeoutMs)
@@ -540,6 +597,124 @@ public final class Peer {
             Thread.sleep(5);
         }
         return latch.getOurPath();
+    }
+
+    /** Another client with the peer's settings (a session of its own), for the benchmarks. */
+    private CuratorFramework extraClient() throws Exception {
+        client();
+        CuratorFramework c = CuratorFrameworkFactory.builder()
+                .connectString(connectString)
+                .sessionTimeoutMs(sessionTimeoutMs)
+                .connectionTimeoutMs(Math.min(15000, sessionTimeoutMs))
+                .retryPolicy(new ExponentialBackoffRetry(100, 10, 2000))
+                .namespace(namespace)
+                .build();
+        c.start();
+        if (!c.blockUntilConnected(60, TimeUnit.SECONDS)) {
+            c.close();
+            throw new IllegalStateException("no connection to " + connectString + " within 60s");
+        }
+        return c;
+    }
+
+    /**
+     * Two sessions hand one InterProcessMutex back and forth n times (after warm rounds):
+     * the waiter waits with its node in place, the holder releases; each sample is from the
+     * start of release() to the return of the waiter's acquire(), on one JVM clock.
+     */
+    private ArrayNode handoffBench(String path, int warm, int n) throws Exception {
+        CuratorFramework c2 = extraClient();
+        ExecutorService[] th = {Executors.newSingleThreadExecutor(), Executors.newSingleThreadExecutor()};
+        try {
+            InterProcessMutex[] m = {new InterProcessMutex(client(), path), new InterProcessMutex(c2, path)};
+            th[0].submit(() -> {
+                m[0].acquire();
+                return null;
+            }).get();
+            ArrayNode arr = JSON.createArrayNode();
+            for (int i = 0; i < warm + n; i++) {
+                final int h = i % 2;
+                final int wt = 1 - h;
+                final long[] at = new long[2];
+                java.util.concurrent.Future<?> f = th[wt].submit(() -> {
+                    m[wt].acquire();
+                    at[1] = System.nanoTime();
+                    return null;
+                });
+                while (m[0].getParticipantNodes().size() < 2) {
+                    Thread.sleep(1);
+                }
+                // Let the waiter arm its watch on the holder's node (Curator offers no signal).
+                Thread.sleep(20);
+                th[h].submit(() -> {
+                    at[0] = System.nanoTime();
+                    m[h].release();
+                    return null;
+                }).get();
+                f.get(60, TimeUnit.SECONDS);
+                if (i >= warm) {
+                    arr.add(at[1] - at[0]);
+                }
+            }
+            final int last = (warm + n) % 2;
+            th[last].submit(() -> {
+                m[last].release();
+                return null;
+            }).get();
+            return arr;
+        } finally {
+            th[0].shutdownNow();
+            th[1].shutdownNow();
+            CloseableUtils.closeQuietly(c2);
+        }
+    }
+
+    /**
+     * k clients (sessions), one thread each, acquire and release one InterProcessMutex until
+     * n cycles are done in all; answers the elapsed nanoseconds.
+     */
+    private long contendBench(String path, int k, int n) throws Exception {
+        CuratorFramework[] cs = new CuratorFramework[k];
+        Thread[] threads = new Thread[k];
+        try {
+            for (int i = 0; i < k; i++) {
+                cs[i] = extraClient();
+            }
+            java.util.concurrent.atomic.AtomicInteger left = new java.util.concurrent.atomic.AtomicInteger(n);
+            java.util.concurrent.CountDownLatch go = new java.util.concurrent.CountDownLatch(1);
+            java.util.concurrent.atomic.AtomicReference<Throwable> failure = new java.util.concurrent.atomic.AtomicReference<>();
+            for (int i = 0; i < k; i++) {
+                InterProcessMutex m = new InterProcessMutex(cs[i], path);
+                threads[i] = new Thread(() -> {
+                    try {
+                        go.await();
+                        while (left.getAndDecrement() > 0) {
+                            m.acquire();
+                            m.release();
+                        }
+                    } catch (Throwable e) {
+                        failure.compareAndSet(null, e);
+                    }
+                });
+                threads[i].start();
+            }
+            long t0 = System.nanoTime();
+            go.countDown();
+            for (Thread t : threads) {
+                t.join();
+            }
+            long elapsed = System.nanoTime() - t0;
+            if (failure.get() != null) {
+                throw new IllegalStateException("contender failed", failure.get());
+            }
+            return elapsed;
+        } finally {
+            for (CuratorFramework c : cs) {
+                if (c != null) {
+                    CloseableUtils.closeQuietly(c);
+                }
+            }
+        }
     }
 
     private static ObjectNode participant(Participant p) {
