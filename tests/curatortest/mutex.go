@@ -154,7 +154,7 @@ func (p *Peer) WaitMutex(ctx context.Context, name, kind string) error {
 }
 
 // MutexHandoffBench hands one InterProcessMutex back and forth between two sessions of
-// the peer warm+n times and returns the last n samples: each from the start of the
+// the peer (its own and an extra one, kept for later benchmark calls) warm+n times and returns the last n samples: each from the start of the
 // holder's release() to the return of the waiting session's acquire() (the waiter waits
 // with its node in place and, after a 20 ms pause, its watch armed).
 func (p *Peer) MutexHandoffBench(ctx context.Context, path string, warm, n int) ([]time.Duration, error) {
@@ -172,8 +172,9 @@ func (p *Peer) MutexHandoffBench(ctx context.Context, path string, warm, n int) 
 	return out, nil
 }
 
-// MutexContendBench makes k sessions (one thread each) acquire and release one
-// InterProcessMutex on path until n cycles are done in all, and returns the time it took.
+// MutexContendBench makes k extra sessions of the peer (one thread each; the sessions are
+// kept for later benchmark calls) acquire and release one InterProcessMutex on path until
+// n cycles are done in all, and returns the time it took.
 func (p *Peer) MutexContendBench(ctx context.Context, path string, k, n int) (time.Duration, error) {
 	if err := word(path); err != nil {
 		return 0, err

@@ -19,197 +19,205 @@ import (
 	"github.com/zkrecipes/zkrecipes/tests/zktest"
 )
 
-// Run them side by side on one server, e.g.
+// Run them on one server, e.g.
 //
 //	go test -run '^$' -bench . -benchtime 300x ./lock/
 //
-// Each benchmark has sub-benchmarks for the raw go-zk floor (where there is one), this
-// package and Curator 5.4 (a Java peer on the same server, timed on its own clock after
-// warm-up rounds). ns/op is the mean of one operation; p50-µs and p90-µs are percentiles.
+// Each benchmark measures the raw go-zk floor (where there is one), this package and
+// Curator 5.4 (a Java peer on the same server, timed on its own clock after warm-up
+// rounds) interleaved, one iteration (or one short batch) of each in turn, so that all
+// three see the same server and the same load: on a shared machine the load changes
+// faster than a benchmark runs, and batches run one after the other would compare
+// different moments. The metrics are per side: <side>-p50-µs and <side>-mean-µs, and the
+// ratios the issue sets targets for (zkrecipes/raw, zkrecipes/curator, of the p50s).
+// ns/op counts all sides together and means nothing on its own.
 
-func reportSamples(b *testing.B, samples []time.Duration) {
-	if len(samples) == 0 {
-		return
+type sampleSet map[string][]time.Duration
+
+func (s sampleSet) add(side string, d time.Duration) { s[side] = append(s[side], d) }
+
+func (s sampleSet) p50(side string) time.Duration {
+	v := slices.Clone(s[side])
+	if len(v) == 0 {
+		return 0
 	}
-	var sum time.Duration
-	for _, s := range samples {
-		sum += s
+	slices.Sort(v)
+	return v[len(v)/2]
+}
+
+func (s sampleSet) report(b *testing.B, sides ...string) {
+	for _, side := range sides {
+		v := s[side]
+		if len(v) == 0 {
+			continue
+		}
+		var sum time.Duration
+		for _, d := range v {
+			sum += d
+		}
+		b.ReportMetric(float64(s.p50(side).Nanoseconds())/1e3, side+"-p50-µs")
+		b.ReportMetric(float64(sum.Nanoseconds())/float64(len(v))/1e3, side+"-mean-µs")
 	}
-	slices.Sort(samples)
-	b.ReportMetric(float64(sum.Nanoseconds())/float64(len(samples)), "ns/op")
-	b.ReportMetric(float64(samples[len(samples)/2].Microseconds()), "p50-µs")
-	b.ReportMetric(float64(samples[len(samples)*9/10].Microseconds()), "p90-µs")
+}
+
+func (s sampleSet) ratio(b *testing.B, a, over string) {
+	if s.p50(a) > 0 && s.p50(over) > 0 {
+		b.ReportMetric(float64(s.p50(a))/float64(s.p50(over)), a+"/"+over)
+	}
 }
 
 func benchClient(b *testing.B, servers []string, ns string) *zkrecipes.Client {
 	return connect(b, servers, ns, zkrecipes.WithSessionTimeout(4*time.Second))
 }
 
-// benchPeer starts a Java peer in ns, or skips the Curator sub-benchmarks when Java is
-// missing (and ZK_TEST_REQUIRE is not set).
+// benchPeer starts a Java peer in ns, or returns nil (the Curator side is left out) when
+// Java or the jars are missing.
 func benchPeer(b *testing.B, srv *zktest.Server, ns string) *curatortest.Peer {
 	if err := curatortest.Available(); err != nil {
+		b.Logf("no Curator side: %v", err)
 		return nil
 	}
 	return curatortest.Start(b, srv.ConnectString(), curatortest.WithNamespace(ns), curatortest.WithSessionTimeout(4*time.Second))
 }
 
-// Uncontended Acquire + Release: the raw floor (create an ephemeral sequential node,
-// list the parent, delete the node), this package's Mutex, Curator's InterProcessMutex.
+// Uncontended Acquire + Release: the raw floor (create an ephemeral sequential node, list
+// the parent, delete the node, on go-zk directly), this package's Mutex, Curator's
+// InterProcessMutex; one cycle of each per iteration.
 func BenchmarkMutexUncontended(b *testing.B) {
 	srv := zktest.Start(b)
 	ns := newNamespace(b)
 	c := benchClient(b, srv.Servers(), ns)
 	peer := benchPeer(b, srv, ns)
 	ctx := context.Background()
-
-	b.Run("raw-go-zk", func(b *testing.B) {
-		if err := c.EnsurePath(ctx, "/raw"); err != nil {
+	if err := c.EnsurePath(ctx, "/raw"); err != nil {
+		b.Fatal(err)
+	}
+	conn, parent := c.Conn(), c.Namespace()+"/raw"
+	prefix := parent + "/_c_" + zkrecipes.NewUUID() + "-lock-"
+	acl := zk.WorldACL(zk.PermAll)
+	m := newMutex(b, c, "/go")
+	if peer != nil {
+		if _, err := peer.MutexBench(testCtx(b), "/java", 300); err != nil { // JIT warm-up
 			b.Fatal(err)
 		}
-		conn, parent := c.Conn(), c.Namespace()+"/raw"
-		prefix := parent + "/_c_" + zkrecipes.NewUUID() + "-lock-"
-		acl := zk.WorldACL(zk.PermAll)
-		samples := make([]time.Duration, 0, b.N)
-		b.ResetTimer()
-		for i := 0; i < b.N; i++ {
-			t0 := time.Now()
-			p, err := conn.Create(prefix, []byte{}, zk.FlagEphemeralSequential, acl)
-			if err != nil {
-				b.Fatal(err)
-			}
-			if _, _, err := conn.Children(parent); err != nil {
-				b.Fatal(err)
-			}
-			if err := conn.Delete(p, -1); err != nil {
-				b.Fatal(err)
-			}
-			samples = append(samples, time.Since(t0))
-		}
-		b.StopTimer()
-		reportSamples(b, samples)
-	})
-	b.Run("zkrecipes", func(b *testing.B) {
-		m := newMutex(b, c, "/go")
-		samples := make([]time.Duration, 0, b.N)
-		b.ResetTimer()
-		for i := 0; i < b.N; i++ {
-			t0 := time.Now()
-			l, err := m.Acquire(ctx)
-			if err != nil {
-				b.Fatal(err)
-			}
-			if err := l.Release(ctx); err != nil {
-				b.Fatal(err)
-			}
-			samples = append(samples, time.Since(t0))
-		}
-		b.StopTimer()
-		reportSamples(b, samples)
-	})
-	b.Run("curator", func(b *testing.B) {
-		if peer == nil {
-			b.Skip("no Java peer")
-		}
-		if _, err := peer.MutexBench(testCtx(b), "/java", 300); err != nil { // warm-up
-			b.Fatal(err)
-		}
-		b.ResetTimer()
-		samples, err := peer.MutexBench(testCtx(b), "/java", b.N)
+	}
+	s := sampleSet{}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		t0 := time.Now()
+		p, err := conn.Create(prefix, []byte{}, zk.FlagEphemeralSequential, acl)
 		if err != nil {
 			b.Fatal(err)
 		}
-		b.StopTimer()
-		reportSamples(b, samples)
-	})
+		if _, _, err := conn.Children(parent); err != nil {
+			b.Fatal(err)
+		}
+		if err := conn.Delete(p, -1); err != nil {
+			b.Fatal(err)
+		}
+		s.add("raw", time.Since(t0))
+
+		t0 = time.Now()
+		l, err := m.Acquire(ctx)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := l.Release(ctx); err != nil {
+			b.Fatal(err)
+		}
+		s.add("zkrecipes", time.Since(t0))
+
+		if peer != nil {
+			d, err := peer.MutexBench(testCtx(b), "/java", 1)
+			if err != nil {
+				b.Fatal(err)
+			}
+			s.add("curator", d[0])
+		}
+	}
+	b.StopTimer()
+	s.report(b, "raw", "zkrecipes", "curator")
+	s.ratio(b, "zkrecipes", "raw")
+	s.ratio(b, "zkrecipes", "curator")
 }
 
 // Hand-off latency: from the start of the holder's release to the return of the waiting
-// contender's acquire, the waiter on a session of its own with its watch armed.
+// contender's acquire, the waiter on a session of its own with its watch armed; one Go
+// hand-off and one Java hand-off per iteration.
 func BenchmarkMutexHandoff(b *testing.B) {
 	srv := zktest.Start(b)
 	ns := newNamespace(b)
 	peer := benchPeer(b, srv, ns)
-
-	b.Run("zkrecipes", func(b *testing.B) {
-		ctx := context.Background()
-		var mutexes [2]*lock.Mutex
-		var waiting [2]chan struct{}
-		for i := range mutexes {
-			mutexes[i] = newMutex(b, benchClient(b, srv.Servers(), ns), "/go")
-			waiting[i] = make(chan struct{}, 1)
-			probe.SetMutexWaiting(mutexes[i], func() { waiting[i] <- struct{}{} })
-		}
-		held, err := mutexes[0].Acquire(ctx)
-		if err != nil {
+	ctx := context.Background()
+	var mutexes [2]*lock.Mutex
+	var waiting [2]chan struct{}
+	for i := range mutexes {
+		mutexes[i] = newMutex(b, benchClient(b, srv.Servers(), ns), "/go")
+		waiting[i] = make(chan struct{}, 1)
+		probe.SetMutexWaiting(mutexes[i], func() { waiting[i] <- struct{}{} })
+	}
+	held, err := mutexes[0].Acquire(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if peer != nil {
+		if _, err := peer.MutexHandoffBench(testCtx(b), "/java", 50, 1); err != nil { // warm-up
 			b.Fatal(err)
 		}
-		samples := make([]time.Duration, 0, b.N)
-		var fast0 int64
-		for _, m := range mutexes {
-			_, f := mutexCounters(m)
-			fast0 += f
+	}
+	_, fast0 := mutexCounters(mutexes[0])
+	_, fast1 := mutexCounters(mutexes[1])
+	s := sampleSet{}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		w := (i + 1) % 2
+		res := acquireAsync(ctx, mutexes[w])
+		<-waiting[w]
+		t0 := time.Now()
+		if err := held.Release(ctx); err != nil {
+			b.Fatal(err)
 		}
-		b.ResetTimer()
-		b.StopTimer()
-		for i := 0; i < b.N; i++ {
-			w := mutexes[(i+1)%2]
-			res := acquireAsync(ctx, w)
-			<-waiting[(i+1)%2]
-			b.StartTimer()
-			t0 := time.Now()
-			if err := held.Release(ctx); err != nil {
+		r := <-res
+		if r.err != nil {
+			b.Fatal(r.err)
+		}
+		s.add("zkrecipes", r.at.Sub(t0))
+		held = r.l
+
+		if peer != nil {
+			d, err := peer.MutexHandoffBench(testCtx(b), "/java", 0, 1)
+			if err != nil {
 				b.Fatal(err)
 			}
-			r := <-res
-			b.StopTimer()
-			if r.err != nil {
-				b.Fatal(r.err)
-			}
-			samples = append(samples, r.at.Sub(t0))
-			held = r.l
+			s.add("curator", d[0])
 		}
-		_ = held.Release(ctx)
-		reportSamples(b, samples)
-		var fast int64
-		for _, m := range mutexes {
-			_, f := mutexCounters(m)
-			fast += f
-		}
-		b.ReportMetric(100*float64(fast-fast0)/float64(b.N), "fast-%")
-	})
-	b.Run("curator", func(b *testing.B) {
-		if peer == nil {
-			b.Skip("no Java peer")
-		}
-		b.ResetTimer()
-		samples, err := peer.MutexHandoffBench(testCtx(b), "/java", 20, b.N)
-		if err != nil {
-			b.Fatal(err)
-		}
-		b.StopTimer()
-		reportSamples(b, samples)
-	})
+	}
+	b.StopTimer()
+	_ = held.Release(ctx)
+	s.report(b, "zkrecipes", "curator")
+	s.ratio(b, "zkrecipes", "curator")
+	_, f0 := mutexCounters(mutexes[0])
+	_, f1 := mutexCounters(mutexes[1])
+	b.ReportMetric(100*float64(f0-fast0+f1-fast1)/float64(b.N), "fast-%")
 }
 
-// Acquire/release cycles per second with 16 contenders, each on a session of its own.
+// Acquire/release cycles per second with 16 contenders, each on a session of its own:
+// rounds of 20 cycles (in all, over the 16) of this package and of Curator in turn.
 func BenchmarkMutexContended16(b *testing.B) {
-	const k = 16
+	const k, round = 16, 20
 	srv := zktest.Start(b)
 	ns := newNamespace(b)
 	peer := benchPeer(b, srv, ns)
-
-	b.Run("zkrecipes", func(b *testing.B) {
-		ctx := context.Background()
-		mutexes := make([]*lock.Mutex, k)
-		for i := range mutexes {
-			mutexes[i] = newMutex(b, benchClient(b, srv.Servers(), ns), "/go")
-		}
+	ctx := context.Background()
+	mutexes := make([]*lock.Mutex, k)
+	for i := range mutexes {
+		mutexes[i] = newMutex(b, benchClient(b, srv.Servers(), ns), "/go")
+	}
+	goRound := func(n int) time.Duration {
 		var left atomic.Int64
-		left.Store(int64(b.N))
+		left.Store(int64(n))
 		var wg sync.WaitGroup
 		errs := make(chan error, k)
-		b.ResetTimer()
 		t0 := time.Now()
 		for _, m := range mutexes {
 			wg.Go(func() {
@@ -228,29 +236,40 @@ func BenchmarkMutexContended16(b *testing.B) {
 		}
 		wg.Wait()
 		elapsed := time.Since(t0)
-		b.StopTimer()
 		close(errs)
 		for err := range errs {
 			b.Fatal(err)
 		}
-		b.ReportMetric(float64(b.N)/elapsed.Seconds(), "cycles/s")
-	})
-	b.Run("curator", func(b *testing.B) {
-		if peer == nil {
-			b.Skip("no Java peer")
-		}
-		if _, err := peer.MutexContendBench(testCtx(b), "/java", k, 200); err != nil { // warm-up
+		return elapsed
+	}
+	goRound(round) // warm-up: every contender's path exists
+	if peer != nil {
+		if _, err := peer.MutexContendBench(testCtx(b), "/java", k, 200); err != nil { // warm-up, and the 16 sessions
 			b.Fatal(err)
 		}
-		b.ResetTimer()
-		elapsed, err := peer.MutexContendBench(testCtx(b), "/java", k, b.N)
-		if err != nil {
-			b.Fatal(err)
+	}
+	var goTime, javaTime time.Duration
+	var goCycles, javaCycles int
+	b.ResetTimer()
+	for done := 0; done < b.N; done += round {
+		n := min(round, b.N-done)
+		goTime += goRound(n)
+		goCycles += n
+		if peer != nil {
+			d, err := peer.MutexContendBench(testCtx(b), "/java", k, n)
+			if err != nil {
+				b.Fatal(err)
+			}
+			javaTime += d
+			javaCycles += n
 		}
-		b.StopTimer()
-		b.ReportMetric(float64(elapsed.Nanoseconds())/float64(b.N), "ns/op")
-		b.ReportMetric(float64(b.N)/elapsed.Seconds(), "cycles/s")
-	})
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(goCycles)/goTime.Seconds(), "zkrecipes-cycles/s")
+	if javaCycles > 0 {
+		b.ReportMetric(float64(javaCycles)/javaTime.Seconds(), "curator-cycles/s")
+		b.ReportMetric((float64(goCycles)/goTime.Seconds())/(float64(javaCycles)/javaTime.Seconds()), "zkrecipes/curator-throughput")
+	}
 }
 
 // Goroutines per held lock (100 locks on one Client), and after they are all released.

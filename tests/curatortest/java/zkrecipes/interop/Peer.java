@@ -599,6 +599,20 @@ public final class Peer {
         return latch.getOurPath();
     }
 
+    private final List<CuratorFramework> extras = new ArrayList<>();
+
+    /**
+     * The i-th extra client with the peer's settings (a session of its own), for the
+     * benchmarks; made on first use and kept until close, so that rounds of a benchmark do
+     * not open and close sessions between them.
+     */
+    private CuratorFramework extra(int i) throws Exception {
+        while (extras.size() <= i) {
+            extras.add(extraClient());
+        }
+        return extras.get(i);
+    }
+
     /** Another client with the peer's settings (a session of its own), for the benchmarks. */
     private CuratorFramework extraClient() throws Exception {
         client();
@@ -623,7 +637,7 @@ public final class Peer {
      * start of release() to the return of the waiter's acquire(), on one JVM clock.
      */
     private ArrayNode handoffBench(String path, int warm, int n) throws Exception {
-        CuratorFramework c2 = extraClient();
+        CuratorFramework c2 = extra(0);
         ExecutorService[] th = {Executors.newSingleThreadExecutor(), Executors.newSingleThreadExecutor()};
         try {
             InterProcessMutex[] m = {new InterProcessMutex(client(), path), new InterProcessMutex(c2, path)};
@@ -665,7 +679,6 @@ public final class Peer {
         } finally {
             th[0].shutdownNow();
             th[1].shutdownNow();
-            CloseableUtils.closeQuietly(c2);
         }
     }
 
@@ -676,9 +689,9 @@ public final class Peer {
     private long contendBench(String path, int k, int n) throws Exception {
         CuratorFramework[] cs = new CuratorFramework[k];
         Thread[] threads = new Thread[k];
-        try {
+        {
             for (int i = 0; i < k; i++) {
-                cs[i] = extraClient();
+                cs[i] = extra(i);
             }
             java.util.concurrent.atomic.AtomicInteger left = new java.util.concurrent.atomic.AtomicInteger(n);
             java.util.concurrent.CountDownLatch go = new java.util.concurrent.CountDownLatch(1);
@@ -708,12 +721,6 @@ public final class Peer {
                 throw new IllegalStateException("contender failed", failure.get());
             }
             return elapsed;
-        } finally {
-            for (CuratorFramework c : cs) {
-                if (c != null) {
-                    CloseableUtils.closeQuietly(c);
-                }
-            }
         }
     }
 
@@ -908,6 +915,10 @@ public final class Peer {
             h.thread.shutdownNow();
         }
         mutexes.clear();
+        for (CuratorFramework c : extras) {
+            CloseableUtils.closeQuietly(c);
+        }
+        extras.clear();
         closeDiscovery();
         for (LeaderLatch l : latches.values()) {
             CloseableUtils.closeQuietly(l);
