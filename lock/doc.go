@@ -1,6 +1,9 @@
 // Package lock provides distributed locks on ZooKeeper that Apache Curator 5.x's lock
 // recipes understand: a Go [Mutex] and a Java InterProcessMutex on the same path exclude
-// each other and hand the lock over both ways.
+// each other and hand the lock over both ways. [RWMutex] is Curator's
+// InterProcessReadWriteLock (with [Lock.Downgrade]), [Semaphore] its
+// InterProcessSemaphoreV2 (a local lease count, or one read from a SharedCount node), and
+// [NewSemaphoreMutex] its InterProcessSemaphoreMutex.
 //
 // # Locks as contexts
 //

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -104,6 +105,55 @@ func ExampleRevoke() {
 	// second try: true
 	// holder told: true
 	// release: <nil>
+}
+
+// Bound the jobs that run at once across every process: each job takes a lease first.
+func ExampleSemaphore() {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	client, err := zkrecipes.Connect(ctx, examplezk.Servers(), // your ensemble, e.g. []string{"zk1:2181", "zk2:2181", "zk3:2181"}
+		zkrecipes.WithNamespace(examplezk.Namespace()),
+		zkrecipes.WithSessionTimeout(4*time.Second))
+	if err != nil {
+		fmt.Println("connect:", err)
+		return
+	}
+	defer client.Close(ctx)
+
+	// Two leases, as an InterProcessSemaphoreV2 with maxLeases 2 in Java would have.
+	sem, err := lock.NewSemaphore(client, "/myapp/jobs", 2)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	var mu sync.Mutex
+	running, most := 0, 0
+	var wg sync.WaitGroup
+	for job := 0; job < 5; job++ {
+		wg.Go(func() {
+			lease, err := sem.Acquire(ctx)
+			if err != nil {
+				fmt.Println(err)
+				return
+			}
+			defer lease.Release(context.Background())
+			mu.Lock()
+			running++
+			most = max(most, running)
+			mu.Unlock()
+			select { // the job, which stops early if the lease comes into doubt
+			case <-time.After(50 * time.Millisecond):
+			case <-lease.Context().Done():
+			}
+			mu.Lock()
+			running--
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	fmt.Println("jobs at once, at most:", most)
+	// Output:
+	// jobs at once, at most: 2
 }
 
 func TestMain(m *testing.M) { examplezk.Main(m) }

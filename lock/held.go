@@ -14,8 +14,9 @@ import (
 	"github.com/zkrecipes/zkrecipes/internal/queue"
 )
 
-// Lock is one held lock: what Mutex.Acquire (or the read/write lock) returns. It is
-// safe for concurrent use; pass it to whatever code runs under the lock.
+// Lock is one held lock: what Mutex.Acquire returns, and the read and write locks of an
+// RWMutex and the leases of a Semaphore. It is safe for concurrent use; pass it to
+// whatever code runs under the lock.
 //
 // A Lock is not reentrant and has no owner goroutine: any goroutine may use it and
 // Release it. Its Context is the holder's signal to stop: it is cancelled the moment
@@ -54,7 +55,7 @@ func newLock(client *zkrecipes.Client, path, kind string, m *queue.Member, cfg c
 		Revocable: cfg.revocable,
 		Cause:     holdCause,
 		Lost: func(r queue.Reason, cause error) {
-			if r != queue.Revoked && l.reported.CompareAndSwap(false, true) {
+			if kind != "" && r != queue.Revoked && l.reported.CompareAndSwap(false, true) {
 				hookReleased(client, path, kind, m.Path, time.Since(l.since), true, cause)
 			}
 		},
@@ -120,7 +121,8 @@ func (l *Lock) Guard() *zk.CheckVersionRequest {
 // version by one (see leader.Term.Multi, which works the same way). Curator's lock
 // recipes never read the lock path's data, so Java peers are unaffected; the client
 // needs write permission on the lock path. Calls of one Lock are serialized. Shared holds
-// (read locks) cannot fence this way and return an error wrapping ErrInvalidOption.
+// (read locks, the leases of a Semaphore of more than one lease) cannot fence this way and
+// return an error wrapping ErrInvalidOption.
 func (l *Lock) Multi(ctx context.Context, ops ...any) ([]zk.MultiResponse, error) {
 	if l.fence == nil {
 		return nil, fmt.Errorf("%w: a %s lock is shared and cannot fence writes", ErrInvalidOption, l.kind)
@@ -163,7 +165,7 @@ func (l *Lock) Release(ctx context.Context) error {
 		l.hold.Stop(ErrReleased)
 	}
 	err := l.member.Queue().Leave(ctx, l.member.Path)
-	if l.reported.CompareAndSwap(false, true) {
+	if l.kind != "" && l.reported.CompareAndSwap(false, true) {
 		hookReleased(l.client, l.path, l.kind, l.member.Path, time.Since(l.since), false, err)
 	}
 	if err != nil {

@@ -36,6 +36,7 @@ type Mutex struct {
 	q      *queue.Queue
 	cfg    config
 	data   []byte
+	quiet  bool // a recipe's inner mutex (a semaphore's P/locks): no hook events
 
 	counters queue.Counters // for tests (internal/probe)
 }
@@ -104,12 +105,20 @@ func (m *Mutex) acquireWith(ctx context.Context, req queue.Request) (*Lock, erro
 	start := time.Now()
 	mem, err := m.q.Acquire(ctx, req, &m.counters)
 	if err != nil {
+		if m.quiet {
+			return nil, err
+		}
 		err = acquireError(m.path, err)
 		hookAcquired(ctx, m.client, m.path, "mutex", "", false, time.Since(start), err)
 		return nil, err
 	}
-	hookAcquired(ctx, m.client, m.path, "mutex", mem.Path, true, time.Since(start), nil)
-	return newLock(m.client, m.path, "mutex", mem, m.cfg, true), nil
+	kind := "mutex"
+	if m.quiet {
+		kind = "" // no hook events
+	} else {
+		hookAcquired(ctx, m.client, m.path, kind, mem.Path, true, time.Since(start), nil)
+	}
+	return newLock(m.client, m.path, kind, mem, m.cfg, true), nil
 }
 
 func acquireError(path string, err error) error {

@@ -85,6 +85,16 @@ func (q *Queue) List(ctx context.Context) ([]string, *zk.Stat, error) {
 	return q.order.Sort(children), st, nil
 }
 
+// ListW is List that also sets a child watch on the parent, which fires when a child is
+// added or removed (a semaphore's waiter waits for any lease to go).
+func (q *Queue) ListW(ctx context.Context) ([]string, *zk.Stat, <-chan zk.Event, error) {
+	children, st, w, err := q.client.ChildrenW(ctx, q.path)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return q.order.Sort(children), st, w, nil
+}
+
 // Watch sets a data watch on the child name of the parent; zk.ErrNoNode means it is
 // already gone.
 func (q *Queue) Watch(ctx context.Context, name string) (<-chan zk.Event, error) {

@@ -13,13 +13,16 @@
 //	EVENT mutex <name> acquired|timeout|released|revoke|error <msg>
 //	                                         an InterProcessMutex handle's acquire, release,
 //	                                         revocation request (its listener ran)
+//	EVENT sem <name> acquired|released|done|error <msg>
+//	                                         a semaphore handle's lease, or its work loop
 //
 // Commands (see java/zkrecipes/interop/Peer.java): ping, connect, session, get, children,
 // latch-start, latch-close, latch-has, latch-participants, latch-leader, latch-ourpath,
 // sd-start, sd-close, sd-register, sd-update, sd-unregister, sd-query, sd-query-one, sd-names,
 // sd-serialize, sd-deserialize, cache-start, cache-instances, cache-close, mutex-new, rw-new,
 // mutex-acquire, mutex-release, mutex-held, mutex-nodes, rw-nodes, revoke, mutex-bench,
-// mutex-handoff-bench, mutex-contend-bench, close.
+// mutex-handoff-bench, mutex-contend-bench, sem-new, sem-acquire, sem-release, sem-work,
+// sem-leases, count-set, close.
 // The payload class is com.example.InstanceDetails (one boolean property, "leader").
 //
 // testdata/golden holds the exact znode bytes Java Curator writes for a few service instances

@@ -26,6 +26,10 @@ import org.apache.curator.framework.recipes.leader.LeaderLatchListener;
 import org.apache.curator.framework.recipes.leader.Participant;
 import org.apache.curator.framework.recipes.locks.InterProcessMutex;
 import org.apache.curator.framework.recipes.locks.InterProcessReadWriteLock;
+import org.apache.curator.framework.recipes.locks.InterProcessSemaphoreV2;
+import org.apache.curator.framework.recipes.locks.Lease;
+import org.apache.curator.framework.recipes.shared.SharedCount;
+import org.apache.zookeeper.CreateMode;
 import org.apache.curator.framework.recipes.locks.Revoker;
 import org.apache.curator.framework.state.ConnectionState;
 import org.apache.curator.retry.ExponentialBackoffRetry;
@@ -67,6 +71,79 @@ public final class Peer {
     private final Map<String, ServiceInstance<InstanceDetails>> registered = new ConcurrentHashMap<>();
     private final Map<String, ServiceCache<InstanceDetails>> caches = new ConcurrentHashMap<>();
     private final Map<String, MutexHandle> mutexes = new ConcurrentHashMap<>();
+    private final Map<String, SemHandle> sems = new ConcurrentHashMap<>();
+
+    /** An InterProcessSemaphoreV2 participant with a thread of its own and at most one lease. */
+    private final class SemHandle {
+        final String name;
+        final InterProcessSemaphoreV2 sem;
+        final SharedCount count; // null for a local count
+        final ExecutorService thread;
+        volatile Lease lease;
+
+        SemHandle(String name, String path, String max) throws Exception {
+            this.name = name;
+            if (max.startsWith("count:")) {
+                count = new SharedCount(client(), max.substring("count:".length()), 0);
+                count.start();
+                sem = new InterProcessSemaphoreV2(client(), path, count);
+            } else {
+                count = null;
+                sem = new InterProcessSemaphoreV2(client(), path, Integer.parseInt(max));
+            }
+            thread = Executors.newSingleThreadExecutor(r -> {
+                Thread t = new Thread(r, "sem-" + name);
+                t.setDaemon(true);
+                return t;
+            });
+        }
+
+        void acquire() {
+            try {
+                lease = sem.acquire();
+                event("sem " + name + " acquired");
+            } catch (Throwable e) {
+                event("sem " + name + " error " + describe(e));
+            }
+        }
+
+        void release() {
+            Lease l = lease;
+            lease = null;
+            if (l != null) {
+                sem.returnLease(l);
+                event("sem " + name + " released");
+            }
+        }
+
+        /** rounds of: acquire, log "start name", hold, log "end name", release. */
+        void work(int rounds, long holdMs, String logPath) {
+            try {
+                for (int i = 0; i < rounds; i++) {
+                    Lease l = sem.acquire();
+                    try {
+                        client().create().withMode(CreateMode.PERSISTENT_SEQUENTIAL)
+                                .forPath(logPath + "/e-", ("start " + name).getBytes(StandardCharsets.UTF_8));
+                        Thread.sleep(holdMs);
+                        client().create().withMode(CreateMode.PERSISTENT_SEQUENTIAL)
+                                .forPath(logPath + "/e-", ("end " + name).getBytes(StandardCharsets.UTF_8));
+                    } finally {
+                        sem.returnLease(l);
+                    }
+                }
+                event("sem " + name + " done");
+            } catch (Throwable e) {
+                event("sem " + name + " error " + describe(e));
+            }
+        }
+
+        void close() {
+            thread.shutdownNow();
+            if (count != null) {
+                CloseableUtils.closeQuietly(count);
+            }
+        }
+    }
 
     /**
      * An InterProcessMutex with a thread of its own: Curator's mutex belongs to the thread
@@ -374,6 +451,54 @@ public final class Peer {
                 emit(JSON.writeValueAsString(n));
                 return;
             }
+            case "sem-new":
+                need(w, 4, "sem-new <name> <path> <maxLeases|count:<countPath>>");
+                if (sems.containsKey(w[1])) {
+                    throw new IllegalArgumentException("semaphore " + w[1] + " already exists");
+                }
+                sems.put(w[1], new SemHandle(w[1], w[2], w[3]));
+                return;
+            case "sem-acquire": {
+                need(w, 2, "sem-acquire <name>");
+                SemHandle h = sem(w[1]);
+                h.thread.submit(h::acquire);
+                return;
+            }
+            case "sem-release": {
+                need(w, 2, "sem-release <name>");
+                SemHandle h = sem(w[1]);
+                h.thread.submit(h::release).get(60, TimeUnit.SECONDS);
+                return;
+            }
+            case "sem-work": {
+                need(w, 5, "sem-work <name> <rounds> <holdMs> <logPath>");
+                SemHandle h = sem(w[1]);
+                int rounds = Integer.parseInt(w[2]);
+                long hold = Long.parseLong(w[3]);
+                String log = w[4];
+                h.thread.submit(() -> h.work(rounds, hold, log));
+                return;
+            }
+            case "sem-leases": {
+                need(w, 2, "sem-leases <name>");
+                ArrayNode arr = JSON.createArrayNode();
+                for (String p : sem(w[1]).sem.getParticipantNodes()) {
+                    arr.add(ZKPaths.getNodeFromPath(p));
+                }
+                emit(JSON.writeValueAsString(arr));
+                return;
+            }
+            case "count-set": {
+                need(w, 3, "count-set <path> <value>");
+                SharedCount c = new SharedCount(client(), w[1], 0);
+                c.start();
+                try {
+                    c.setCount(Integer.parseInt(w[2]));
+                } finally {
+                    c.close();
+                }
+                return;
+            }
             case "revoke":
                 need(w, 2, "revoke <lockNodePath>");
                 Revoker.attemptRevoke(client(), w[1]);
@@ -503,6 +628,14 @@ public final class Peer {
             }
         }
         return false;
+    }
+
+    private SemHandle sem(String name) {
+        SemHandle h = sems.get(name);
+        if (h == null) {
+            throw new IllegalArgumentException("no semaphore " + name);
+        }
+        return h;
     }
 
     private MutexHandle mutex(String name) {
@@ -915,6 +1048,10 @@ public final class Peer {
             h.thread.shutdownNow();
         }
         mutexes.clear();
+        for (SemHandle h : sems.values()) {
+            h.close();
+        }
+        sems.clear();
         for (CuratorFramework c : extras) {
             CloseableUtils.closeQuietly(c);
         }

@@ -1,0 +1,311 @@
+package lock_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/go-zookeeper/zk"
+
+	"github.com/zkrecipes/zkrecipes"
+	"github.com/zkrecipes/zkrecipes/lock"
+	"github.com/zkrecipes/zkrecipes/tests/curatortest"
+	"github.com/zkrecipes/zkrecipes/tests/zktest"
+)
+
+var leaseNode = regexp.MustCompile(`^_c_[0-9a-f-]{36}-lease-[0-9]{10}$`)
+
+func semAsync(ctx context.Context, s *lock.Semaphore) <-chan acquired {
+	ch := make(chan acquired, 1)
+	go func() {
+		l, err := s.Acquire(ctx)
+		ch <- acquired{l, err, time.Now()}
+	}()
+	return ch
+}
+
+// The semaphore's layout is InterProcessSemaphoreV2's: P/leases holds one lease node per
+// participant (also while it waits), and the one waiting holds P/locks while it waits; a
+// release lets it in; an Acquire whose ctx ends leaves neither node behind.
+func TestSemaphoreLayout(t *testing.T) {
+	srv := zktest.Start(t)
+	ns := newNamespace(t)
+	ctx := testCtx(t)
+	admin := connect(t, srv.Servers(), ns)
+	sem := func(c *zkrecipes.Client) *lock.Semaphore {
+		s, err := lock.NewSemaphore(c, "/sem", 2, lock.WithData([]byte("worker")))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	ca, cb, cc := connect(t, srv.Servers(), ns), connect(t, srv.Servers(), ns), connect(t, srv.Servers(), ns)
+	a, err := sem(ca).Acquire(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := sem(cb).Acquire(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !leaseNode.MatchString(name(a.Node())) || !strings.HasPrefix(a.Node(), "/sem/leases/") || a.Path() != "/sem" {
+		t.Fatalf("lease node %s", a.Node())
+	}
+	if data, _, err := admin.Get(ctx, a.Node()); err != nil || string(data) != "worker" {
+		t.Fatalf("lease data %q, %v", data, err)
+	}
+	if _, err := a.Multi(ctx); !errors.Is(err, lock.ErrInvalidOption) {
+		t.Fatalf("Multi on a shared lease = %v", err)
+	}
+	if kids := waitChildren(t, admin, "/sem/locks", 0); len(kids) != 0 {
+		t.Fatalf("P/locks holds %v while nobody waits", kids)
+	}
+	cres := semAsync(ctx, sem(cc))
+	waitChildren(t, admin, "/sem/leases", 3)
+	locks := waitChildren(t, admin, "/sem/locks", 1)
+	if _, st, err := admin.Get(ctx, "/sem/locks/"+locks[0]); err != nil || st.EphemeralOwner != cc.SessionID() || !lockNode.MatchString(locks[0]) {
+		t.Fatalf("P/locks node %s: %v", locks[0], err)
+	}
+	mustNotArrive(t, cres, "a third lease of two")
+	release(t, a)
+	c := await(t, cres, "the third lease")
+	if c.err != nil {
+		t.Fatal(c.err)
+	}
+	waitChildren(t, admin, "/sem/locks", 0)
+
+	// A waiter whose ctx ends leaves no lease and no P/locks node.
+	cd := connect(t, srv.Servers(), ns)
+	dctx, cancel := context.WithCancel(ctx)
+	dres := semAsync(dctx, sem(cd))
+	waitChildren(t, admin, "/sem/leases", 3)
+	cancel()
+	if d := await(t, dres, "the cancelled Acquire"); !errors.Is(d.err, context.Canceled) {
+		t.Fatalf("cancelled Acquire = %v", d.err)
+	}
+	waitNoNodeOf(t, ctx, admin, "/sem/leases", cd.SessionID())
+	waitNoNodeOf(t, ctx, admin, "/sem/locks", cd.SessionID())
+	release(t, b)
+	release(t, c.l)
+	waitChildren(t, admin, "/sem/leases", 0)
+}
+
+// A semaphore of 3 leases shared by Java (InterProcessSemaphoreV2) and Go participants,
+// three of each, every one taking a lease 8 times: the log they write while holding a
+// lease never shows more than 3 holders at once.
+func TestSemaphoreInteropNeverExceeds(t *testing.T) {
+	srv := zktest.Start(t)
+	ns := newNamespace(t)
+	peer := curatortest.Start(t, srv.ConnectString(), curatortest.WithNamespace(ns))
+	ctx := testCtx(t)
+	const leases, each, rounds, holdMs = 3, 3, 8, 30
+	admin := connect(t, srv.Servers(), ns)
+	if err := admin.EnsurePath(ctx, "/log"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := admin.Create(ctx, "/log/keep", nil, zkrecipes.ModePersistent); err != nil { // keeps the container
+		t.Fatal(err)
+	}
+	for i := 0; i < each; i++ {
+		name := fmt.Sprintf("j%d", i)
+		if err := peer.SemNew(ctx, name, "/sem", leases, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	logEntry := func(c *zkrecipes.Client, what string) error {
+		_, err := c.Create(ctx, "/log/e-", []byte(what), zkrecipes.ModePersistentSequential)
+		return err
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, each)
+	for i := 0; i < each; i++ {
+		name := fmt.Sprintf("g%d", i)
+		c := connect(t, srv.Servers(), ns)
+		s, err := lock.NewSemaphore(c, "/sem", leases)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wg.Go(func() {
+			for r := 0; r < rounds; r++ {
+				l, err := s.Acquire(ctx)
+				if err != nil {
+					errs <- err
+					return
+				}
+				err = logEntry(c, "start "+name)
+				if err == nil {
+					select {
+					case <-time.After(holdMs * time.Millisecond): // holding, as the Java side does
+					case <-l.Context().Done():
+						err = context.Cause(l.Context())
+					}
+				}
+				if err == nil {
+					err = logEntry(c, "end "+name)
+				}
+				if rerr := l.Release(ctx); err == nil {
+					err = rerr
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+		})
+	}
+	for i := 0; i < each; i++ {
+		if err := peer.SemWork(ctx, fmt.Sprintf("j%d", i), rounds, holdMs, "/log"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	for i := 0; i < each; i++ {
+		if err := peer.WaitSem(ctx, fmt.Sprintf("j%d", i), "done"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	kids, _, err := admin.Children(ctx, "/log")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sort.Strings(kids) // e-<10 digits>: sequence order
+	holders, most := map[string]bool{}, 0
+	var entries []string
+	for _, k := range kids {
+		if k == "keep" {
+			continue
+		}
+		data, _, err := admin.Get(ctx, "/log/"+k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		entries = append(entries, string(data))
+		what, who, _ := strings.Cut(string(data), " ")
+		holders[who] = what == "start"
+		n := 0
+		for _, h := range holders {
+			if h {
+				n++
+			}
+		}
+		if n > leases {
+			t.Fatalf("%d holders at once after entry %s:\n%s", n, k, strings.Join(entries, "\n"))
+		}
+		most = max(most, n)
+	}
+	if len(entries) != 2*2*each*rounds {
+		t.Fatalf("%d log entries, want %d", len(entries), 2*2*each*rounds)
+	}
+	t.Logf("at most %d holders at once (of %d leases), %d entries", most, leases, len(entries))
+	if most < 2 {
+		t.Fatalf("the participants never overlapped: the test proved little")
+	}
+}
+
+// A shared count: the lease count comes from a SharedCount node (4 bytes, big-endian);
+// Java's setCount wakes a Go waiter.
+func TestSharedSemaphoreCount(t *testing.T) {
+	srv := zktest.Start(t)
+	ns := newNamespace(t)
+	peer := curatortest.Start(t, srv.ConnectString(), curatortest.WithNamespace(ns))
+	ctx := testCtx(t)
+	ca, cb := connect(t, srv.Servers(), ns), connect(t, srv.Servers(), ns)
+	newShared := func(c *zkrecipes.Client) *lock.Semaphore {
+		s, err := lock.NewSharedSemaphore(c, "/ssem", "/count")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	if _, err := newShared(ca).Acquire(ctx); err == nil || !errors.Is(err, zk.ErrNoNode) {
+		t.Fatalf("Acquire without the count node = %v, want ErrNoNode", err)
+	}
+	waitNoNodeOf(t, ctx, ca, "/ssem/leases", ca.SessionID())
+	if err := peer.CountSet(ctx, "/count", 1); err != nil {
+		t.Fatal(err)
+	}
+	if data, _, err := ca.Get(ctx, "/count"); err != nil || string(data) != string(lock.EncodeSharedCount(1)) {
+		t.Fatalf("count node %x, %v", data, err)
+	}
+	a, err := newShared(ca).Acquire(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bres := semAsync(ctx, newShared(cb))
+	waitChildren(t, ca, "/ssem/leases", 2)
+	mustNotArrive(t, bres, "a second lease with a count of 1")
+	if err := peer.CountSet(ctx, "/count", 2); err != nil {
+		t.Fatal(err)
+	}
+	b := await(t, bres, "the lease after setCount(2)")
+	if b.err != nil {
+		t.Fatal(b.err)
+	}
+	if data, _, _ := ca.Get(ctx, "/count"); fmt.Sprintf("%x", data) != "00000002" {
+		t.Fatalf("count node %x", data)
+	}
+	release(t, a)
+	release(t, b.l)
+}
+
+// SemaphoreMutex: Go (NewSemaphoreMutex) and Java (a semaphore of one lease) exclude each
+// other and hand over both ways; the Go holder fences.
+func TestSemaphoreMutexInteropWithCurator(t *testing.T) {
+	srv := zktest.Start(t)
+	ns := newNamespace(t)
+	peer := curatortest.Start(t, srv.ConnectString(), curatortest.WithNamespace(ns))
+	ctx := testCtx(t)
+	c := connect(t, srv.Servers(), ns)
+	smx, err := lock.NewSemaphoreMutex(c, "/smx")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := peer.SemNew(ctx, "j", "/smx", 1, ""); err != nil {
+		t.Fatal(err)
+	}
+	g, err := smx.Acquire(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := g.Multi(ctx, &zk.CreateRequest{Path: "/fenced", Data: []byte("g")}); err != nil {
+		t.Fatalf("guarded write under the semaphore mutex: %v", err)
+	}
+	if err := peer.SemAcquire(ctx, "j"); err != nil {
+		t.Fatal(err)
+	}
+	waitChildren(t, c, "/smx/leases", 2)
+	release(t, g)
+	if err := peer.WaitSem(ctx, "j", "acquired"); err != nil {
+		t.Fatal(err)
+	}
+	gres := semAsync(ctx, smx)
+	waitChildren(t, c, "/smx/leases", 2)
+	mustNotArrive(t, gres, "the Go lease while Java holds")
+	if err := peer.SemRelease(ctx, "j"); err != nil {
+		t.Fatal(err)
+	}
+	g2 := await(t, gres, "the Go lease")
+	if g2.err != nil {
+		t.Fatal(g2.err)
+	}
+	if g2.l.Token() <= g.Token() {
+		t.Fatalf("token %#x after %#x", g2.l.Token(), g.Token())
+	}
+	release(t, g2.l)
+	if _, err := lock.NewSemaphore(c, "/x", 0); !errors.Is(err, lock.ErrInvalidOption) {
+		t.Fatalf("NewSemaphore with 0 leases = %v", err)
+	}
+	if _, err := lock.NewSemaphoreMutex(c, "/x", lock.WithRevocable()); !errors.Is(err, lock.ErrInvalidOption) {
+		t.Fatalf("a revocable semaphore = %v", err)
+	}
+}
