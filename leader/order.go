@@ -57,7 +57,3 @@ const wrapGuard = queue.WrapGuard
 func sequenceOrdered(sorted []string, cversion int32) bool {
 	return latchOrder.SequenceOrdered(sorted, cversion)
 }
-
-// wellFormedLatchNode reports whether name is exactly what a latch (Go or
-// Curator) creates: "_c_", a 36-character uuid, "-latch-", 10 digits.
-func wellFormedLatchNode(name string) bool { return latchOrder.WellFormed(name) }
