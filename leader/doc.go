@@ -65,4 +65,12 @@
 // leader's node, the leader and its successor are notified at the same moment
 // and may both act for a short while; only writes guarded by [Term.Multi] are
 // fenced.
+//
+// # LeaderSelector groups
+//
+// [RunSelector] is [Run] for a group of Curator LeaderSelector participants: the
+// election is an InterProcessMutex on the path (nodes _c_<uuid>-lock-<seq> holding
+// the participant id), built on lock.Mutex, with autoRequeue by default;
+// [ListSelectorParticipants] and [CurrentSelectorLeader] read such a group. Latch
+// and LeaderSelector nodes order differently: never put both under one path.
 package leader

@@ -9,6 +9,7 @@ import (
 	"github.com/go-zookeeper/zk"
 
 	"github.com/zkrecipes/zkrecipes"
+	"github.com/zkrecipes/zkrecipes/internal/queue"
 )
 
 // Participant is one member of an election, as Curator's Participant.
@@ -27,6 +28,10 @@ type Participant struct {
 // out, as Curator does. It needs no Latch, so an observer that does not take
 // part can use it; a missing latch path gives an empty list.
 func ListParticipants(ctx context.Context, c *zkrecipes.Client, latchPath string) ([]Participant, error) {
+	return listParticipants(ctx, c, latchPath, latchOrder)
+}
+
+func listParticipants(ctx context.Context, c *zkrecipes.Client, latchPath string, order queue.Order) ([]Participant, error) {
 	children, _, err := c.Children(ctx, latchPath)
 	if errors.Is(err, zk.ErrNoNode) {
 		return nil, nil
@@ -34,7 +39,7 @@ func ListParticipants(ctx context.Context, c *zkrecipes.Client, latchPath string
 	if err != nil {
 		return nil, fmt.Errorf("leader: participants of %s: %w", latchPath, err)
 	}
-	sorted := sortChildren(children)
+	sorted := order.Sort(children)
 
 	// One read per child, pipelined on the one connection rather than one
 	// round trip after another.
@@ -76,11 +81,15 @@ func ListParticipants(ctx context.Context, c *zkrecipes.Client, latchPath string
 // no Latch. The answer may be stale by the time it arrives; use a Term to act
 // on leadership safely.
 func CurrentLeader(ctx context.Context, c *zkrecipes.Client, latchPath string) (Participant, error) {
+	return currentLeader(ctx, c, latchPath, latchOrder)
+}
+
+func currentLeader(ctx context.Context, c *zkrecipes.Client, latchPath string, order queue.Order) (Participant, error) {
 	children, _, err := c.Children(ctx, latchPath)
 	if err != nil && !errors.Is(err, zk.ErrNoNode) {
 		return Participant{}, fmt.Errorf("leader: leader of %s: %w", latchPath, err)
 	}
-	for _, name := range sortChildren(children) {
+	for _, name := range order.Sort(children) {
 		data, _, err := c.Get(ctx, zkrecipes.JoinPath(latchPath, name))
 		if errors.Is(err, zk.ErrNoNode) {
 			continue

@@ -13,6 +13,7 @@
 //	EVENT mutex <name> acquired|timeout|released|revoke|error <msg>
 //	                                         an InterProcessMutex handle's acquire, release,
 //	                                         revocation request (its listener ran)
+//	EVENT selector <name> leader|notLeader    a LeaderSelector's takeLeadership began or ended
 //	EVENT sem <name> acquired|released|done|error <msg>
 //	                                         a semaphore handle's lease, or its work loop
 //
@@ -22,7 +23,8 @@
 // sd-serialize, sd-deserialize, cache-start, cache-instances, cache-close, mutex-new, rw-new,
 // mutex-acquire, mutex-release, mutex-held, mutex-nodes, rw-nodes, revoke, mutex-bench,
 // mutex-handoff-bench, mutex-contend-bench, sem-new, sem-acquire, sem-release, sem-work,
-// sem-leases, count-set, close.
+// sem-leases, count-set, selector-start, selector-relinquish, selector-close,
+// selector-participants, selector-leader, close.
 // The payload class is com.example.InstanceDetails (one boolean property, "leader").
 //
 // testdata/golden holds the exact znode bytes Java Curator writes for a few service instances

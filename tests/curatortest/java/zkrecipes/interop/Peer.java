@@ -23,6 +23,8 @@ import org.apache.curator.framework.CuratorFramework;
 import org.apache.curator.framework.CuratorFrameworkFactory;
 import org.apache.curator.framework.recipes.leader.LeaderLatch;
 import org.apache.curator.framework.recipes.leader.LeaderLatchListener;
+import org.apache.curator.framework.recipes.leader.LeaderSelector;
+import org.apache.curator.framework.recipes.leader.LeaderSelectorListenerAdapter;
 import org.apache.curator.framework.recipes.leader.Participant;
 import org.apache.curator.framework.recipes.locks.InterProcessMutex;
 import org.apache.curator.framework.recipes.locks.InterProcessReadWriteLock;
@@ -72,6 +74,35 @@ public final class Peer {
     private final Map<String, ServiceCache<InstanceDetails>> caches = new ConcurrentHashMap<>();
     private final Map<String, MutexHandle> mutexes = new ConcurrentHashMap<>();
     private final Map<String, SemHandle> sems = new ConcurrentHashMap<>();
+    private final Map<String, SelectorHandle> selectors = new ConcurrentHashMap<>();
+
+    /**
+     * A LeaderSelector with autoRequeue whose takeLeadership emits "selector <name> leader",
+     * waits until selector-relinquish (or an interruption: close, or the adapter's
+     * cancellation on SUSPENDED/LOST) and then emits "selector <name> notLeader".
+     */
+    private final class SelectorHandle {
+        final LeaderSelector selector;
+        final java.util.concurrent.Semaphore relinquish = new java.util.concurrent.Semaphore(0);
+
+        SelectorHandle(String name, String path, String id) {
+            selector = new LeaderSelector(client(), path, new LeaderSelectorListenerAdapter() {
+                @Override
+                public void takeLeadership(CuratorFramework c) throws Exception {
+                    event("selector " + name + " leader");
+                    try {
+                        relinquish.acquire();
+                    } finally {
+                        event("selector " + name + " notLeader");
+                    }
+                }
+            });
+            if (!id.isEmpty()) {
+                selector.setId(id);
+            }
+            selector.autoRequeue();
+        }
+    }
 
     /** An InterProcessSemaphoreV2 participant with a thread of its own and at most one lease. */
     private final class SemHandle {
@@ -499,6 +530,55 @@ public final class Peer {
                 }
                 return;
             }
+            case "selector-start": {
+                // The id is the rest of the line; none means Curator's default. Answers once
+                // the participant's node exists (its id is listed).
+                String[] a = line.split(" +", 4);
+                need(a, 3, "selector-start <name> <path> [id]");
+                if (selectors.containsKey(a[1])) {
+                    throw new IllegalArgumentException("selector " + a[1] + " already exists");
+                }
+                String id = a.length > 3 ? a[3] : "";
+                SelectorHandle h = new SelectorHandle(a[1], a[2], id);
+                selectors.put(a[1], h);
+                int before = h.selector.getParticipants().size();
+                h.selector.start();
+                long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+                while (h.selector.getParticipants().size() <= before) {
+                    if (System.nanoTime() > deadline) {
+                        throw new IllegalStateException("selector " + a[1] + " created no node within 60s");
+                    }
+                    // Curator offers no callback for "node created"; poll briefly.
+                    Thread.sleep(5);
+                }
+                return;
+            }
+            case "selector-relinquish":
+                need(w, 2, "selector-relinquish <name>");
+                selector(w[1]).relinquish.release();
+                return;
+            case "selector-close": {
+                need(w, 2, "selector-close <name>");
+                SelectorHandle h = selectors.remove(w[1]);
+                if (h == null) {
+                    throw new IllegalArgumentException("no selector " + w[1]);
+                }
+                h.selector.close();
+                return;
+            }
+            case "selector-participants": {
+                need(w, 2, "selector-participants <name>");
+                ArrayNode arr = JSON.createArrayNode();
+                for (Participant p : selector(w[1]).selector.getParticipants()) {
+                    arr.add(participant(p));
+                }
+                emit(JSON.writeValueAsString(arr));
+                return;
+            }
+            case "selector-leader":
+                need(w, 2, "selector-leader <name>");
+                emit(JSON.writeValueAsString(participant(selector(w[1]).selector.getLeader())));
+                return;
             case "revoke":
                 need(w, 2, "revoke <lockNodePath>");
                 Revoker.attemptRevoke(client(), w[1]);
@@ -628,6 +708,14 @@ public final class Peer {
             }
         }
         return false;
+    }
+
+    private SelectorHandle selector(String name) {
+        SelectorHandle h = selectors.get(name);
+        if (h == null) {
+            throw new IllegalArgumentException("no selector " + name);
+        }
+        return h;
     }
 
     private SemHandle sem(String name) {
@@ -1052,6 +1140,10 @@ public final class Peer {
             h.close();
         }
         sems.clear();
+        for (SelectorHandle h : selectors.values()) {
+            CloseableUtils.closeQuietly(h.selector);
+        }
+        selectors.clear();
         for (CuratorFramework c : extras) {
             CloseableUtils.closeQuietly(c);
         }
