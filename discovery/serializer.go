@@ -121,10 +121,10 @@ func (s *JSONSerializer[T]) Serialize(in Instance[T]) ([]byte, error) {
 	b = append(b, `,"serviceType":`...)
 	b = appendJavaString(b, string(in.ServiceType.orDefault()))
 	b = append(b, `,"uriSpec":`...)
-	if in.UriSpec == nil {
+	if in.URISpec == nil {
 		b = append(b, "null"...)
 	} else {
-		b = appendUriSpec(b, in.UriSpec)
+		b = appendURISpec(b, in.URISpec)
 	}
 	if s.writeEnabled {
 		b = append(b, `,"enabled":`...)
@@ -190,8 +190,8 @@ func (s *JSONSerializer[T]) Deserialize(data []byte) (Instance[T], error) {
 		}
 	}
 	if raw := top["uriSpec"]; raw != nil && !isNull(raw) {
-		in.UriSpec = new(UriSpec)
-		if err := in.UriSpec.UnmarshalJSON(raw); err != nil {
+		in.URISpec = new(URISpec)
+		if err := in.URISpec.UnmarshalJSON(raw); err != nil {
 			return zero, err
 		}
 	}
