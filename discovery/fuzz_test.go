@@ -106,8 +106,8 @@ func FuzzParseURISpec(f *testing.F) {
 
 // mergeLiterals joins adjacent literal parts, which "x{}y" produces (as in Curator) and
 // String cannot keep apart.
-func mergeLiterals(parts []UriPart) []UriPart {
-	var out []UriPart
+func mergeLiterals(parts []URIPart) []URIPart {
+	var out []URIPart
 	for _, p := range parts {
 		if n := len(out); n > 0 && !p.Variable && !out[n-1].Variable {
 			out[n-1].Value += p.Value

@@ -26,11 +26,11 @@ const (
 // "{scheme}://{address}:{port}/api". It is stored with the instance, so readers in any
 // language can build the URI.
 type URISpec struct {
-	Parts []UriPart
+	Parts []URIPart
 }
 
-// UriPart is one piece of a URISpec: literal text, or the name of a variable.
-type UriPart struct {
+// URIPart is one piece of a URISpec: literal text, or the name of a variable.
+type URIPart struct {
 	Value    string
 	Variable bool
 }
@@ -50,7 +50,7 @@ func ParseURISpec(template string) (*URISpec, error) {
 				return nil, fmt.Errorf("%w %q: '{' at offset %d inside a variable", ErrInvalidURISpec, template, i)
 			}
 			if i > start {
-				s.Parts = append(s.Parts, UriPart{Value: template[start:i]})
+				s.Parts = append(s.Parts, URIPart{Value: template[start:i]})
 			}
 			inVar, start = true, i+1
 		case '}':
@@ -58,7 +58,7 @@ func ParseURISpec(template string) (*URISpec, error) {
 				return nil, fmt.Errorf("%w %q: '}' at offset %d without a '{'", ErrInvalidURISpec, template, i)
 			}
 			if i > start {
-				s.Parts = append(s.Parts, UriPart{Value: strings.TrimSpace(template[start:i]), Variable: true})
+				s.Parts = append(s.Parts, URIPart{Value: strings.TrimSpace(template[start:i]), Variable: true})
 			}
 			inVar, start = false, i+1
 		}
@@ -67,7 +67,7 @@ func ParseURISpec(template string) (*URISpec, error) {
 		return nil, fmt.Errorf("%w %q: variable opened at offset %d is not closed", ErrInvalidURISpec, template, start-1)
 	}
 	if start < len(template) {
-		s.Parts = append(s.Parts, UriPart{Value: template[start:]})
+		s.Parts = append(s.Parts, URIPart{Value: template[start:]})
 	}
 	return s, nil
 }
@@ -179,13 +179,13 @@ func (s *URISpec) UnmarshalJSON(data []byte) error {
 	if err := json.Unmarshal(orNull(top["parts"]), &rawParts); err != nil {
 		return malformedf("uriSpec parts is not an array: %.100q", top["parts"])
 	}
-	parts := make([]UriPart, 0, len(rawParts))
+	parts := make([]URIPart, 0, len(rawParts))
 	for i, rp := range rawParts {
 		var fields map[string]json.RawMessage
 		if err := json.Unmarshal(rp, &fields); err != nil {
 			return malformedf("uriSpec part %d is not an object: %.100q", i, rp)
 		}
-		var p UriPart
+		var p URIPart
 		if err := json.Unmarshal(orNull(fields["value"]), &p.Value); err != nil {
 			return malformedf("uriSpec part %d: value is not a string: %.100q", i, fields["value"])
 		}

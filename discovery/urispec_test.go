@@ -8,10 +8,10 @@ import (
 )
 
 func TestParseURISpec(t *testing.T) {
-	v := func(s string) UriPart { return UriPart{Value: s, Variable: true} }
-	l := func(s string) UriPart { return UriPart{Value: s} }
+	v := func(s string) URIPart { return URIPart{Value: s, Variable: true} }
+	l := func(s string) URIPart { return URIPart{Value: s} }
 	// Expected parts are what Curator 5.4's URISpec(String) gives.
-	for tmpl, want := range map[string][]UriPart{
+	for tmpl, want := range map[string][]URIPart{
 		"{scheme}://{address}:{port}": {v("scheme"), l("://"), v("address"), l(":"), v("port")},
 		"x{}y":                        {l("x"), l("y")},
 		"{ }":                         {v("")},
@@ -40,7 +40,7 @@ func TestParseURISpecUnbalanced(t *testing.T) {
 }
 
 func TestURISpecStringRoundTrip(t *testing.T) {
-	s := &URISpec{Parts: []UriPart{{Value: "a{b}c"}, {Value: "v", Variable: true}, {Value: "", Variable: true}}}
+	s := &URISpec{Parts: []URIPart{{Value: "a{b}c"}, {Value: "v", Variable: true}, {Value: "", Variable: true}}}
 	back, err := ParseURISpec(s.String())
 	if err != nil {
 		t.Fatal(err)
@@ -71,7 +71,7 @@ func TestURISpecJSON(t *testing.T) {
 	if err := json.Unmarshal([]byte(`{"parts":[{"value":"a"},{"variable":true},{}],"x":1}`), &lenient); err != nil {
 		t.Fatal(err)
 	}
-	if want := []UriPart{{Value: "a"}, {Variable: true}, {}}; !reflect.DeepEqual(lenient.Parts, want) {
+	if want := []URIPart{{Value: "a"}, {Variable: true}, {}}; !reflect.DeepEqual(lenient.Parts, want) {
 		t.Errorf("lenient: %#v", lenient.Parts)
 	}
 }
