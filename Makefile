@@ -4,7 +4,8 @@
 #
 # The repository holds several Go modules: the library at the root (it requires only go-zk
 # and backoff), tests/ (the real-ZooKeeper harness, the integration, fault and interop tests,
-# the chaos campaign) and examples/ (the demo programs and their end-to-end tests). The
+# the chaos campaign), examples/ (the demo programs and their end-to-end tests) and cmd/zkr
+# (the operator's command; tested as a binary from tests/zkr). The
 # nested modules point at the working tree with replace directives; there is no go.work.
 
 SHELL := /bin/bash
@@ -17,7 +18,7 @@ STATICCHECK := $(BIN)/staticcheck-$(STATICCHECK_VERSION)
 TESTSUMMARY := $(BIN)/testsummary
 WITHZK := $(BIN)/withzk
 # The modules after the root, in the order `make test` runs them.
-MODULES := tests examples
+MODULES := tests examples cmd/zkr
 TEST_TIMEOUT ?= 20m
 FUZZTIME ?= 60s
 BENCH ?= .
