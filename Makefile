@@ -28,6 +28,9 @@ export ZK_TEST_REQUIRE ?= 1
 # Ryuk, testcontainers' reaper, is an image of its own that cannot be pulled here; the harness
 # removes its containers itself.
 export TESTCONTAINERS_RYUK_DISABLED ?= true
+# Where tests leave what a person may want to look at afterwards (the status page's
+# screenshot from the browser test).
+export ZKRECIPES_ARTIFACTS ?= $(CURDIR)/.artifacts
 
 .PHONY: all image check consumer test demo bench fuzz chaos clean
 

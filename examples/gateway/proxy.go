@@ -98,6 +98,7 @@ type router struct {
 	log       *slog.Logger
 	attempts  int // most instances one read may try
 	writes    writePolicy
+	track     *tracker
 }
 
 func (rt *router) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -125,12 +126,15 @@ func (rt *router) RoundTrip(req *http.Request) (*http.Response, error) {
 		out.Host = req.Host
 		resp, err := rt.transport.RoundTrip(out)
 		if err == nil {
+			rt.track.count(b.ID, true, true)
 			resp.Header.Set("X-Gateway-Backend", b.ID)
 			return resp, nil
 		}
 		if req.Context().Err() != nil {
 			return nil, err // the client went away; not the instance's fault
 		}
+		rt.track.count(b.ID, true, false)
+		rt.track.leaderFailed(b.ID, time.Now())
 		rt.pool.NoteError(b)
 		rt.log.Warn("instance failed", "id", b.ID, "addr", b.HostPort(), "method", req.Method, "err", err)
 		lastErr = fmt.Errorf("instance %s (%s) failed: %w", b.ID, b.HostPort(), unwrapURL(err))
@@ -232,6 +236,7 @@ func (rt *router) write(req *http.Request) (*http.Response, error) {
 		}))
 		resp, err := rt.transport.RoundTrip(out)
 		if err == nil {
+			rt.track.count(b.ID, false, true)
 			resp.Header.Set("X-Gateway-Backend", b.ID)
 			if waited := time.Since(start); queued {
 				resp.Header.Set("X-Gateway-Write-Wait", waited.Round(time.Millisecond).String())
@@ -241,6 +246,8 @@ func (rt *router) write(req *http.Request) (*http.Response, error) {
 		if ctx.Err() != nil {
 			return nil, err // the client went away; not the leader's fault
 		}
+		rt.track.count(b.ID, false, false)
+		rt.track.leaderFailed(b.ID, time.Now())
 		rt.pool.NoteError(b)
 		cause := unwrapURL(err)
 		if sent.Load() {
@@ -297,12 +304,23 @@ type proxyConfig struct {
 	backendTimeout time.Duration // bound on an instance's response headers (0: none)
 	writeWait      time.Duration // how long a write may wait for a leader
 	writeQueue     int           // writes that may wait at once
+	statusPath     string        // the live status page (HTML; its JSON at statusPath+".json"); "" for none
 	onWriteWait    func()        // tests: see writePolicy.onWait
 }
 
+// gatewayHandler is the gateway's handler: the reverse proxy, the status endpoints under
+// the admin prefix and the live status page. Close stops the status page's tracking.
+type gatewayHandler struct {
+	http.Handler
+	track *tracker
+}
+
+// Close stops following the pool for the status page; the handler still serves.
+func (g *gatewayHandler) Close() { g.track.Close() }
+
 // newProxy returns the gateway's handler: the reverse proxy plus the status endpoints under
-// cfg.adminPrefix.
-func newProxy(pool Pool, log *slog.Logger, cfg proxyConfig) http.Handler {
+// cfg.adminPrefix and the status page at cfg.statusPath.
+func newProxy(pool Pool, log *slog.Logger, cfg proxyConfig) *gatewayHandler {
 	adminPrefix := cfg.adminPrefix
 	transport := &http.Transport{
 		Proxy: nil, // never send instance traffic through an HTTP_PROXY
@@ -320,6 +338,7 @@ func newProxy(pool Pool, log *slog.Logger, cfg proxyConfig) http.Handler {
 	}
 	rt := &router{pool: pool, transport: transport, log: log, attempts: max(1, cfg.readAttempts),
 		writes: writePolicy{wait: cfg.writeWait, slots: make(chan struct{}, max(1, cfg.writeQueue)), retryPause: 250 * time.Millisecond, onWait: cfg.onWriteWait}}
+	rt.track = newTracker(pool, func() int { return len(rt.writes.slots) })
 	proxy := &httputil.ReverseProxy{
 		// The router sets the destination per attempt.
 		Rewrite: func(pr *httputil.ProxyRequest) {
@@ -372,7 +391,10 @@ func newProxy(pool Pool, log *slog.Logger, cfg proxyConfig) http.Handler {
 			fmt.Fprintf(w, "%d instances of %s, leader %s\n", len(st.Instances), st.Service, st.Leader)
 		}
 	})
-	return mux
+	if cfg.statusPath != "" {
+		handleStatus(mux, cfg.statusPath, pool, rt.track)
+	}
+	return &gatewayHandler{Handler: mux, track: rt.track}
 }
 
 // bufferPool recycles the buffers that copy response bodies (32 KiB each), which the

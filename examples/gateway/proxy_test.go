@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -83,7 +84,20 @@ func (p *staticPool) NoteError(b Backend) {
 	p.errs = append(p.errs, b.ID)
 }
 
-func (p *staticPool) Status() PoolStatus { return PoolStatus{Service: "test"} }
+func (p *staticPool) Status() PoolStatus {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	st := PoolStatus{Service: "test", Instances: append([]Backend{}, p.backends...), Down: []string{}}
+	for _, b := range p.backends {
+		if b.Leader {
+			st.Leader = b.ID
+		}
+		if p.down[b.ID] {
+			st.Down = append(st.Down, b.ID)
+		}
+	}
+	return st
+}
 
 // backend starts an HTTP server answering with its id, like bookservice's hello.
 func backend(t *testing.T, id string, leader bool) Backend {
@@ -115,7 +129,9 @@ func gatewayFor(t *testing.T, pool Pool) *httptest.Server {
 func gatewayWith(t *testing.T, pool Pool, cfg proxyConfig) *httptest.Server {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	cfg.adminPrefix, cfg.readAttempts = "/_gateway/", 3
+	cfg.statusPath = "/_status"
 	h := newProxy(pool, log, cfg)
+	t.Cleanup(h.Close)
 	gw := httptest.NewServer(h)
 	t.Cleanup(func() {
 		gw.Close()
@@ -311,4 +327,60 @@ func awaitSignal(t *testing.T, ch <-chan struct{}, what string) {
 	case <-time.After(20 * time.Second):
 		t.Fatalf("timed out waiting for %s", what)
 	}
+}
+
+// The status JSON counts requests per instance and records the last failover, from the
+// first refused write to the moment the gateway saw the new leader.
+func TestStatusPage(t *testing.T) {
+	dead := deadBackend(t, "node-1", true)
+	pool := &staticPool{down: map[string]bool{}, backends: []Backend{dead, backend(t, "node-2", false)}}
+	waiting := make(chan struct{}, 16)
+	gw := gatewayWith(t, pool, proxyConfig{writeWait: 30 * time.Second, writeQueue: 16, onWriteWait: func() { waiting <- struct{}{} }})
+	if code, _, _ := send(t, gw, http.MethodGet, ""); code != 200 {
+		t.Fatalf("GET: %d", code)
+	}
+	done := make(chan int, 1)
+	go func() {
+		code, _, _ := send(t, gw, http.MethodPost, "w")
+		done <- code
+	}()
+	awaitSignal(t, waiting, "the write to wait after the leader refused it")
+	st := statusOf(t, gw)
+	if st.HeldWrites != 1 || st.LastFailover != nil || st.Leader != "node-1" {
+		t.Errorf("while the write is held: %+v; want 1 held write, leader node-1, no failover yet", st)
+	}
+	pool.set(backend(t, "node-2", true))
+	if code := <-done; code != 200 {
+		t.Fatalf("held write: %d", code)
+	}
+	st = statusOf(t, gw)
+	if f := st.LastFailover; f == nil || f.From != "node-1" || f.To != "node-2" || f.Millis < 0 {
+		t.Errorf("last failover = %+v, want node-1 -> node-2", f)
+	}
+	if len(st.Instances) != 1 || st.Instances[0].ID != "node-2" || st.Instances[0].Writes != 1 || st.Instances[0].Reads+st.Instances[0].Writes < 1 {
+		t.Errorf("instances = %+v, want node-2 with its write counted", st.Instances)
+	}
+	resp, err := gw.Client().Get(gw.URL + "/_status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(page), `fetch(location.pathname + ".json"`) {
+		t.Errorf("/_status: %d, %d bytes; want the page that polls its JSON", resp.StatusCode, len(page))
+	}
+}
+
+func statusOf(t *testing.T, gw *httptest.Server) statusPage {
+	t.Helper()
+	resp, err := gw.Client().Get(gw.URL + "/_status.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var st statusPage
+	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
+		t.Fatal(err)
+	}
+	return st
 }
