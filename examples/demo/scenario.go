@@ -42,7 +42,13 @@ func (d *demo) scenario(ctx context.Context) error {
 	if err := d.reads(ctx, survivors, "6. Reads are spread over the survivors"); err != nil {
 		return err
 	}
-	return d.rejoin(ctx, leader, next)
+	if err := d.rejoin(ctx, leader, next); err != nil {
+		return err
+	}
+	if d.opts.nginx {
+		return d.nginxPath(ctx, d.nodes, next)
+	}
+	return nil
 }
 
 func without(ns []*cluster.Node, x *cluster.Node) []*cluster.Node {
