@@ -116,6 +116,7 @@ func Connect(ctx context.Context, servers []string, opts ...Option) (*Client, er
 	if hp == nil {
 		p := newHostProvider(c.life, log)
 		p.queued = c.wd.busy
+		p.sessionTimeout = func() time.Duration { return c.negotiated.get(cfg.sessionTimeout) }
 		// TLS checks the server's certificate against the name in the connect string, so
 		// the dialer must see that name, not an address it was resolved to.
 		p.literal = cfg.tls != nil
