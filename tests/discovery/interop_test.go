@@ -2,11 +2,11 @@ package discovery_test
 
 import (
 	"bytes"
-	"github.com/zkrecipes/zkrecipes/discovery"
 	"reflect"
 	"testing"
 	"time"
 
+	"github.com/zkrecipes/zkrecipes/discovery"
 	"github.com/zkrecipes/zkrecipes/tests/curatortest"
 	"github.com/zkrecipes/zkrecipes/tests/zktest"
 )

@@ -1,12 +1,12 @@
 package discovery_test
 
 import (
-	"github.com/zkrecipes/zkrecipes/discovery"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/zkrecipes/zkrecipes"
+	"github.com/zkrecipes/zkrecipes/discovery"
 	"github.com/zkrecipes/zkrecipes/tests/zktest"
 )
 
