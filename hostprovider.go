@@ -79,11 +79,11 @@ type hostProvider struct {
 
 	mu       sync.Mutex
 	hosts    []hostPort
-	next     int      // index into hosts of the host whose turn is next
-	visited  int      // hosts whose turn came in this pass
-	pending  []string // resolved addresses of the current host not yet returned
-	returned bool     // an address was returned in this pass
-	failed   int      // passes completed since the last Connected
+	next     int       // index into hosts of the host whose turn is next
+	visited  int       // hosts whose turn came in this pass
+	pending  []string  // resolved addresses of the current host not yet returned
+	returned bool      // an address was returned in this pass
+	failed   int       // passes completed since the last Connected
 	since    time.Time // when the first of them completed
 }
 
