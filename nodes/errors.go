@@ -1,6 +1,10 @@
 package nodes
 
-import "errors"
+import (
+	"errors"
+
+	"github.com/zkrecipes/zkrecipes"
+)
 
 var (
 	// ErrInvalidArgument is matched by the error for a bad path, mode, option or TTL.
@@ -11,6 +15,6 @@ var (
 	ErrStarted = errors.New("nodes: already started")
 	// ErrTTLUnsupported is matched by the error a TTL node reports when the server refuses
 	// TTL nodes: ZooKeeper answers UNIMPLEMENTED unless zoo.cfg sets
-	// extendedTypesEnabled=true.
-	ErrTTLUnsupported = errors.New("nodes: the server does not support TTL nodes (set extendedTypesEnabled=true in zoo.cfg)")
+	// extendedTypesEnabled=true. It is zkrecipes.ErrTTLUnsupported.
+	ErrTTLUnsupported = zkrecipes.ErrTTLUnsupported
 )
