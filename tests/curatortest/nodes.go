@@ -167,3 +167,21 @@ func words(ws ...string) error {
 	}
 	return nil
 }
+
+// CountBench runs n trySetCount increments of a SharedCount at path (a full server path:
+// the bench clients have no namespace) shared by threads contenders, each with its own
+// Curator client, and returns the time they took.
+func (p *Peer) CountBench(ctx context.Context, connectString, path string, threads, n int) (time.Duration, error) {
+	if err := words(connectString, path); err != nil {
+		return 0, err
+	}
+	data, err := p.Cmd(ctx, fmt.Sprintf("count-bench %s %s %d %d", connectString, path, threads, n))
+	if err != nil {
+		return 0, err
+	}
+	if len(data) != 1 {
+		return 0, fmt.Errorf("curatortest: count-bench: %q", data)
+	}
+	ns, err := strconv.ParseInt(data[0], 10, 64)
+	return time.Duration(ns), err
+}

@@ -3,12 +3,17 @@ package zkrecipes.interop;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Consumer;
 import java.util.function.Supplier;
 import org.apache.curator.framework.CuratorFramework;
+import org.apache.curator.framework.CuratorFrameworkFactory;
 import org.apache.curator.framework.recipes.atomic.AtomicValue;
 import org.apache.curator.framework.recipes.atomic.DistributedAtomicLong;
 import org.apache.curator.framework.recipes.nodes.PersistentNode;
@@ -40,6 +45,8 @@ import org.apache.zookeeper.CreateMode;
  * pn-close name
  * ttl-start name path ttlMs data  start a PersistentTtlNode
  * ttl-close name
+ * count-bench connectString path threads n   n trySetCount increments shared by threads contenders,
+ *                                 each with its own client and SharedCount; prints the elapsed nanoseconds
  * </pre>
  */
 final class Nodes {
@@ -182,8 +189,64 @@ final class Nodes {
                 n.close();
                 return true;
             }
+            case "count-bench": {
+                need(w, 5, "count-bench <connectString> <path> <threads> <n>");
+                emit.accept(Long.toString(countBench(w[1], w[2], Integer.parseInt(w[3]), Integer.parseInt(w[4]))));
+                return true;
+            }
             default:
                 return false;
+        }
+    }
+
+    private static long countBench(String connectString, String path, int threads, int n) throws Exception {
+        List<CuratorFramework> clients = new ArrayList<>();
+        List<SharedCount> counts = new ArrayList<>();
+        try {
+            for (int i = 0; i < threads; i++) {
+                CuratorFramework c = CuratorFrameworkFactory.newClient(connectString, 10000, 10000, new RetryNTimes(3, 100));
+                c.start();
+                c.blockUntilConnected();
+                clients.add(c);
+                SharedCount sc = new SharedCount(c, path, 0);
+                sc.start();
+                counts.add(sc);
+            }
+            AtomicInteger done = new AtomicInteger();
+            List<Thread> ts = new ArrayList<>();
+            AtomicReference<Exception> failure = new AtomicReference<>();
+            long start = System.nanoTime();
+            for (SharedCount sc : counts) {
+                Thread t = new Thread(() -> {
+                    try {
+                        while (done.get() < n) {
+                            VersionedValue<Integer> v = sc.getVersionedValue();
+                            if (sc.trySetCount(v, v.getValue() + 1)) {
+                                done.incrementAndGet();
+                            }
+                        }
+                    } catch (Exception e) {
+                        failure.compareAndSet(null, e);
+                    }
+                });
+                t.start();
+                ts.add(t);
+            }
+            for (Thread t : ts) {
+                t.join();
+            }
+            long elapsed = System.nanoTime() - start;
+            if (failure.get() != null) {
+                throw failure.get();
+            }
+            return elapsed;
+        } finally {
+            for (SharedCount sc : counts) {
+                CloseableUtils.closeQuietly(sc);
+            }
+            for (CuratorFramework c : clients) {
+                CloseableUtils.closeQuietly(c);
+            }
         }
     }
 
