@@ -31,8 +31,9 @@ const TouchName = "touch"
 //
 // The server must run with extendedTypesEnabled=true: otherwise it refuses TTL nodes,
 // and the TTLNode stops trying and reports an error matching ErrTTLUnsupported (from
-// WaitForInitialCreate and Err). Failures while the connection is down are retried at
-// the next touch; the TTLNode runs one goroutine.
+// WaitForInitialCreate and Err). A failed touch (the connection is down, an unknown
+// outcome) is tried again after ttl/8; a touch is an unconditional write, so repeating it
+// is harmless. The TTLNode runs one goroutine.
 type TTLNode struct {
 	client *zkrecipes.Client
 	path   string
@@ -269,13 +270,18 @@ func (n *TTLNode) run(ctx context.Context) {
 		} else {
 			n.client.Logger().Debug("nodes: touching ttl node failed", "path", n.path, "err", err)
 		}
+		next := n.ttl / 2
+		if err != nil {
+			// Try again well before the ttl runs out since the last touch.
+			next = max(n.ttl/8, 10*time.Millisecond)
+		}
 		if !timer.Stop() {
 			select {
 			case <-timer.C:
 			default:
 			}
 		}
-		timer.Reset(n.ttl / 2)
+		timer.Reset(next)
 	}
 }
 

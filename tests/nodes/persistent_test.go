@@ -282,3 +282,33 @@ func TestPersistentNodeCloseDeletesUnknownCreate(t *testing.T) {
 	}
 	awaitNode(t, raw, full, "deleted by Close", func(_ []byte, _ *zk.Stat, ok bool) bool { return !ok })
 }
+
+// A node of the wrong kind (a persistent node where an ephemeral one is kept) is not
+// taken over or written, unlike Curator, which writes into it and keeps it persistent;
+// once it is deleted, the ephemeral node is made.
+func TestPersistentNodeLeavesWrongKind(t *testing.T) {
+	ctx := testCtx(t)
+	srv := zktest.Start(t)
+	ns := namespace(t)
+	a := connect(t, srv.Servers(), ns)
+	raw, _ := zktest.Connect(t, srv.Servers(), 4*time.Second)
+	if _, err := a.Create(ctx, "/pn/w", []byte("theirs"), zkrecipes.ModePersistent, zkrecipes.WithParents()); err != nil {
+		t.Fatal(err)
+	}
+	full := "/" + ns + "/pn/w"
+	n := startNode(t, a, "/pn/w", zkrecipes.ModeEphemeral, "ours")
+	// SetData is answered by the node's goroutine after it has looked at the node.
+	if err := n.SetData(ctx, []byte("ours")); err != nil {
+		t.Fatal(err)
+	}
+	if d, st, _ := raw.Get(full); string(d) != "theirs" || st.EphemeralOwner != 0 || st.Version != 0 {
+		t.Fatalf("the persistent node was touched: %q owner %x version %d", d, st.EphemeralOwner, st.Version)
+	}
+	if err := raw.Delete(full, -1); err != nil {
+		t.Fatal(err)
+	}
+	waitCreated(t, n)
+	awaitNode(t, raw, full, "our ephemeral node", func(d []byte, st *zk.Stat, ok bool) bool {
+		return ok && string(d) == "ours" && st.EphemeralOwner == a.SessionID()
+	})
+}
