@@ -175,14 +175,17 @@ func (n *PersistentNode) Data() []byte {
 	return bytes.Clone(n.data)
 }
 
-// SetData makes data the node's data: it is written to the node now if the node exists,
-// and used for every later create. It returns once the write is done, with its error, or
-// when ctx ends (ctx.Err()). The new data is kept either way: after a failure (or a ctx
-// that ended first) the PersistentNode writes it later, after a pause or at the next
-// connection, until it succeeds or a newer SetData replaces it. The write is conditional
-// on the node being this PersistentNode's (see PersistentNode), so another process's node
-// at the path is never overwritten. After Close it gives ErrClosed; before Start, the data
-// is only stored.
+// SetData makes data the node's data: it is written to the node now if the node is this
+// PersistentNode's, and used for every later create. It returns once the node's goroutine
+// has handled it: nil when the node now holds data, or when there is no node of ours to
+// write (absent, or someone else's: see PersistentNode) and data waits for the next
+// create; the write's error otherwise, which matches zkrecipes.ErrOutcomeUnknown when its
+// reply was lost; ctx.Err() when ctx ends first. The new data is kept in every case:
+// after a failure (or a ctx that ended first) the goroutine writes it again after a pause
+// or at the next connection (an identical write, so repeating it is harmless) until it
+// succeeds or a newer SetData replaces it. Writes are conditional on the version just
+// read, so a node replaced meanwhile by another process is never overwritten. After Close
+// it gives ErrClosed; before Start, the data is only stored.
 func (n *PersistentNode) SetData(ctx context.Context, data []byte) error {
 	n.mu.Lock()
 	if n.closed {

@@ -2,6 +2,7 @@ package nodes_test
 
 import (
 	"context"
+	"errors"
 	"regexp"
 	"testing"
 	"time"
@@ -311,4 +312,45 @@ func TestPersistentNodeLeavesWrongKind(t *testing.T) {
 	awaitNode(t, raw, full, "our ephemeral node", func(d []byte, st *zk.Stat, ok bool) bool {
 		return ok && string(d) == "ours" && st.EphemeralOwner == a.SessionID()
 	})
+}
+
+// A SetData whose reply is lost returns an unknown outcome (never a success that did not
+// happen), and the node ends up holding the data anyway: the write is repeated (an
+// identical write, harmless) until it is known to have landed.
+func TestPersistentNodeSetDataLostReply(t *testing.T) {
+	ctx := testCtx(t)
+	srv := zktest.Start(t)
+	ns := namespace(t)
+	fd := zktest.NewFaultDialer()
+	a := connect(t, srv.Servers(), ns, zkrecipes.WithDialer(fd.Dial))
+	raw, _ := zktest.Connect(t, srv.Servers(), 4*time.Second)
+	full := "/" + ns + "/pn/d"
+	n := startNode(t, a, "/pn/d", zkrecipes.ModeEphemeral, "v1")
+	waitCreated(t, n)
+	lost := fd.LoseNextReply(func(op int32, p string) bool { return op == zktest.OpSetData && p == full })
+	err := n.SetData(ctx, []byte("v2"))
+	select {
+	case <-lost:
+	default:
+		t.Fatal("no reply was lost")
+	}
+	switch {
+	case err == nil:
+		// The node's goroutine saw the new data before the request reached it, wrote it
+		// (the reply was lost) and wrote it again: nil must mean it is there.
+		if d, _, _ := raw.Get(full); string(d) != "v2" {
+			t.Fatalf("SetData returned nil but the node holds %q", d)
+		}
+	case !errors.Is(err, zkrecipes.ErrOutcomeUnknown):
+		t.Fatalf("SetData with a lost reply = %v; want ErrOutcomeUnknown (or nil once applied)", err)
+	}
+	awaitNode(t, raw, full, "holds v2", func(d []byte, st *zk.Stat, ok bool) bool {
+		return ok && string(d) == "v2" && st.EphemeralOwner == a.SessionID()
+	})
+	if err := n.SetData(ctx, []byte("v3")); err != nil {
+		t.Fatalf("SetData after the fault: %v", err)
+	}
+	if d, _, _ := raw.Get(full); string(d) != "v3" {
+		t.Errorf("node holds %q, want v3", d)
+	}
 }
