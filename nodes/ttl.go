@@ -239,8 +239,8 @@ func (n *TTLNode) run(ctx context.Context) {
 		err := n.pass(ctx)
 		n.answer(replies, err)
 		replies = nil
-		if ctx.Err() != nil {
-			return
+		if ctx.Err() != nil || errors.Is(err, zkrecipes.ErrClosed) {
+			return // closed, or the Client is: nothing more can be touched
 		}
 		n.mu.Lock()
 		n.lastErr = err

@@ -30,7 +30,8 @@ type Versioned[T any] struct {
 // writes fail with zk.ErrNoNode until someone creates the node again (Value does not
 // re-create it, like Curator). Reads are ordered by the node's modification zxid, so an
 // older read never replaces a newer one (Curator 5.4 compared versions and stalled after
-// the version wrapped past 2^31-1).
+// the version wrapped past 2^31-1). Start starts one goroutine, which Close waits for; it
+// also returns by itself once the Client is closed (the copy then stops changing).
 type Value struct {
 	client *zkrecipes.Client
 	path   string
@@ -160,6 +161,9 @@ func (v *Value) loop(ctx context.Context, watch <-chan zk.Event, delivered int64
 			read = false
 			var ok bool
 			if watch, ok = v.rearm(ctx); !ok {
+				if v.client.State() == zkrecipes.StateClosed {
+					return // the Client is closed: nothing more to read
+				}
 				pause = time.After(time.Second)
 			}
 		}
