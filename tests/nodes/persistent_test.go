@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"regexp"
+	"sync"
 	"testing"
 	"time"
 
@@ -353,4 +354,74 @@ func TestPersistentNodeSetDataLostReply(t *testing.T) {
 	if d, _, _ := raw.Get(full); string(d) != "v3" {
 		t.Errorf("node holds %q, want v3", d)
 	}
+}
+
+// A create still in flight when Close runs (its request is held in a black hole, Close
+// abandons it) lands after Close began; Close waits for it to settle and deletes the node
+// it made.
+func TestPersistentNodeCloseDeletesCreateLandingAfterClose(t *testing.T) {
+	srv := zktest.Start(t)
+	ns := namespace(t)
+	fd := zktest.NewFaultDialer()
+	full := "/" + ns + "/pn/late"
+	var once sync.Once
+	holed := make(chan struct{})
+	abandoned := make(chan struct{})
+	var abandonOnce sync.Once
+	a := connect(t, srv.Servers(), ns, zkrecipes.WithDialer(fd.Dial),
+		zkrecipes.WithSessionTimeout(4*time.Second),
+		zkrecipes.WithHooks(zkrecipes.Hooks{Operation: func(ev zkrecipes.OperationEvent) {
+			switch {
+			case ev.Op == "existsw" && ev.Path == "/pn/late" && ev.Err == nil:
+				// The next request is the create: it goes into the black hole.
+				once.Do(func() { fd.BlackHole(); close(holed) })
+			case ev.Op == "create" && ev.Path == "/pn/late" && errors.Is(ev.Err, zkrecipes.ErrOutcomeUnknown):
+				abandonOnce.Do(func() { close(abandoned) })
+			}
+		}}))
+	raw, _ := zktest.Connect(t, srv.Servers(), 4*time.Second)
+	ctx := testCtx(t)
+	if err := a.EnsurePath(ctx, "/pn"); err != nil {
+		t.Fatal(err)
+	}
+	_, _, created, err := raw.ExistsW(full)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := nodes.New(a, "/pn/late", zkrecipes.ModePersistent, []byte("d"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-holed:
+	case <-time.After(patience):
+		t.Fatal("the node's first look did not happen")
+	}
+	closed := make(chan error, 1)
+	go func() {
+		cctx, cancel := context.WithTimeout(context.Background(), patience)
+		defer cancel()
+		closed <- n.Close(cctx)
+	}()
+	select {
+	case <-abandoned:
+	case <-time.After(patience):
+		t.Fatal("Close did not abandon the create in flight")
+	}
+	fd.Heal() // the held create reaches the server now, after Close began
+	select {
+	case ev := <-created:
+		if ev.Type != zk.EventNodeCreated {
+			t.Fatalf("watch: %v, want NodeCreated", ev)
+		}
+	case <-time.After(patience):
+		t.Fatal("the abandoned create never landed")
+	}
+	if err := <-closed; err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	awaitNode(t, raw, full, "the late node deleted by Close", func(_ []byte, _ *zk.Stat, ok bool) bool { return !ok })
 }
