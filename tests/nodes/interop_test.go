@@ -6,6 +6,7 @@ import (
 
 	"github.com/go-zookeeper/zk"
 	"github.com/zkrecipes/zkrecipes"
+	"github.com/zkrecipes/zkrecipes/nodes"
 	"github.com/zkrecipes/zkrecipes/tests/curatortest"
 	"github.com/zkrecipes/zkrecipes/tests/zktest"
 )
@@ -89,4 +90,62 @@ func TestInteropJavaFirstThenGo(t *testing.T) {
 	awaitNode(t, raw, full, "Go's own node after Java closed", func(d []byte, st *zk.Stat, ok bool) bool {
 		return ok && string(d) == "go" && st.EphemeralOwner == a.SessionID()
 	})
+}
+
+// Curator 5.4's PersistentTtlNode and the Go TTLNode lay their nodes out alike (the
+// caller's data in the node, a "touch" child holding the host address), and both are
+// reaped by the server after their owners close.
+func TestInteropTTLNodeLayouts(t *testing.T) {
+	ctx := testCtx(t)
+	srv := ttlServer(t)
+	ns := namespace(t)
+	a := connect(t, srv.Servers(), ns)
+	raw, _ := zktest.Connect(t, srv.Servers(), 4*time.Second)
+	java := curatortest.Start(t, srv.ConnectString(), curatortest.WithNamespace(ns))
+	const ttl = time.Second
+	if err := java.TTLNodeStart(ctx, "j", "/java-ttl", ttl, "data-j"); err != nil {
+		t.Fatal(err)
+	}
+	n, err := nodes.NewTTL(a, "/go-ttl", ttl, []byte("data-g"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	closeAtEnd(t, n)
+	if err := n.WaitForInitialCreate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var javaTouch, goTouch []byte
+	awaitNode(t, raw, "/"+ns+"/java-ttl/touch", "Java's touch child", func(d []byte, _ *zk.Stat, ok bool) bool {
+		javaTouch = d
+		return ok
+	})
+	goTouch, _, err = raw.Get("/" + ns + "/go-ttl/touch")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(javaTouch) != string(goTouch) {
+		t.Errorf("touch data: Java %q, Go %q; want the same host address", javaTouch, goTouch)
+	}
+	for path, want := range map[string]string{"/java-ttl": "data-j", "/go-ttl": "data-g"} {
+		d, _, err := raw.Get("/" + ns + path)
+		if err != nil || string(d) != want {
+			t.Errorf("%s holds %q, %v; want %q", path, d, err, want)
+		}
+		kids, _, _ := raw.Children("/" + ns + path)
+		if len(kids) != 1 || kids[0] != nodes.TouchName {
+			t.Errorf("%s children %v; want [touch]", path, kids)
+		}
+	}
+	if err := java.TTLNodeClose(ctx, "j"); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{"/java-ttl", "/go-ttl"} {
+		awaitNode(t, raw, "/"+ns+path, path+" reaped after close", func(_ []byte, _ *zk.Stat, ok bool) bool { return !ok })
+	}
 }
