@@ -34,6 +34,14 @@ import (
 // LOST or a new session the node is checked and made again as soon as the Client is
 // connected. Someone else changing the node's data is not undone (as in Curator); deleting
 // it is.
+//
+// Next to a Curator PersistentNode on the same path (both ephemeral): when the Go node
+// was there first, Curator 5.4 takes it over by writing its data into it; the node stays
+// the Go session's, holding Java's data, until Java's close deletes it, and then the Go
+// side makes it again with its own data. When the Java node was there first, the Go side
+// leaves it alone and makes its own once Java's close (or the end of Java's session) has
+// removed it. Two owners of one path are a misconfiguration either way; the Go side never
+// makes it worse by writing or deleting the other's node.
 type PersistentNode struct {
 	client    *zkrecipes.Client
 	log       *slog.Logger

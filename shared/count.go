@@ -37,8 +37,15 @@ func (c *Count) Start(ctx context.Context) error { return c.v.Start(ctx) }
 
 // Get returns the local copy of the count with its version (see Value.Get), or an error
 // matching ErrMalformed when the node does not hold 4 bytes; the Versioned then still
-// carries the node's version.
+// carries the node's version. Before Start it gives ErrNotStarted. After Close it keeps
+// returning the last copy.
 func (c *Count) Get() (Versioned[int32], error) {
+	c.v.mu.Lock()
+	started := c.v.started
+	c.v.mu.Unlock()
+	if !started {
+		return Versioned[int32]{}, ErrNotStarted
+	}
 	raw := c.v.Get()
 	n, err := DecodeCount(c.v.path, raw.Value)
 	return Versioned[int32]{Value: n, Version: raw.Version}, err
