@@ -34,6 +34,11 @@ type AtomicValue struct {
 // zkrecipes.ErrOutcomeUnknown with Succeeded false, and never tries again after one: a
 // second attempt could apply the same increment twice (Curator 5.4 retries a setData whose
 // reply was lost and can do exactly that). See Add for how to find out what happened.
+// Cancelling ctx ends any method early: with ctx.Err() and nothing written when no write
+// was in flight, with ErrOutcomeUnknown when one was. On SUSPENDED the Client holds
+// attempts back until it reconnects (or its retry policy gives up: a connection error,
+// nothing written); an AtomicLong has no session state, so LOST and new sessions change
+// nothing for it.
 type AtomicLong struct {
 	client *zkrecipes.Client
 	path   string
