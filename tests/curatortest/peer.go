@@ -14,7 +14,9 @@
 // Commands (see java/zkrecipes/interop/Peer.java): ping, connect, session, get, children,
 // latch-start, latch-close, latch-has, latch-participants, latch-leader, latch-ourpath,
 // sd-start, sd-close, sd-register, sd-update, sd-unregister, sd-query, sd-query-one, sd-names,
-// sd-serialize, sd-deserialize, cache-start, cache-instances, cache-close, close.
+// sd-serialize, sd-deserialize, cache-start, cache-instances, cache-close, close; and for
+// shared counts, atomic longs, persistent and TTL nodes those of java/zkrecipes/interop/Nodes.java
+// (count-*, dal-*, pn-*, ttl-*; see nodes.go).
 // The payload class is com.example.InstanceDetails (one boolean property, "leader").
 //
 // testdata/golden holds the exact znode bytes Java Curator writes for a few service instances

@@ -57,6 +57,7 @@ public final class Peer {
     private ServiceDiscovery<InstanceDetails> discovery;
     private final Map<String, ServiceInstance<InstanceDetails>> registered = new ConcurrentHashMap<>();
     private final Map<String, ServiceCache<InstanceDetails>> caches = new ConcurrentHashMap<>();
+    private final Nodes nodes = new Nodes(this::client, this::emit, this::event);
 
     private Peer(PrintStream out) {
         this.out = out;
@@ -303,6 +304,9 @@ public final class Peer {
                 return;
             }
             default:
+                if (nodes.dispatch(cmd, w)) {
+                    return;
+                }
                 throw new IllegalArgumentException("unknown command " + cmd);
         }
     }
@@ -577,6 +581,7 @@ public final class Peer {
     }
 
     private void shutdown() {
+        nodes.close();
         closeDiscovery();
         for (LeaderLatch l : latches.values()) {
             CloseableUtils.closeQuietly(l);
