@@ -362,7 +362,7 @@ func TestLatchLeadershipHook(t *testing.T) {
 	srv := zktest.Start(t)
 	events := make(chan zkrecipes.LeadershipEvent, 16)
 	c := connect(t, srv.Servers(), newNamespace(t), zkrecipes.WithHooks(zkrecipes.Hooks{
-		Leadership: func(ev zkrecipes.LeadershipEvent) { events <- ev },
+		Leadership: func(_ context.Context, ev zkrecipes.LeadershipEvent) { events <- ev },
 	}))
 	l, err := leader.New(c, "/latch", leader.WithID("hooked"))
 	if err != nil {
