@@ -147,3 +147,50 @@ func TestRegistrationHook(t *testing.T) {
 		t.Fatalf("registration events:\n  %s\nwant:\n  %s", strings.Join(got, "\n  "), strings.Join(want, "\n  "))
 	}
 }
+
+// A discovery Cache tells the CacheSize hook how many instances it holds: after the
+// initial load, and whenever the number changes.
+func TestCacheSizeHook(t *testing.T) {
+	ctx := testCtx(t)
+	srv := zktest.Start(t)
+	ns := namespace(t)
+	sizes := make(chan zkrecipes.CacheSizeEvent, 16)
+	c := connect(t, srv, ns, zkrecipes.WithHooks(zkrecipes.Hooks{CacheSize: func(ctx context.Context, ev zkrecipes.CacheSizeEvent) {
+		sizes <- ev
+	}}))
+	writer := newDiscovery(t, connect(t, srv, ns))
+	next := func(want int) {
+		t.Helper()
+		select {
+		case ev := <-sizes:
+			if ev.Size != want || ev.Path != "/services/svc" || ev.Kind != "discovery" || ev.Time.IsZero() {
+				t.Fatalf("cache size event %+v, want size %d", ev, want)
+			}
+		case <-ctx.Done():
+			t.Fatalf("no cache size event (want size %d)", want)
+		}
+	}
+	a, b := mustInstance(t, "svc", false), mustInstance(t, "svc", false)
+	if err := writer.Register(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	startCache(t, newDiscovery(t, c), "svc")
+	next(1)
+	if err := writer.Register(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	next(2)
+	a.Payload.Leader = true
+	if err := writer.Update(ctx, a); err != nil { // same size: no event
+		t.Fatal(err)
+	}
+	if err := writer.Unregister(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	next(1)
+	select {
+	case ev := <-sizes:
+		t.Fatalf("unexpected cache size event %+v", ev)
+	default:
+	}
+}
