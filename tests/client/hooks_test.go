@@ -12,8 +12,8 @@ import (
 
 	"github.com/go-zookeeper/zk"
 	"github.com/zkrecipes/zkrecipes"
-	"github.com/zkrecipes/zkrecipes/tests/zktest"
 	"github.com/zkrecipes/zkrecipes/retry"
+	"github.com/zkrecipes/zkrecipes/tests/zktest"
 )
 
 type ctxKey string

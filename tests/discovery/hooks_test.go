@@ -1,4 +1,4 @@
-package discovery
+package discovery_test
 
 import (
 	"context"
@@ -11,7 +11,8 @@ import (
 	"time"
 
 	"github.com/zkrecipes/zkrecipes"
-	"github.com/zkrecipes/zkrecipes/internal/zktest"
+	"github.com/zkrecipes/zkrecipes/discovery"
+	"github.com/zkrecipes/zkrecipes/tests/zktest"
 )
 
 type ctxKey struct{}
@@ -76,11 +77,11 @@ func TestRegistrationHook(t *testing.T) {
 	log := &regLog{notify: make(chan struct{}, 1)}
 	c := connect(t, srv, ns, zkrecipes.WithDialer(fd.Dial), zkrecipes.WithSessionTimeout(time.Second), zkrecipes.WithHooks(log.hooks(t)))
 	states := logStates(t, c)
-	d, err := New[instanceDetails](c, "/services", WithSerializer(JSON[instanceDetails](WithJavaClass(seedClass))))
+	d, err := discovery.New[instanceDetails](c, "/services", discovery.WithSerializer(discovery.JSON[instanceDetails](discovery.WithJavaClass(seedClass))))
 	if err != nil {
 		t.Fatal(err)
 	}
-	dyn := mustInstance(t, "svc", false, WithID("dyn"))
+	dyn := mustInstance(t, "svc", false, discovery.WithID("dyn"))
 	if err := d.Register(ctx, dyn); err != nil {
 		t.Fatal(err)
 	}
@@ -88,12 +89,12 @@ func TestRegistrationHook(t *testing.T) {
 	if err := d.Update(ctx, dyn); err != nil {
 		t.Fatal(err)
 	}
-	if err := d.Update(ctx, mustInstance(t, "svc", false, WithID("nobody"))); !errors.Is(err, ErrNotRegistered) {
+	if err := d.Update(ctx, mustInstance(t, "svc", false, discovery.WithID("nobody"))); !errors.Is(err, discovery.ErrNotRegistered) {
 		t.Fatalf("update of an unregistered instance: %v", err)
 	}
 	bad := mustInstance(t, "svc", false)
 	bad.Name = "a/b"
-	if err := d.Register(ctx, bad); !errors.Is(err, ErrInvalidInstance) { // invalid: no event
+	if err := d.Register(ctx, bad); !errors.Is(err, discovery.ErrInvalidInstance) { // invalid: no event
 		t.Fatalf("register of an invalid instance: %v", err)
 	}
 
@@ -112,7 +113,7 @@ func TestRegistrationHook(t *testing.T) {
 	fd.Heal()
 	log.await(t, 4)
 
-	seq := mustInstance(t, "svc", false, WithID("seq"), WithServiceType(DynamicSequential))
+	seq := mustInstance(t, "svc", false, discovery.WithID("seq"), discovery.WithServiceType(discovery.DynamicSequential))
 	lost := fd.LoseNextReply(func(op int32, p string) bool {
 		return (op == zktest.OpCreate || op == zktest.OpCreate2) && strings.HasPrefix(p, "/"+ns+"/services/svc/seq")
 	})
