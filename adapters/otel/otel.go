@@ -54,7 +54,9 @@ package zkotel
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/zkrecipes/zkrecipes"
@@ -150,6 +152,8 @@ type adapter struct {
 	opRec   map[[2]string][]metric.RecordOption
 	latches map[string][]metric.AddOption
 	states  sync.Map // zkrecipes.State -> []metric.AddOption
+
+	lastSession atomic.Pointer[session]
 }
 
 // spanKey finds, in the context OperationStart returned, the span it started: by the
@@ -254,8 +258,12 @@ func (a *adapter) operation(ctx context.Context, ev zkrecipes.OperationEvent) {
 	if !ok {
 		return // OperationStart is not ours (these hooks were joined without it)
 	}
+	if !span.IsRecording() { // sampled out
+		span.End()
+		return
+	}
 	span.SetAttributes(AttrAttempts.Int(ev.Attempts), AttrOutcome.String(ev.Outcome.String()),
-		AttrResult.String(res), AttrSessionID.String(sessionID(ev.SessionID)))
+		AttrResult.String(res), AttrSessionID.String(a.sessionID(ev.SessionID)))
 	if ev.Err != nil {
 		span.RecordError(ev.Err)
 		span.SetStatus(codes.Error, ev.Err.Error())
@@ -337,7 +345,20 @@ func (a *adapter) pastSpan(ctx context.Context, name string, start, end time.Tim
 	span.End(trace.WithTimestamp(end))
 }
 
-func sessionID(sid int64) string { return fmt.Sprintf("0x%x", sid) }
+// sessionID formats sid as ZooKeeper's logs do (0x...), reusing the last one formatted.
+func (a *adapter) sessionID(sid int64) string {
+	if last := a.lastSession.Load(); last != nil && last.id == sid {
+		return last.text
+	}
+	text := "0x" + strconv.FormatInt(sid, 16)
+	a.lastSession.Store(&session{sid, text})
+	return text
+}
+
+type session struct {
+	id   int64
+	text string
+}
 
 func (a *adapter) opAdd(op, res string) []metric.AddOption {
 	k := [2]string{op, res}
