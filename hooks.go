@@ -39,63 +39,76 @@ import (
 //   - A Hooks value is copied at Connect; changing its fields afterwards has no effect.
 type Hooks struct {
 	// OperationStart is called when a Client operation (Get, Set, Create, ...) begins,
-	// before its first attempt, on the goroutine that called the operation. The context it
+	// before its first attempt, on the goroutine that called the operation (a panic
+	// propagates out of the operation to its caller; nothing was sent). The context it
 	// returns is handed to this operation's Retry and Operation hooks (return ctx itself
 	// when there is nothing to add; nil counts as ctx); the operation itself still runs
-	// under the caller's ctx, so a hook cannot change its deadline or cancellation. When
-	// OperationStart is set, Operation is called exactly once for the same operation:
-	// a span started here can be ended there.
+	// under the caller's ctx, so a hook cannot change its deadline or cancellation. Every
+	// OperationStart is followed by exactly one Operation of the same operation (unless a
+	// hook panics), also when it fails at once: a span started here can be ended there.
 	OperationStart func(ctx context.Context, ev OperationStartEvent) context.Context
 	// Operation is called once per operation, after its last attempt and before the call
-	// returns, on the goroutine that called it (for operations the Client runs itself,
-	// such as the background retries of DeleteGuaranteed, on the Client's goroutine).
-	// Operations refused before anything could be sent (an invalid path, data too large)
-	// are not reported.
+	// returns, on the goroutine that called it (a panic propagates to the caller, who
+	// loses the operation's result, and skips any clean-up the call would have started).
+	// For operations the Client runs itself (the background retries of DeleteGuaranteed,
+	// the clean-up of an abandoned protected create) it runs on the Client's goroutine,
+	// where a panic crashes the program. Operations refused before anything could be sent
+	// (an invalid path, data too large) are not reported.
 	Operation func(ctx context.Context, ev OperationEvent)
-	// Retry is called before each retry's sleep, on the goroutine running the operation.
+	// Retry is called before each retry's sleep, on the goroutine running the operation
+	// (as for Operation, a panic propagates to the caller or crashes the program).
 	Retry func(ctx context.Context, ev RetryEvent)
 	// StateChange is called for every connection state transition (CONNECTED first,
 	// CLOSED last), on one goroutine of the Client that runs StateChange and
 	// SessionExpired hooks in order, never on go-zk's. A slow hook delays later calls of
-	// these two hooks only; the transitions queue meanwhile.
+	// these two hooks only; the transitions queue meanwhile. A panic crashes the program.
 	StateChange func(ctx context.Context, ev StateChange)
 	// SessionExpired is called once per session the Client learns the server expired:
 	// when the server answers a reconnect with "session expired" (or, failing that, when
 	// a reconnect gets a new session). It follows the LOST transition of that session
 	// (LOST may have been the Client's own timer, long before) and precedes the
-	// RECONNECTED with NewSession true, on the goroutine that runs StateChange. A LOST
-	// decided by the Client's timer alone is not an expiry: the session may come back.
+	// RECONNECTED with NewSession true, on the goroutine that runs StateChange (a panic
+	// crashes the program). A LOST decided by the Client's timer alone is not an expiry:
+	// the session may come back.
 	SessionExpired func(ctx context.Context, ev SessionExpiredEvent)
 	// Watchdog is called, on the watchdog's goroutine, each time the Client's watchdog
 	// fires: calls were pending, the client connected, and no call returned for the
 	// negotiated session timeout, so the Client closes the TCP connection and go-zk
 	// reconnects (resuming the session if the server still has it). The Client also logs
-	// a warning (an error when Wedged).
+	// a warning (an error when Wedged). The connection is closed after the hook returns:
+	// a blocking hook delays the recovery; a panic crashes the program.
 	Watchdog func(ctx context.Context, ev WatchdogEvent)
 	// Leadership is called by the leader package's latches (and Run) built on this Client
-	// whenever one gains or loses leadership, on the latch's own goroutine. Every gain is
-	// followed by exactly one loss of the same latch (at the latest when it closes).
+	// whenever one gains or loses leadership, on the latch's own goroutine, before the
+	// latch's listeners hear of it: a blocking hook delays the latch (and a handover to
+	// the next leader); a panic crashes the program. Every gain is followed by exactly one
+	// loss of the same latch (at the latest when it closes).
 	Leadership func(ctx context.Context, ev LeadershipEvent)
 	// LockAcquired is called by the lock recipes when an acquisition ends, acquired or
 	// not (ctx ended, a TryLock found the lock held, an error), on the goroutine that
-	// tried to acquire, with the time it waited.
+	// tried to acquire, with the time it waited, before the acquiring call returns (a
+	// panic propagates to that caller).
 	LockAcquired func(ctx context.Context, ev LockAcquireEvent)
 	// LockReleased is called by the lock recipes when a hold ends, released or lost, with
-	// how long it was held: on the goroutine that released it, or on the recipe's own
-	// goroutine when the hold was lost (the session in doubt, the lock node deleted).
-	// Every LockAcquired with Acquired set is followed by exactly one LockReleased.
+	// how long it was held: on the goroutine that released it (a panic propagates to it),
+	// or on the recipe's own goroutine when the hold was lost (the session in doubt, the
+	// lock node deleted; a panic crashes the program). Every LockAcquired with Acquired set
+	// is followed by exactly one LockReleased.
 	LockReleased func(ctx context.Context, ev LockReleaseEvent)
-	// CacheSize is called by the caches when the number of nodes they hold changes, on
-	// the cache's own goroutine, after the change is applied.
+	// CacheSize is called by the caches (the discovery package's Cache included) when the
+	// number of nodes they hold changes, first after the initial load, on the cache's own
+	// goroutine, after the change is applied and before listeners hear of it: a blocking
+	// hook stalls the cache; a panic crashes the program.
 	CacheSize func(ctx context.Context, ev CacheSizeEvent)
 	// CacheResync is called by the caches when a full read of their subtree ends (the
 	// initial load, and the reloads after a reconnect or a new session), on the cache's
-	// own goroutine.
+	// own goroutine (as for CacheSize).
 	CacheResync func(ctx context.Context, ev CacheResyncEvent)
 	// Registration is called by the discovery package once per Register, Update and
-	// Unregister of a valid instance, on the goroutine of that call, before it returns;
-	// and once per background rewrite of a registration (after a new session, after a
-	// failed write, or to restore a znode someone deleted), on the Discovery's goroutine.
+	// Unregister of a valid instance, on the goroutine of that call, before it returns (a
+	// panic propagates to that caller, after the write); and once per background rewrite
+	// of a registration (after a new session, after a failed write, or to restore a znode
+	// someone deleted), on the Discovery's goroutine, where a panic crashes the program.
 	Registration func(ctx context.Context, ev RegistrationEvent)
 }
 
