@@ -18,7 +18,7 @@ STATICCHECK := $(BIN)/staticcheck-$(STATICCHECK_VERSION)
 TESTSUMMARY := $(BIN)/testsummary
 WITHZK := $(BIN)/withzk
 # The modules after the root, in the order `make test` runs them.
-MODULES := tests examples cmd/zkr adapters/otel adapters/prometheus adapters/bench
+MODULES := tests examples cmd/zkr adapters/otel adapters/prometheus adapters/tests
 TEST_TIMEOUT ?= 20m
 FUZZTIME ?= 60s
 BENCH ?= .
@@ -70,7 +70,7 @@ demo: image
 
 bench: image
 	cd tests && go test -run '^$$' -bench '$(BENCH)' -benchmem ./...
-	cd adapters/bench && go test -run '^$$' -bench '$(BENCH)' -benchmem ./...
+	cd adapters/tests && go test -run '^$$' -bench '$(BENCH)' -benchmem ./...
 
 # The fault campaign (tests/chaos) for ROUNDS rounds: SEED replays a schedule (it is
 # printed first; empty draws one). `make test` runs its short version.
