@@ -75,6 +75,9 @@ type StateChange struct {
 	// WithCurrentState: it is not a transition but the state the client was in when the
 	// listener was added (Time is when that state began, NewSession is false).
 	Initial bool
+	// Outage is set on RECONNECTED: how long the connection was down, from the SUSPENDED
+	// that began the outage (through any LOST) to this RECONNECTED.
+	Outage time.Duration
 }
 
 // listener is one registered state listener with its own queue and goroutine, so a slow
@@ -138,6 +141,7 @@ type stateMachine struct {
 	listeners  map[*listener]struct{}
 	changed    chan struct{} // closed and replaced on every transition
 	usableAt   time.Time     // when the last CONNECTED/RECONNECTED may carry requests (see Client.awaitConnection)
+	downSince  time.Time     // when the current outage began (its SUSPENDED); zero while connected
 	last       StateChange   // the last transition (the zero value, LATENT, before the first)
 	logf       func(msg string, args ...any)
 
@@ -249,6 +253,12 @@ func (m *stateMachine) transition(sc StateChange) {
 	sc.Time = time.Now()
 	if sc.State.IsConnected() {
 		m.usableAt = sc.Time.Add(reconnectPause)
+		if !m.downSince.IsZero() {
+			sc.Outage = sc.Time.Sub(m.downSince)
+			m.downSince = time.Time{}
+		}
+	} else if sc.State == StateSuspended && m.downSince.IsZero() {
+		m.downSince = sc.Time
 	}
 	m.state = sc.State
 	m.last = sc

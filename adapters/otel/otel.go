@@ -30,6 +30,7 @@
 //	zkrecipes.operation.duration  histogram, s     zookeeper.operation, zookeeper.result
 //	zkrecipes.retries             counter          zookeeper.operation, zookeeper.result (the retried error)
 //	zkrecipes.state.transitions   counter          zookeeper.state (CONNECTED, SUSPENDED, ...)
+//	zkrecipes.outage.duration     histogram, s     from SUSPENDED to the RECONNECTED that ended the outage
 //	zkrecipes.session.expirations counter
 //	zkrecipes.watchdog.firings    counter
 //	zkrecipes.leader              up-down counter  zookeeper.latch.path: latches of this process leading it (0 or 1)
@@ -99,6 +100,9 @@ const (
 var (
 	OperationBuckets = []float64{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30}
 	LockBuckets      = []float64{0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 1800}
+	// OutageBuckets are for zkrecipes.outage.duration: a reconnect to another server
+	// takes milliseconds, an outage that loses the session the session timeout.
+	OutageBuckets = []float64{0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300}
 )
 
 // Option configures NewHooks.
@@ -136,6 +140,7 @@ type adapter struct {
 	opDuration  metric.Float64Histogram
 	retries     metric.Int64Counter
 	transitions metric.Int64Counter
+	outages     metric.Float64Histogram
 	expirations metric.Int64Counter
 	watchdog    metric.Int64Counter
 	leader      metric.Int64UpDownCounter
@@ -190,6 +195,10 @@ func NewHooks(opts ...Option) (zkrecipes.Hooks, error) {
 	check(err)
 	a.transitions, err = m.Int64Counter("zkrecipes.state.transitions", metric.WithUnit("{transition}"),
 		metric.WithDescription("Connection state transitions (Curator's states), by the state entered."))
+	check(err)
+	a.outages, err = m.Float64Histogram("zkrecipes.outage.duration", metric.WithUnit("s"),
+		metric.WithDescription("How long connections were down: from SUSPENDED to the RECONNECTED that ended the outage."),
+		metric.WithExplicitBucketBoundaries(OutageBuckets...))
 	check(err)
 	a.expirations, err = m.Int64Counter("zkrecipes.session.expirations", metric.WithUnit("{session}"),
 		metric.WithDescription("Sessions the server expired."))
@@ -286,6 +295,9 @@ func (a *adapter) stateChange(ctx context.Context, sc zkrecipes.StateChange) {
 		opts, _ = a.states.LoadOrStore(sc.State, []metric.AddOption{metric.WithAttributeSet(attribute.NewSet(AttrState.String(sc.State.String())))})
 	}
 	a.transitions.Add(ctx, 1, opts.([]metric.AddOption)...)
+	if sc.State == zkrecipes.StateReconnected {
+		a.outages.Record(ctx, sc.Outage.Seconds())
+	}
 }
 
 func (a *adapter) sessionExpired(ctx context.Context, _ zkrecipes.SessionExpiredEvent) {

@@ -15,6 +15,7 @@
 //	zkrecipes_operation_duration_seconds  histogram  op, result   operation latency, retries included
 //	zkrecipes_retries_total               counter    op, result   retries; result is the retried error's code
 //	zkrecipes_state_transitions_total     counter    state        transitions into CONNECTED, SUSPENDED, ...
+//	zkrecipes_outage_duration_seconds     histogram               from SUSPENDED to the RECONNECTED that ended it
 //	zkrecipes_session_expirations_total   counter                 sessions the server expired
 //	zkrecipes_watchdog_firings_total      counter                 connections replaced by the watchdog
 //	zkrecipes_leader                      gauge      path         latches of this process leading path (0 or 1)
@@ -52,6 +53,9 @@ import (
 var (
 	OperationBuckets = []float64{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30}
 	LockBuckets      = []float64{0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 1800}
+	// OutageBuckets are for zkrecipes_outage_duration_seconds: a reconnect to another
+	// server takes milliseconds, an outage that loses the session the session timeout.
+	OutageBuckets = []float64{0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300}
 )
 
 // Option configures NewCollector.
@@ -98,6 +102,7 @@ type Collector struct {
 	opDuration  *prometheus.HistogramVec
 	retries     *prometheus.CounterVec
 	transitions *prometheus.CounterVec
+	outages     prometheus.Histogram
 	expirations prometheus.Counter
 	watchdog    prometheus.Counter
 	leader      *prometheus.GaugeVec
@@ -135,6 +140,10 @@ func NewCollector(opts ...Option) *Collector {
 		transitions: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, ConstLabels: cl,
 			Name: "state_transitions_total",
 			Help: "Connection state transitions (Curator's states), by the state entered."}, []string{"state"}),
+		outages: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, ConstLabels: cl,
+			Name:    "outage_duration_seconds",
+			Help:    "How long connections were down: from SUSPENDED to the RECONNECTED that ended the outage.",
+			Buckets: OutageBuckets}),
 		expirations: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, ConstLabels: cl,
 			Name: "session_expirations_total", Help: "Sessions the server expired."}),
 		watchdog: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, ConstLabels: cl,
@@ -164,7 +173,7 @@ func NewCollector(opts ...Option) *Collector {
 }
 
 func (c *Collector) collectors() []prometheus.Collector {
-	return []prometheus.Collector{c.opDuration, c.retries, c.transitions, c.expirations, c.watchdog,
+	return []prometheus.Collector{c.opDuration, c.retries, c.transitions, c.outages, c.expirations, c.watchdog,
 		c.leader, c.lockWait, c.lockHold, c.cacheSize, c.resyncs, c.regs}
 }
 
@@ -248,6 +257,9 @@ func (c *Collector) stateChange(_ context.Context, sc zkrecipes.StateChange) {
 		c.mu.Unlock()
 	}
 	ctr.Inc()
+	if sc.State == zkrecipes.StateReconnected {
+		c.outages.Observe(sc.Outage.Seconds())
+	}
 }
 
 func (c *Collector) leadership(_ context.Context, ev zkrecipes.LeadershipEvent) {

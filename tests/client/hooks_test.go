@@ -109,6 +109,9 @@ func (l *hookLog) stateHooks() zkrecipes.Hooks {
 			if ctx == nil || sc.Time.IsZero() || sc.Initial {
 				l.t.Errorf("StateChange %+v with ctx %v", sc, ctx)
 			}
+			if (sc.State == zkrecipes.StateReconnected) != (sc.Outage > 0) {
+				l.t.Errorf("StateChange %v with outage %v", sc.State, sc.Outage)
+			}
 			l.add("state %v %s new=%v", sc.State, name(sc.SessionID), sc.NewSession)
 		},
 		SessionExpired: func(ctx context.Context, ev zkrecipes.SessionExpiredEvent) {

@@ -314,6 +314,7 @@ func TestOperationSpansAndMetrics(t *testing.T) {
 		"zookeeper.state=RECONNECTED": 2,
 		"zookeeper.state=SUSPENDED":   2,
 	})
+	expectCounts(t, tel, "zkrecipes.outage.duration", map[string]float64{"": 2})
 	if h, ok := tel.metric(t, "zkrecipes.operation.duration").(metricdata.Histogram[float64]); !ok || len(h.DataPoints) == 0 ||
 		!slices.Equal(h.DataPoints[0].Bounds, zkotel.OperationBuckets) {
 		t.Errorf("operation histogram %+v: want buckets %v", h, zkotel.OperationBuckets)

@@ -267,5 +267,8 @@ zkrecipes_state_transitions_total{state="SUSPENDED"} 3
 		"zkrecipes_session_expirations_total", "zkrecipes_state_transitions_total"); err != nil {
 		t.Error(err)
 	}
+	if got := sampleCounts(t, reg, "zkrecipes_outage_duration_seconds"); got[""] != 3 {
+		t.Errorf("outage samples %v, want 3 (one per RECONNECTED)", got)
+	}
 	lint(t, reg)
 }
