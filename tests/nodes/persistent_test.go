@@ -383,7 +383,7 @@ func closeWithCreateInFlight(t *testing.T, srv *zktest.Server, raw *zk.Conn, rou
 	createErr := make(chan error, 1)
 	a := connect(t, srv.Servers(), ns, zkrecipes.WithDialer(fd.Dial),
 		zkrecipes.WithSessionTimeout(4*time.Second),
-		zkrecipes.WithHooks(zkrecipes.Hooks{Operation: func(ev zkrecipes.OperationEvent) {
+		zkrecipes.WithHooks(zkrecipes.Hooks{Operation: func(_ context.Context, ev zkrecipes.OperationEvent) {
 			switch {
 			case ev.Op == "existsw" && ev.Path == "/pn/late" && ev.Err == nil:
 				// The next request is the create: it goes into the black hole.
