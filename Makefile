@@ -4,7 +4,8 @@
 #
 # The repository holds several Go modules: the library at the root (it requires only go-zk
 # and backoff), tests/ (the real-ZooKeeper harness, the integration, fault and interop tests,
-# the chaos campaign) and examples/ (the demo programs and their end-to-end tests). The
+# the chaos campaign), examples/ (the demo programs and their end-to-end tests) and cmd/zkr
+# (the operator's command; tested as a binary from tests/zkr). The
 # nested modules point at the working tree with replace directives; there is no go.work.
 
 SHELL := /bin/bash
@@ -17,7 +18,7 @@ STATICCHECK := $(BIN)/staticcheck-$(STATICCHECK_VERSION)
 TESTSUMMARY := $(BIN)/testsummary
 WITHZK := $(BIN)/withzk
 # The modules after the root, in the order `make test` runs them.
-MODULES := tests examples
+MODULES := tests examples cmd/zkr adapters/otel adapters/prometheus adapters/tests
 TEST_TIMEOUT ?= 20m
 FUZZTIME ?= 60s
 BENCH ?= .
@@ -27,6 +28,9 @@ export ZK_TEST_REQUIRE ?= 1
 # Ryuk, testcontainers' reaper, is an image of its own that cannot be pulled here; the harness
 # removes its containers itself.
 export TESTCONTAINERS_RYUK_DISABLED ?= true
+# Where tests leave what a person may want to look at afterwards (the status page's
+# screenshot from the browser test).
+export ZKRECIPES_ARTIFACTS ?= $(CURDIR)/.artifacts
 
 .PHONY: all image check consumer test demo bench fuzz chaos clean
 
@@ -66,6 +70,7 @@ demo: image
 
 bench: image
 	cd tests && go test -run '^$$' -bench '$(BENCH)' -benchmem ./...
+	cd adapters/tests && go test -run '^$$' -bench '$(BENCH)' -benchmem ./...
 
 # The fault campaign (tests/chaos) for ROUNDS rounds: SEED replays a schedule (it is
 # printed first; empty draws one). `make test` runs its short version.

@@ -109,6 +109,12 @@ func Connect(ctx context.Context, servers []string, opts ...Option) (*Client, er
 	c.sm = newStateMachine(func() time.Duration { return c.negotiated.get(cfg.sessionTimeout) },
 		func(msg string, args ...any) { log.Info(msg, args...) })
 
+	// Before go-zk can connect, so that the hooks hear CONNECTED.
+	stopHooks := func() {}
+	if cfg.hooks.StateChange != nil || cfg.hooks.SessionExpired != nil {
+		stopHooks = c.listen(c.stateHooks, false, true)
+	}
+
 	// The callback can run before zk.Connect returns, so it reads the conn through a
 	// channel that is closed once c.conn is set.
 	ready := make(chan struct{})
@@ -116,6 +122,7 @@ func Connect(ctx context.Context, servers []string, opts ...Option) (*Client, er
 	if hp == nil {
 		p := newHostProvider(c.life, log)
 		p.queued = c.wd.busy
+		p.sessionTimeout = func() time.Duration { return c.negotiated.get(cfg.sessionTimeout) }
 		// TLS checks the server's certificate against the name in the connect string, so
 		// the dialer must see that name, not an address it was resolved to.
 		p.literal = cfg.tls != nil
@@ -136,14 +143,15 @@ func Connect(ctx context.Context, servers []string, opts ...Option) (*Client, er
 		}),
 	)
 	if err != nil {
+		stopHooks()
+		c.stopLife()
+		c.abandon()
+		c.bg.Wait()
 		return nil, fmt.Errorf("zkrecipes: connect %v: %w", hosts, err)
 	}
 	c.conn = conn
 	close(ready)
 
-	if cfg.hooks.StateChange != nil {
-		c.Listen(cfg.hooks.StateChange)
-	}
 	if c.track() {
 		go c.runWatchdog()
 	}
@@ -203,7 +211,8 @@ func (c *Client) SessionTimeout() time.Duration {
 // RetryPolicy returns the Client's retry policy.
 func (c *Client) RetryPolicy() retry.Policy { return c.cfg.policy }
 
-// Hooks returns the metrics hooks the Client was given, for recipes built on it.
+// Hooks returns the hooks the Client was given (see Hooks), for recipes built on it: they
+// report their own events (leadership, locks, caches, registrations) through them.
 func (c *Client) Hooks() Hooks { return c.cfg.hooks }
 
 // ACL returns the ACL the Client puts on the nodes it creates.
@@ -228,7 +237,13 @@ func (c *Client) Listen(fn func(StateChange), opts ...ListenOption) (stop func()
 	for _, o := range opts {
 		o(&lc)
 	}
-	l, ok := c.sm.add(fn, lc.current)
+	return c.listen(fn, lc.current, false)
+}
+
+// listen is Listen; hooks makes the listener the one that runs the hooks (see
+// stateMachine.hooks).
+func (c *Client) listen(fn func(StateChange), current, hooks bool) (stop func()) {
+	l, ok := c.sm.add(fn, current, hooks)
 	if !ok {
 		return func() {}
 	}
@@ -292,6 +307,19 @@ func (c *Client) Close(ctx context.Context) error {
 		return nil
 	case <-ctx.Done():
 		return fmt.Errorf("zkrecipes: close: %w", ctx.Err())
+	}
+}
+
+// stateHooks runs on the hooks listener's goroutine (see stateMachine.hooks).
+func (c *Client) stateHooks(sc StateChange) {
+	if sc.State == stateExpired {
+		if h := c.cfg.hooks.SessionExpired; h != nil {
+			h(context.Background(), SessionExpiredEvent{SessionID: sc.SessionID, Time: sc.Time})
+		}
+		return
+	}
+	if h := c.cfg.hooks.StateChange; h != nil {
+		h(context.Background(), sc)
 	}
 }
 

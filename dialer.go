@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -26,7 +27,15 @@ type negotiatedTimeout struct {
 	// frozen server that still accepts TCP connections (SIGSTOP, a VM pause, a long GC)
 	// would hold the client until its session is long gone. Like ZooKeeper's Java client,
 	// we give one server at most the session timeout divided by the number of servers.
+	//
+	// The first attempt gets less: a server that is starting accepts TCP connections a
+	// little before it serves, and a connect request sent then is never answered, which
+	// would hold a reconnect for the whole bound. So the bound starts at
+	// handshakeFirst and doubles after each handshake that timed out (stalls), up to
+	// handshake; an established session resets it. A server that needs longer to answer
+	// costs a few short attempts, not a failed connection.
 	handshake time.Duration
+	stalls    atomic.Int32
 	// tls, when set, runs TLS over every connection, under the snooping (WithTLS).
 	tls *tls.Config
 	// onErr is told why a dial, a TLS handshake or the session handshake failed; bad is
@@ -69,6 +78,15 @@ func (n *negotiatedTimeout) get(fallback time.Duration) time.Duration {
 		return time.Duration(ms) * time.Millisecond
 	}
 	return fallback
+}
+
+// handshakeFirst is the bound of a first session handshake (see negotiatedTimeout).
+const handshakeFirst = 500 * time.Millisecond
+
+// handshakeBound is the deadline cap of the next session handshake.
+func (n *negotiatedTimeout) handshakeBound() time.Duration {
+	b := handshakeFirst << min(n.stalls.Load(), 8)
+	return min(b, n.handshake)
 }
 
 // errAbandoned fails the dials go-zk attempts after the Client gave up its connections.
@@ -154,7 +172,7 @@ func (s *snoopConn) capped(t time.Time) time.Time {
 	if done || s.nt.handshake <= 0 {
 		return t
 	}
-	limit := time.Now().Add(s.nt.handshake)
+	limit := time.Now().Add(s.nt.handshakeBound())
 	if t.IsZero() || t.After(limit) {
 		return limit
 	}
@@ -167,6 +185,9 @@ func (s *snoopConn) Read(p []byte) (int, error) {
 		s.mu.Lock()
 		done := s.done
 		s.mu.Unlock()
+		if !done && errors.Is(err, os.ErrDeadlineExceeded) {
+			s.nt.stalls.Add(1) // the next attempt waits longer (see handshakeBound)
+		}
 		if !done {
 			// Before the connect response: a server that refuses us (a TLS client
 			// certificate it does not accept, too many connections) says so here.
@@ -192,6 +213,7 @@ func (s *snoopConn) Read(p []byte) (int, error) {
 			}
 			if len(s.head) >= 12 {
 				s.done = true
+				s.nt.stalls.Store(0)
 				if ms := int32(binary.BigEndian.Uint32(s.head[8:12])); ms > 0 {
 					s.nt.ms.Store(int64(ms))
 				}

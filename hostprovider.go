@@ -14,6 +14,10 @@ import (
 const (
 	hostBackoffBase = 20 * time.Millisecond
 	hostBackoffMax  = 500 * time.Millisecond
+	// hostBackoffFast caps the backoff while the session may still be alive: for the
+	// negotiated session timeout after the connection was lost, a server that comes back is
+	// found within this much, so that the session can be resumed.
+	hostBackoffFast = 100 * time.Millisecond
 	// hostLookupTimeout bounds one name lookup.
 	hostLookupTimeout = 2 * time.Second
 )
@@ -28,9 +32,11 @@ const (
 // tried in turn; after a disconnection the next server in the list comes first, so a client
 // whose server died tries the others before it. A pass is one turn through every host. The
 // first pass after a (re)connection starts at once and its servers are tried back to back;
-// each later pass waits a jittered backoff first (in [d/2, d], d = 20 ms doubling up to 500 ms),
-// so the delay grows only while every server fails. Connected (a session was established)
-// resets it.
+// each later pass waits a jittered backoff first (in [d/2, d], d = 20 ms doubling up to 100 ms
+// while the session may still be alive, that is for the session timeout after the first failed
+// pass, and up to 500 ms after that), so the delay grows only while every server fails, and a
+// server that comes back in time to save the session is found within 100 ms. Connected (a
+// session was established) resets it.
 //
 // Names are resolved lazily: a host is looked up when its turn comes, on every pass, so a
 // DNS change is followed at the next pass. A host whose lookup fails (or takes longer than
@@ -66,14 +72,19 @@ type hostProvider struct {
 	// queued reports whether the Client has calls in go-zk that have not returned (nil:
 	// never).
 	queued func() bool
+	// sessionTimeout is the negotiated session timeout (nil: none, so the backoff is never
+	// capped at hostBackoffFast).
+	sessionTimeout func() time.Duration
+	now            func() time.Time
 
 	mu       sync.Mutex
 	hosts    []hostPort
-	next     int      // index into hosts of the host whose turn is next
-	visited  int      // hosts whose turn came in this pass
-	pending  []string // resolved addresses of the current host not yet returned
-	returned bool     // an address was returned in this pass
-	failed   int      // passes completed since the last Connected
+	next     int       // index into hosts of the host whose turn is next
+	visited  int       // hosts whose turn came in this pass
+	pending  []string  // resolved addresses of the current host not yet returned
+	returned bool      // an address was returned in this pass
+	failed   int       // passes completed since the last Connected
+	since    time.Time // when the first of them completed
 }
 
 type hostPort struct {
@@ -86,6 +97,7 @@ func newHostProvider(life context.Context, log *slog.Logger) *hostProvider {
 		log:    log,
 		lookup: net.DefaultResolver.LookupHost,
 		wait:   sleepCtx,
+		now:    time.Now,
 		jitter: func(d time.Duration) time.Duration {
 			return d/2 + rand.N(d/2+1)
 		},
@@ -162,7 +174,10 @@ func (p *hostProvider) Next() (server string, retryStart bool) {
 				// server answers. It pauses 1 s after that, instead of our wait.
 				flush = true
 			} else if !p.closing() {
-				d := min(hostBackoffBase<<min(p.failed, 16), hostBackoffMax)
+				if p.failed == 0 {
+					p.since = p.now()
+				}
+				d := min(hostBackoffBase<<min(p.failed, 16), p.backoffCap())
 				p.failed++
 				p.wait(p.life, p.jitter(d))
 			}
@@ -197,6 +212,14 @@ func (p *hostProvider) resolve(host string) ([]string, error) {
 		err = fmt.Errorf("no addresses for %q", host)
 	}
 	return addrs, err
+}
+
+// backoffCap is hostBackoffFast while the session may still be alive, hostBackoffMax after.
+func (p *hostProvider) backoffCap() time.Duration {
+	if p.sessionTimeout != nil && p.now().Sub(p.since) < p.sessionTimeout() {
+		return hostBackoffFast
+	}
+	return hostBackoffMax
 }
 
 // Connected resets the backoff: go-zk established a session with the last address.

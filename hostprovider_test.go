@@ -204,3 +204,54 @@ func TestHostProviderFlushesQueuedCalls(t *testing.T) {
 		t.Fatalf("waits %v: want only the pass without a queued call to back off", f.waits)
 	}
 }
+
+// While the session may still be alive the backoff stays at most hostBackoffFast, so a
+// server that comes back in time is found quickly; after the session timeout it grows to
+// hostBackoffMax.
+func TestHostProviderFastWhileSessionMayLive(t *testing.T) {
+	f := newFakeProvider(t, context.Background(), nil, "10.0.0.1:2181")
+	now := time.Unix(1000, 0)
+	f.now = func() time.Time { return now }
+	f.sessionTimeout = func() time.Duration { return 4 * time.Second }
+	for range 12 {
+		f.next(t, 1)
+		now = now.Add(300 * time.Millisecond) // one failed dial
+	}
+	for i, d := range f.waits {
+		elapsed := time.Duration(i) * 300 * time.Millisecond
+		limit := hostBackoffFast
+		if elapsed >= 4*time.Second {
+			limit = hostBackoffMax
+		}
+		if d > limit {
+			t.Errorf("wait %d (%v into the outage) = %v, want at most %v", i, elapsed, d, limit)
+		}
+	}
+	// Past the session timeout the cap is the slow one again.
+	now = now.Add(10 * time.Second)
+	for range 8 {
+		f.next(t, 1)
+	}
+	if last := f.waits[len(f.waits)-1]; last != hostBackoffMax {
+		t.Errorf("the wait long after the session timeout = %v, want %v", last, hostBackoffMax)
+	}
+}
+
+// The session handshake's bound starts short and doubles per timed-out handshake, up to
+// the configured one.
+func TestHandshakeBoundGrows(t *testing.T) {
+	n := &negotiatedTimeout{handshake: 4 * time.Second}
+	var got []time.Duration
+	for range 5 {
+		got = append(got, n.handshakeBound())
+		n.stalls.Add(1)
+	}
+	want := []time.Duration{500 * time.Millisecond, time.Second, 2 * time.Second, 4 * time.Second, 4 * time.Second}
+	if !slices.Equal(got, want) {
+		t.Errorf("bounds %v, want %v", got, want)
+	}
+	n.stalls.Store(0)
+	if b := n.handshakeBound(); b != handshakeFirst {
+		t.Errorf("after a session: %v, want %v", b, handshakeFirst)
+	}
+}

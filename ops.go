@@ -119,11 +119,18 @@ func do[T any](c *Client, ctx context.Context, op, path string, kind opKind, fn 
 func doRetry[T any](c *Client, ctx context.Context, op, path string, kind opKind,
 	before func(attempt int) (T, bool, error), fn func(uncertain bool) (T, error)) (v T, attempts int, inflight <-chan struct{}, err error) {
 	start := time.Now()
-	defer func() {
-		if h := c.cfg.hooks.Operation; h != nil {
-			h(OperationEvent{Op: op, Path: path, Duration: time.Since(start), Attempts: attempts, Err: err})
+	hctx := ctx // the hooks' context (see Hooks.OperationStart)
+	if h := c.cfg.hooks.OperationStart; h != nil {
+		if r := h(ctx, OperationStartEvent{Op: op, Path: path, Time: start}); r != nil {
+			hctx = r
 		}
-	}()
+	}
+	if c.cfg.hooks.Operation != nil {
+		defer func() {
+			c.cfg.hooks.Operation(hctx, OperationEvent{Op: op, Path: path, Duration: time.Since(start),
+				Attempts: attempts, Err: err, Outcome: OutcomeOf(err), SessionID: c.conn.SessionID()})
+		}()
+	}
 	if c.closed() {
 		return v, 0, nil, ErrClosed
 	}
@@ -198,7 +205,7 @@ func doRetry[T any](c *Client, ctx context.Context, op, path string, kind opKind
 			return v, attempts, nil, fail(err)
 		}
 		if h := c.cfg.hooks.Retry; h != nil {
-			h(RetryEvent{Op: op, Path: path, Attempt: retries, Err: err, Sleep: sleep})
+			h(hctx, RetryEvent{Op: op, Path: path, Attempt: retries, Err: err, Sleep: sleep})
 		}
 		c.log.Debug("zkrecipes: retrying", "op", op, "path", path, "attempt", retries+1, "sleep", sleep, "err", err)
 		if serr := c.sleep(ctx, sleep); serr != nil {

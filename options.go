@@ -176,7 +176,10 @@ func WithHostProvider(hp zk.HostProvider) Option {
 	return func(c *config) { c.hostProvider = hp }
 }
 
-// WithHooks installs metrics hooks (see Hooks).
+// WithHooks installs hooks for metrics and tracing (see Hooks for what each reports, on
+// which goroutine, and what a hook must not do), replacing those of an earlier WithHooks;
+// JoinHooks combines several. The zero Hooks (the default) reports nothing and costs
+// nothing.
 func WithHooks(h Hooks) Option {
 	return func(c *config) { c.hooks = h }
 }

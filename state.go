@@ -75,6 +75,9 @@ type StateChange struct {
 	// WithCurrentState: it is not a transition but the state the client was in when the
 	// listener was added (Time is when that state began, NewSession is false).
 	Initial bool
+	// Outage is set on RECONNECTED: how long the connection was down, from the SUSPENDED
+	// that began the outage (through any LOST) to this RECONNECTED.
+	Outage time.Duration
 }
 
 // listener is one registered state listener with its own queue and goroutine, so a slow
@@ -138,8 +141,15 @@ type stateMachine struct {
 	listeners  map[*listener]struct{}
 	changed    chan struct{} // closed and replaced on every transition
 	usableAt   time.Time     // when the last CONNECTED/RECONNECTED may carry requests (see Client.awaitConnection)
+	downSince  time.Time     // when the current outage began (its SUSPENDED); zero while connected
 	last       StateChange   // the last transition (the zero value, LATENT, before the first)
 	logf       func(msg string, args ...any)
+
+	// hooks is the listener that runs the StateChange and SessionExpired hooks (nil
+	// without them): besides every transition, it hears each expiry, as a StateChange of
+	// State stateExpired. expired is the last session reported expired.
+	hooks   *listener
+	expired int64
 
 	// sessCtx is the liveness context every Session of the current session shares; endSess
 	// cancels it (see session.go).
@@ -176,6 +186,9 @@ func (m *stateMachine) onEvent(ev zk.Event, sessionID int64) {
 			newSession := sessionID != m.sessionID
 			if newSession {
 				m.endSession(errReplaced(m.sessionID, sessionID))
+				// The server refused the old session: it expired, also when go-zk
+				// did not say so first.
+				m.noteExpired()
 			}
 			m.beginSession()
 			m.sessionID = sessionID
@@ -192,6 +205,25 @@ func (m *stateMachine) onEvent(ev zk.Event, sessionID int64) {
 			m.endSession(errLostExpired(m.sessionID))
 			m.transition(StateChange{State: StateLost, SessionID: m.sessionID})
 		}
+		if m.state == StateLost {
+			m.noteExpired()
+		}
+	}
+}
+
+// stateExpired marks the hooks listener's note of an expiry (see stateMachine.hooks); it
+// is never a state of the machine and no other listener hears it.
+const stateExpired State = -1
+
+// noteExpired tells the hooks listener, once per session, that the server expired the
+// session of the last CONNECTED/RECONNECTED. mu must be held.
+func (m *stateMachine) noteExpired() {
+	if m.sessionID == 0 || m.sessionID == m.expired {
+		return
+	}
+	m.expired = m.sessionID
+	if m.hooks != nil {
+		m.hooks.push(StateChange{State: stateExpired, SessionID: m.sessionID, Time: time.Now()})
 	}
 }
 
@@ -221,6 +253,12 @@ func (m *stateMachine) transition(sc StateChange) {
 	sc.Time = time.Now()
 	if sc.State.IsConnected() {
 		m.usableAt = sc.Time.Add(reconnectPause)
+		if !m.downSince.IsZero() {
+			sc.Outage = sc.Time.Sub(m.downSince)
+			m.downSince = time.Time{}
+		}
+	} else if sc.State == StateSuspended && m.downSince.IsZero() {
+		m.downSince = sc.Time
 	}
 	m.state = sc.State
 	m.last = sc
@@ -258,8 +296,9 @@ func (m *stateMachine) current() (State, <-chan struct{}) {
 }
 
 // add registers a listener. With current, its first call is the current state (marked
-// Initial), queued under mu so that every later transition follows it in order.
-func (m *stateMachine) add(fn func(StateChange), current bool) (*listener, bool) {
+// Initial), queued under mu so that every later transition follows it in order. With
+// hooks, the listener is the one that also hears expiries (see stateMachine.hooks).
+func (m *stateMachine) add(fn func(StateChange), current, hooks bool) (*listener, bool) {
 	l := &listener{fn: fn, signal: make(chan struct{}, 1), done: make(chan struct{}), exited: make(chan struct{})}
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -270,12 +309,18 @@ func (m *stateMachine) add(fn func(StateChange), current bool) (*listener, bool)
 		l.push(StateChange{State: m.state, SessionID: m.sessionID, Time: m.last.Time, Initial: true})
 	}
 	m.listeners[l] = struct{}{}
+	if hooks {
+		m.hooks = l
+	}
 	return l, true
 }
 
 func (m *stateMachine) remove(l *listener) {
 	m.mu.Lock()
 	delete(m.listeners, l)
+	if m.hooks == l {
+		m.hooks = nil
+	}
 	m.mu.Unlock()
 }
 

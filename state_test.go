@@ -15,7 +15,7 @@ func TestStateMachineTransitions(t *testing.T) {
 	timeout := time.Hour
 	m := newStateMachine(func() time.Duration { return timeout }, func(string, ...any) {})
 	var got []StateChange
-	l, _ := m.add(func(sc StateChange) { got = append(got, sc) }, false)
+	l, _ := m.add(func(sc StateChange) { got = append(got, sc) }, false, false)
 	ev := func(s zk.State, sid int64) { m.onEvent(zk.Event{Type: zk.EventSession, State: s}, sid) }
 
 	ev(zk.StateConnecting, 0)
@@ -179,7 +179,7 @@ func TestStateMachineCurrentState(t *testing.T) {
 	ev(zk.StateHasSession, 1)
 	ev(zk.StateDisconnected, 1)
 	var got []StateChange
-	l, _ := m.add(func(sc StateChange) { got = append(got, sc) }, true)
+	l, _ := m.add(func(sc StateChange) { got = append(got, sc) }, true, false)
 	ev(zk.StateHasSession, 1)
 	m.close()
 	l.run()

@@ -1,6 +1,7 @@
 package zkrecipes
 
 import (
+	"context"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -124,7 +125,7 @@ func (c *Client) checkWatchdog(bound time.Duration, now time.Time) {
 			"pending", pending, "silent", silent, "bound", bound)
 	}
 	if h := c.cfg.hooks.Watchdog; h != nil {
-		h(WatchdogEvent{Pending: pending, Silent: silent, Bound: bound, Wedged: wedged, Time: now})
+		h(context.Background(), WatchdogEvent{Pending: pending, Silent: silent, Bound: bound, Wedged: wedged, Time: now})
 	}
 	c.negotiated.closeCurrent()
 }

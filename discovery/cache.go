@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/zkrecipes/zkrecipes"
 	"github.com/zkrecipes/zkrecipes/internal/watchcache"
@@ -39,6 +40,7 @@ type Cache[T any] struct {
 	startOnce sync.Once
 	closeOnce sync.Once
 	started   atomic.Bool
+	size      int // instances held, as last told the CacheSize hook (-1 before); owned by the watch cache's goroutine
 }
 
 // CacheEventKind tells what a CacheEvent reports.
@@ -87,7 +89,7 @@ func (d *Discovery[T]) Cache(name string, opts ...Option) (*Cache[T], error) {
 	if len(o.errs) > 0 {
 		return nil, errors.Join(o.errs...)
 	}
-	c := &Cache[T]{name: name, d: d, opts: o, signal: make(chan struct{}, 1), done: make(chan struct{})}
+	c := &Cache[T]{name: name, d: d, opts: o, signal: make(chan struct{}, 1), done: make(chan struct{}), size: -1}
 	path := d.servicePath(name)
 	c.wc = watchcache.New(d.client, watchcache.Config[Instance[T]]{
 		Path: path,
@@ -235,10 +237,18 @@ func values[T any](items []watchcache.Item[Instance[T]]) []Instance[T] {
 	return out
 }
 
-// onChange runs on the watch cache's goroutine.
+// onChange runs on the watch cache's goroutine. It tells the Client's CacheSize hook,
+// with kind "discovery", whenever the number of instances changes (first with the
+// initial load).
 func (c *Cache[T]) onChange(ch watchcache.Change[Instance[T]]) {
 	all := values(ch.All)
 	c.snap.Store(&all)
+	if len(all) != c.size {
+		c.size = len(all)
+		if h := c.d.client.Hooks().CacheSize; h != nil {
+			h(context.Background(), zkrecipes.CacheSizeEvent{Path: c.d.servicePath(c.name), Kind: "discovery", Size: c.size, Time: time.Now()})
+		}
+	}
 	if ch.Initial {
 		return
 	}

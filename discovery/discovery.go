@@ -197,7 +197,7 @@ func (d *Discovery[T]) rewrite(regs []*registration[T], all bool) bool {
 			for r := range work {
 				r.mu.Lock()
 				if !r.removed && (all || r.dirty) {
-					err := d.write(d.ctx, r)
+					err := d.rewriteOne(r)
 					if err != nil || r.dirty && !r.removed {
 						// Failed, or written with strays left: back off before the next try.
 						mu.Lock()

@@ -7,7 +7,7 @@
 // payload is typed for Java). Parents are containers, removed by ZooKeeper once empty.
 //
 //   - Instance is one registered instance (NewInstance fills in Curator's defaults);
-//     UriSpec is its URI template.
+//     URISpec is its URI template.
 //   - Discovery registers, updates and unregisters instances and keeps them registered
 //     across session expiry; it also answers one-off queries.
 //   - Cache keeps one service's instances in memory and reports what changes.

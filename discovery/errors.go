@@ -27,8 +27,8 @@ var (
 	ErrClosed = errors.New("discovery: closed")
 	// ErrNotStarted is returned by a Provider whose Cache was never started.
 	ErrNotStarted = errors.New("discovery: cache not started")
-	// ErrInvalidUriSpec is wrapped by the errors of ParseUriSpec.
-	ErrInvalidUriSpec = errors.New("discovery: invalid UriSpec template")
+	// ErrInvalidURISpec is wrapped by the errors of ParseURISpec.
+	ErrInvalidURISpec = errors.New("discovery: invalid URISpec template")
 	// ErrInvalidOption is returned by constructors given a bad option value.
 	ErrInvalidOption = errors.New("discovery: invalid option")
 )

@@ -40,7 +40,7 @@ func ExampleDiscovery() {
 
 	inst, err := discovery.NewInstance("bookService", InstanceDetails{Leader: false},
 		discovery.WithID("book-1"), discovery.WithAddress("10.0.0.7"), discovery.WithPort(8080),
-		discovery.WithUriSpec(discovery.MustParseUriSpec("{scheme}://{address}:{port}/books")))
+		discovery.WithURISpec(discovery.MustParseURISpec("{scheme}://{address}:{port}/books")))
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -187,21 +187,21 @@ func ExampleProvider() {
 }
 
 // Render a URI template with an instance's variables and one of the caller's.
-func ExampleParseUriSpec() {
-	spec, err := discovery.ParseUriSpec("{scheme}://{address}:{port}/{version}/{[}id{]}")
+func ExampleParseURISpec() {
+	spec, err := discovery.ParseURISpec("{scheme}://{address}:{port}/{version}/{[}id{]}")
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
 	inst, _ := discovery.NewInstance("api", 0, discovery.WithAddress("10.0.0.7"), discovery.WithSSLPort(8443),
-		discovery.WithPort(8080), discovery.WithUriSpec(spec))
+		discovery.WithPort(8080), discovery.WithURISpec(spec))
 	fmt.Println(inst.URI(map[string]any{"version": "v2"}))
 
-	_, err = discovery.ParseUriSpec("{scheme://x")
+	_, err = discovery.ParseURISpec("{scheme://x")
 	fmt.Println(err)
 	// Output:
 	// https://10.0.0.7:8080/v2/{id}
-	// discovery: invalid UriSpec template "{scheme://x": variable opened at offset 0 is not closed
+	// discovery: invalid URISpec template "{scheme://x": variable opened at offset 0 is not closed
 }
 
 // The bytes Curator's JsonInstanceSerializer writes, and reading them back.

@@ -67,22 +67,22 @@ func fuzzDecode[T any](t *testing.T, s *JSONSerializer[T], data []byte, level fu
 	}
 }
 
-// FuzzParseUriSpec: the parser never panics, fails only with ErrInvalidUriSpec, and a
+// FuzzParseURISpec: the parser never panics, fails only with ErrInvalidURISpec, and a
 // parsed spec survives String and JSON.
-func FuzzParseUriSpec(f *testing.F) {
+func FuzzParseURISpec(f *testing.F) {
 	for _, s := range []string{"{scheme}://{address}:{port}", "{[}{]}", "a{ b }c{}", "{", "}", "{{}}", "x{ }y"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, tmpl string) {
-		s, err := ParseUriSpec(tmpl)
+		s, err := ParseURISpec(tmpl)
 		if err != nil {
-			if !errors.Is(err, ErrInvalidUriSpec) {
-				t.Fatalf("error %v does not wrap ErrInvalidUriSpec", err)
+			if !errors.Is(err, ErrInvalidURISpec) {
+				t.Fatalf("error %v does not wrap ErrInvalidURISpec", err)
 			}
 			return
 		}
 		_ = s.Build(map[string]any{"scheme": "http", "x": 1})
-		again, err := ParseUriSpec(s.String())
+		again, err := ParseURISpec(s.String())
 		if err != nil {
 			t.Fatalf("String() %q of %q does not parse: %v", s.String(), tmpl, err)
 		}
@@ -93,7 +93,7 @@ func FuzzParseUriSpec(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var back UriSpec
+		var back URISpec
 		if err := json.Unmarshal(b, &back); err != nil {
 			t.Fatalf("cannot read own JSON %s: %v", b, err)
 		}
@@ -106,8 +106,8 @@ func FuzzParseUriSpec(f *testing.F) {
 
 // mergeLiterals joins adjacent literal parts, which "x{}y" produces (as in Curator) and
 // String cannot keep apart.
-func mergeLiterals(parts []UriPart) []UriPart {
-	var out []UriPart
+func mergeLiterals(parts []URIPart) []URIPart {
+	var out []URIPart
 	for _, p := range parts {
 		if n := len(out); n > 0 && !p.Variable && !out[n-1].Variable {
 			out[n-1].Value += p.Value

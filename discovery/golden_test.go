@@ -100,15 +100,15 @@ func goldenCases() map[string]goldenCheck {
 	}
 	ssl := base("bookService", instanceDetails{})
 	ssl.SSLPort = intp(8443)
-	ssl.UriSpec = MustParseUriSpec("{scheme}://{address}:{port}")
+	ssl.URISpec = MustParseURISpec("{scheme}://{address}:{port}")
 	braces := base[any]("svc", nil)
 	braces.Address, braces.Port = "10.0.0.1", intp(0)
-	braces.UriSpec = MustParseUriSpec("{scheme}://{ address }:{port}/x{[}y{]}{ }z{}")
+	braces.URISpec = MustParseURISpec("{scheme}://{ address }:{port}/x{[}y{]}{ }z{}")
 	nulls := base[any]("svc", nil)
 	nulls.Address, nulls.Port, nulls.RegistrationTimeUTC = "", nil, 0
 	trickyIn := base("svc", tricky)
 	trickyIn.Address, trickyIn.Port, trickyIn.SSLPort, trickyIn.RegistrationTimeUTC = tricky, intp(-1), intp(65535), -5
-	trickyIn.UriSpec = MustParseUriSpec(strings.NewReplacer("{", "", "}", "").Replace(tricky) + "{vär}")
+	trickyIn.URISpec = MustParseURISpec(strings.NewReplacer("{", "", "}", "").Replace(tricky) + "{vär}")
 	disabled := base("bookService", instanceDetails{Leader: true})
 	disabled.Enabled = false
 

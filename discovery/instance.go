@@ -70,8 +70,8 @@ type Instance[T any] struct {
 	RegistrationTimeUTC int64
 	// ServiceType chooses the znode mode; "" means Dynamic.
 	ServiceType ServiceType
-	// UriSpec is the template for the instance's URI, or nil.
-	UriSpec *UriSpec
+	// URISpec is the template for the instance's URI, or nil.
+	URISpec *URISpec
 	// Enabled is false for an instance that Providers must not hand out.
 	Enabled bool
 }
@@ -84,7 +84,7 @@ type instanceConfig struct {
 	port, sslPort *int
 	regTime       *time.Time
 	serviceType   ServiceType
-	uriSpec       *UriSpec
+	uriSpec       *URISpec
 	enabled       bool
 }
 
@@ -115,8 +115,8 @@ func WithServiceType(t ServiceType) InstanceOption {
 	return func(c *instanceConfig) { c.serviceType = t }
 }
 
-// WithUriSpec sets the UriSpec (default: none).
-func WithUriSpec(s *UriSpec) InstanceOption { return func(c *instanceConfig) { c.uriSpec = s } }
+// WithURISpec sets the URISpec (default: none).
+func WithURISpec(s *URISpec) InstanceOption { return func(c *instanceConfig) { c.uriSpec = s } }
 
 // WithEnabled sets the enabled flag (default true).
 func WithEnabled(enabled bool) InstanceOption {
@@ -140,7 +140,7 @@ func NewInstance[T any](name string, payload T, opts ...InstanceOption) (Instanc
 		Enabled:     cfg.enabled,
 		Port:        cfg.port,
 		SSLPort:     cfg.sslPort,
-		UriSpec:     cfg.uriSpec,
+		URISpec:     cfg.uriSpec,
 	}
 	if cfg.serviceType != "" {
 		in.ServiceType = cfg.serviceType
@@ -223,7 +223,7 @@ func (i Instance[T]) Scheme() string {
 	return "http"
 }
 
-// URIVariables returns Curator's built-in UriSpec variables for the instance: scheme,
+// URIVariables returns Curator's built-in URISpec variables for the instance: scheme,
 // name, id, address, port, ssl-port (both "" when null), registration-time-utc and
 // service-type (lower case).
 func (i Instance[T]) URIVariables() map[string]any {
@@ -245,17 +245,17 @@ func (i Instance[T]) URIVariables() map[string]any {
 	}
 }
 
-// URI renders the instance's UriSpec with the built-in variables and vars, which take
-// precedence. It returns "" when the instance has no UriSpec.
+// URI renders the instance's URISpec with the built-in variables and vars, which take
+// precedence. It returns "" when the instance has no URISpec.
 func (i Instance[T]) URI(vars map[string]any) string {
-	if i.UriSpec == nil {
+	if i.URISpec == nil {
 		return ""
 	}
 	all := i.URIVariables()
 	for k, v := range vars {
 		all[k] = v
 	}
-	return i.UriSpec.Build(all)
+	return i.URISpec.Build(all)
 }
 
 // String describes the instance for logs, without the payload.

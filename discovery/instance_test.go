@@ -21,7 +21,7 @@ func TestNewInstanceDefaults(t *testing.T) {
 	if in.RegistrationTimeUTC < before || in.RegistrationTimeUTC > time.Now().UnixMilli() {
 		t.Errorf("registration time %d is not now", in.RegistrationTimeUTC)
 	}
-	if in.ServiceType != Dynamic || !in.Enabled || in.Port != nil || in.SSLPort != nil || in.UriSpec != nil {
+	if in.ServiceType != Dynamic || !in.Enabled || in.Port != nil || in.SSLPort != nil || in.URISpec != nil {
 		t.Errorf("defaults: %#v", in)
 	}
 	ip := net.ParseIP(in.Address)
@@ -46,7 +46,7 @@ func hasNonLoopbackIPv4() bool {
 func TestNewInstanceOptions(t *testing.T) {
 	at := time.UnixMilli(1700000000000)
 	in, err := NewInstance("svc", "p", WithID("id-1"), WithAddress("10.1.2.3"), WithPort(0), WithSSLPort(8443),
-		WithRegistrationTime(at), WithServiceType(Static), WithUriSpec(MustParseUriSpec("{scheme}://{address}:{ssl-port}")),
+		WithRegistrationTime(at), WithServiceType(Static), WithURISpec(MustParseURISpec("{scheme}://{address}:{ssl-port}")),
 		WithEnabled(false))
 	if err != nil {
 		t.Fatal(err)
@@ -84,7 +84,7 @@ func TestNewInstanceInvalid(t *testing.T) {
 func TestURIVariables(t *testing.T) {
 	in := Instance[int]{Name: "svc", ID: "id1", Address: "127.0.0.1", RegistrationTimeUTC: 1700000000000,
 		ServiceType: DynamicSequential}
-	in.UriSpec = MustParseUriSpec("{scheme}|{name}|{id}|{address}|{port}|{ssl-port}|{registration-time-utc}|{service-type}|{x}|{[}{]}")
+	in.URISpec = MustParseURISpec("{scheme}|{name}|{id}|{address}|{port}|{ssl-port}|{registration-time-utc}|{service-type}|{x}|{[}{]}")
 	// Curator's output for the same instance and spec.
 	if got, want := in.URI(nil), "http|svc|id1|127.0.0.1|||1700000000000|dynamic_sequential||{}"; got != want {
 		t.Errorf("URI = %q, want %q", got, want)
@@ -94,7 +94,7 @@ func TestURIVariables(t *testing.T) {
 		t.Errorf("URI with vars = %q, want %q", got, want)
 	}
 	if (Instance[int]{}).URI(nil) != "" {
-		t.Error("URI without UriSpec is not empty")
+		t.Error("URI without URISpec is not empty")
 	}
 	if s := in.String(); !strings.Contains(s, "svc/id1") {
 		t.Errorf("String() = %q", s)

@@ -67,11 +67,23 @@ func (d *Discovery[T]) prepare(inst Instance[T]) (Instance[T], []byte, error) {
 // cleanups; a Register of the same id waits for them too. Re-registering an id that is
 // already registered and failing keeps the previous registration, which is rewritten in
 // the background.
+//
+// The Client's Registration hook (zkrecipes.Hooks) hears every Register of a valid
+// instance, with action "register", before it returns.
 func (d *Discovery[T]) Register(ctx context.Context, inst Instance[T]) error {
 	inst, data, err := d.prepare(inst)
 	if err != nil {
 		return err
 	}
+	start := time.Now()
+	path, err := d.register(ctx, inst, data)
+	d.hook(ctx, "register", inst, path, start, err)
+	return err
+}
+
+// register is Register for a prepared instance; it returns the instance's znode path.
+func (d *Discovery[T]) register(ctx context.Context, inst Instance[T], data []byte) (path string, err error) {
+	path = d.instancePath(inst.Name, inst.ID)
 	k := key(inst.Name, inst.ID)
 	var r *registration[T]
 	fresh := false
@@ -79,7 +91,7 @@ func (d *Discovery[T]) Register(ctx context.Context, inst Instance[T]) error {
 		d.mu.Lock()
 		if d.closed {
 			d.mu.Unlock()
-			return ErrClosed
+			return path, ErrClosed
 		}
 		r = d.regs[k]
 		if r != nil {
@@ -94,7 +106,7 @@ func (d *Discovery[T]) Register(ctx context.Context, inst Instance[T]) error {
 			case <-pending:
 				continue
 			case <-ctx.Done():
-				return fmt.Errorf("discovery: register %s: waiting for the cleanup of a failed register: %w", d.instancePath(inst.Name, inst.ID), ctx.Err())
+				return path, fmt.Errorf("discovery: register %s: waiting for the cleanup of a failed register: %w", path, ctx.Err())
 			}
 		}
 		r = &registration[T]{stop: make(chan struct{})}
@@ -105,11 +117,12 @@ func (d *Discovery[T]) Register(ctx context.Context, inst Instance[T]) error {
 
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	defer func() { path = r.pathOr(path) }()
 	if r.removed {
-		return fmt.Errorf("discovery: %s/%s was unregistered while being registered", inst.Name, inst.ID)
+		return path, fmt.Errorf("discovery: %s/%s was unregistered while being registered", inst.Name, inst.ID)
 	}
 	if !fresh && r.inst.ServiceType != inst.ServiceType {
-		return invalidf("%s/%s is registered as %s; unregister it before registering it as %s",
+		return path, invalidf("%s/%s is registered as %s; unregister it before registering it as %s",
 			inst.Name, inst.ID, r.inst.ServiceType, inst.ServiceType)
 	}
 	prev, prevData := r.inst, r.data
@@ -117,7 +130,7 @@ func (d *Discovery[T]) Register(ctx context.Context, inst Instance[T]) error {
 	if err := d.write(ctx, r); err != nil {
 		if !fresh {
 			r.inst, r.data = prev, prevData
-			return err
+			return path, err
 		}
 		r.removed = true
 		close(r.stop)
@@ -127,14 +140,40 @@ func (d *Discovery[T]) Register(ctx context.Context, inst Instance[T]) error {
 		}
 		d.cleanUp(k, inst, data, err)
 		d.mu.Unlock()
-		return err
+		return path, err
 	}
 	if !r.watched {
 		r.watched = true
 		d.wg.Add(1)
 		go d.watch(r)
 	}
-	return nil
+	return path, nil
+}
+
+// pathOr returns r's znode path, or def when it has none. The caller holds r.mu.
+func (r *registration[T]) pathOr(def string) string {
+	if r.path != "" {
+		return r.path
+	}
+	return def
+}
+
+// hook reports one write of inst to the Client's Registration hook, if any.
+func (d *Discovery[T]) hook(ctx context.Context, action string, inst Instance[T], path string, start time.Time, err error) {
+	if h := d.client.Hooks().Registration; h != nil {
+		now := time.Now()
+		h(ctx, zkrecipes.RegistrationEvent{Action: action, Service: inst.Name, ID: inst.ID, Path: path,
+			Duration: now.Sub(start), Err: err, Outcome: zkrecipes.OutcomeOf(err), Time: now})
+	}
+}
+
+// rewriteOne writes r again on the Discovery's own account (see write), reporting it to the
+// Registration hook as a "rewrite". The caller holds r.mu.
+func (d *Discovery[T]) rewriteOne(r *registration[T]) error {
+	start := time.Now()
+	err := d.write(d.ctx, r)
+	d.hook(context.Background(), "rewrite", r.inst, r.pathOr(d.instancePath(r.inst.Name, r.inst.ID)), start, err)
+	return err
 }
 
 // Update replaces the registered instance with inst (same name and id): its payload and
@@ -151,42 +190,55 @@ func (d *Discovery[T]) Register(ctx context.Context, inst Instance[T]) error {
 // after the rewrite; for a DynamicSequential instance, the rewrite then deletes any other
 // znode of this session for the instance (one an abandoned create made). So an Update that returned an error
 // still reaches ZooKeeper later, unless a newer Update or Unregister supersedes it.
+//
+// The Client's Registration hook hears every Update of a valid instance, with action
+// "update", before it returns (the background rewrite, as "rewrite").
 func (d *Discovery[T]) Update(ctx context.Context, inst Instance[T]) error {
 	inst, data, err := d.prepare(inst)
 	if err != nil {
 		return err
 	}
+	start := time.Now()
+	path, err := d.update(ctx, inst, data)
+	d.hook(ctx, "update", inst, path, start, err)
+	return err
+}
+
+// update is Update for a prepared instance; it returns the instance's znode path.
+func (d *Discovery[T]) update(ctx context.Context, inst Instance[T], data []byte) (path string, err error) {
+	path = d.instancePath(inst.Name, inst.ID)
 	d.mu.Lock()
 	r := d.regs[key(inst.Name, inst.ID)]
 	closed := d.closed
 	d.mu.Unlock()
 	if closed {
-		return ErrClosed
+		return path, ErrClosed
 	}
 	if r == nil {
-		return fmt.Errorf("%w: %s", ErrNotRegistered, d.instancePath(inst.Name, inst.ID))
+		return path, fmt.Errorf("%w: %s", ErrNotRegistered, path)
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	defer func() { path = r.pathOr(path) }()
 	if r.removed {
-		return fmt.Errorf("%w: %s", ErrNotRegistered, d.instancePath(inst.Name, inst.ID))
+		return path, fmt.Errorf("%w: %s", ErrNotRegistered, path)
 	}
 	if r.inst.ServiceType != inst.ServiceType {
-		return invalidf("cannot change the service type of %s/%s from %s to %s; unregister and register instead",
+		return path, invalidf("cannot change the service type of %s/%s from %s to %s; unregister and register instead",
 			inst.Name, inst.ID, r.inst.ServiceType, inst.ServiceType)
 	}
 	r.inst, r.data = inst, data
 	if r.path != "" && !r.dirty {
 		_, err := d.client.Set(ctx, r.path, data, -1)
 		if err == nil {
-			return nil
+			return path, nil
 		}
 		if !isNoNode(err) {
 			d.failed(r, err)
-			return err
+			return path, err
 		}
 	}
-	return d.write(ctx, r)
+	return path, d.write(ctx, r)
 }
 
 // Unregister removes the instance (by name and id) and stops keeping it alive. It is
@@ -196,46 +248,57 @@ func (d *Discovery[T]) Update(ctx context.Context, inst Instance[T]) error {
 // goes on in the background until the znode is gone or the Client closes (deleting twice
 // is harmless): the instance counts as unregistered either way, even though its znode may
 // linger until then (an ephemeral one at most until the session ends).
+//
+// The Client's Registration hook hears every Unregister with a valid name and id, with
+// action "unregister", before it returns (and so does every instance Close unregisters).
 func (d *Discovery[T]) Unregister(ctx context.Context, inst Instance[T]) error {
+	if err := validNodeName("name", inst.Name); err != nil {
+		return err
+	}
+	if err := validNodeName("id", inst.ID); err != nil {
+		return err
+	}
 	d.mu.Lock()
 	r := d.regs[key(inst.Name, inst.ID)]
 	delete(d.regs, key(inst.Name, inst.ID))
 	d.mu.Unlock()
 	if r == nil {
-		if err := validNodeName("name", inst.Name); err != nil {
-			return err
-		}
-		if err := validNodeName("id", inst.ID); err != nil {
-			return err
-		}
-		err := d.client.DeleteGuaranteed(ctx, d.instancePath(inst.Name, inst.ID), -1)
+		start := time.Now()
+		path := d.instancePath(inst.Name, inst.ID)
+		err := d.client.DeleteGuaranteed(ctx, path, -1)
 		if isNoNode(err) {
-			return nil
+			err = nil
 		}
+		d.hook(ctx, "unregister", inst, path, start, err)
 		return err
 	}
 	return d.unregister(ctx, r)
 }
 
+// unregister removes r and reports it to the Registration hook (unless it was removed
+// already).
 func (d *Discovery[T]) unregister(ctx context.Context, r *registration[T]) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.removed {
 		return nil
 	}
+	start := time.Now()
 	r.removed = true
 	close(r.stop)
 	path := r.path
 	if path == "" {
 		if r.inst.ServiceType == DynamicSequential {
+			d.hook(ctx, "unregister", r.inst, d.instancePath(r.inst.Name, r.inst.ID), start, nil)
 			return nil // never created
 		}
 		path = d.instancePath(r.inst.Name, r.inst.ID)
 	}
 	err := d.client.DeleteGuaranteed(ctx, path, -1)
 	if isNoNode(err) {
-		return nil
+		err = nil
 	}
+	d.hook(ctx, "unregister", r.inst, path, start, err)
 	return err
 }
 
@@ -624,7 +687,7 @@ func (d *Discovery[T]) restore(r *registration[T], path string) {
 		return
 	}
 	d.logger().Info("discovery: instance znode deleted by someone else; restoring", "path", path)
-	if err := d.write(d.ctx, r); err != nil && d.ctx.Err() == nil {
+	if err := d.rewriteOne(r); err != nil && d.ctx.Err() == nil {
 		d.opts.report("restoring "+path+" failed; retrying in the background", err)
 	}
 }

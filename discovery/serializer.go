@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"math"
 	"strconv"
+	"unicode/utf8"
 )
 
 // Serializer turns instances into znode data and back. JSON returns the one that is
@@ -121,10 +122,10 @@ func (s *JSONSerializer[T]) Serialize(in Instance[T]) ([]byte, error) {
 	b = append(b, `,"serviceType":`...)
 	b = appendJavaString(b, string(in.ServiceType.orDefault()))
 	b = append(b, `,"uriSpec":`...)
-	if in.UriSpec == nil {
+	if in.URISpec == nil {
 		b = append(b, "null"...)
 	} else {
-		b = appendUriSpec(b, in.UriSpec)
+		b = appendURISpec(b, in.URISpec)
 	}
 	if s.writeEnabled {
 		b = append(b, `,"enabled":`...)
@@ -151,35 +152,39 @@ func (s *JSONSerializer[T]) Deserialize(data []byte) (Instance[T], error) {
 	if len(bytes.TrimSpace(data)) == 0 {
 		return zero, malformedf("empty data")
 	}
-	var top map[string]json.RawMessage
+	// One pass into the instance's shape, each property kept raw for the checks below (a
+	// map of every property cost an allocation per entry). A missing property stays nil;
+	// JSON null is kept as "null".
+	var top instanceWire
+	if string(bytes.TrimSpace(data)) == "null" {
+		return zero, malformedf("JSON null instead of an instance")
+	}
 	if err := json.Unmarshal(data, &top); err != nil {
 		return zero, malformedf("not a JSON object: %v", err)
-	}
-	if top == nil {
-		return zero, malformedf("JSON null instead of an instance")
 	}
 	in := Instance[T]{ServiceType: Dynamic, Enabled: true}
 	for _, f := range []struct {
 		key string
 		dst *string
-	}{{"name", &in.Name}, {"id", &in.ID}, {"address", &in.Address}} {
-		if err := decodeString(top[f.key], f.dst); err != nil {
+		raw json.RawMessage
+	}{{"name", &in.Name, top.Name}, {"id", &in.ID, top.ID}, {"address", &in.Address, top.Address}} {
+		if err := decodeString(f.raw, f.dst); err != nil {
 			return zero, malformedf("%s: %v", f.key, err)
 		}
 	}
 	var err error
-	if in.Port, err = decodeOptInt32(top["port"]); err != nil {
+	if in.Port, err = decodeOptInt32(top.Port); err != nil {
 		return zero, malformedf("port: %v", err)
 	}
-	if in.SSLPort, err = decodeOptInt32(top["sslPort"]); err != nil {
+	if in.SSLPort, err = decodeOptInt32(top.SSLPort); err != nil {
 		return zero, malformedf("sslPort: %v", err)
 	}
-	if raw := top["registrationTimeUTC"]; raw != nil && !isNull(raw) {
+	if raw := top.RegistrationTimeUTC; raw != nil && !isNull(raw) {
 		if in.RegistrationTimeUTC, err = parseIntLiteral(raw, 64); err != nil {
 			return zero, malformedf("registrationTimeUTC: %v", err)
 		}
 	}
-	if raw := top["serviceType"]; raw != nil && !isNull(raw) {
+	if raw := top.ServiceType; raw != nil && !isNull(raw) {
 		var st string
 		if err := json.Unmarshal(raw, &st); err != nil {
 			return zero, malformedf("serviceType is not a string: %.100s", raw)
@@ -189,13 +194,13 @@ func (s *JSONSerializer[T]) Deserialize(data []byte) (Instance[T], error) {
 			return zero, malformedf("unknown serviceType %q (want DYNAMIC, DYNAMIC_SEQUENTIAL, STATIC or PERMANENT)", st)
 		}
 	}
-	if raw := top["uriSpec"]; raw != nil && !isNull(raw) {
-		in.UriSpec = new(UriSpec)
-		if err := in.UriSpec.UnmarshalJSON(raw); err != nil {
+	if raw := top.URISpec; raw != nil && !isNull(raw) {
+		in.URISpec = new(URISpec)
+		if err := in.URISpec.UnmarshalJSON(raw); err != nil {
 			return zero, err
 		}
 	}
-	if raw, ok := top["enabled"]; ok {
+	if raw := top.Enabled; raw != nil {
 		// Jackson turns null into false for a primitive boolean.
 		if isNull(raw) {
 			in.Enabled = false
@@ -203,10 +208,24 @@ func (s *JSONSerializer[T]) Deserialize(data []byte) (Instance[T], error) {
 			return zero, malformedf("enabled is not a boolean: %.100s", raw)
 		}
 	}
-	if in.Payload, err = decodePayload[T](top["payload"], s.javaClass); err != nil {
+	if in.Payload, err = decodePayload[T](top.Payload, s.javaClass); err != nil {
 		return zero, err
 	}
 	return in, nil
+}
+
+// instanceWire is the JSON object of an instance, each property raw.
+type instanceWire struct {
+	Name                json.RawMessage `json:"name"`
+	ID                  json.RawMessage `json:"id"`
+	Address             json.RawMessage `json:"address"`
+	Port                json.RawMessage `json:"port"`
+	SSLPort             json.RawMessage `json:"sslPort"`
+	RegistrationTimeUTC json.RawMessage `json:"registrationTimeUTC"`
+	ServiceType         json.RawMessage `json:"serviceType"`
+	URISpec             json.RawMessage `json:"uriSpec"`
+	Enabled             json.RawMessage `json:"enabled"`
+	Payload             json.RawMessage `json:"payload"`
 }
 
 func isNull(raw json.RawMessage) bool { return string(raw) == "null" }
@@ -218,6 +237,12 @@ func decodeString(raw json.RawMessage, dst *string) error {
 	}
 	if raw[0] != '"' {
 		return errorf("not a string: %.100s", raw)
+	}
+	// The document is valid JSON (it was decoded whole), so a string without escapes and
+	// in valid UTF-8 (json.Unmarshal would replace bad bytes) is its bytes between the quotes.
+	if inner := raw[1 : len(raw)-1]; bytes.IndexByte(inner, '\\') < 0 && utf8.Valid(inner) {
+		*dst = string(inner)
+		return nil
 	}
 	return json.Unmarshal(raw, dst)
 }

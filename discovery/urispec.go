@@ -6,7 +6,7 @@ import (
 	"strings"
 )
 
-// Curator's built-in UriSpec variable names.
+// Curator's built-in URISpec variable names.
 const (
 	FieldScheme              = "scheme"
 	FieldName                = "name"
@@ -22,60 +22,60 @@ const (
 	FieldCloseBrace = "]"
 )
 
-// UriSpec is Curator's URI template: literal text and {variables}, for example
+// URISpec is Curator's URI template: literal text and {variables}, for example
 // "{scheme}://{address}:{port}/api". It is stored with the instance, so readers in any
 // language can build the URI.
-type UriSpec struct {
-	Parts []UriPart
+type URISpec struct {
+	Parts []URIPart
 }
 
-// UriPart is one piece of a UriSpec: literal text, or the name of a variable.
-type UriPart struct {
+// URIPart is one piece of a URISpec: literal text, or the name of a variable.
+type URIPart struct {
 	Value    string
 	Variable bool
 }
 
-// ParseUriSpec parses a template the way Curator does: text outside braces is literal,
+// ParseURISpec parses a template the way Curator does: text outside braces is literal,
 // "{ name }" is the variable "name" (trimmed), and "{[}" and "{]}" stand for literal
 // braces. An empty "{}" is dropped. An unbalanced or nested brace is an error wrapping
-// ErrInvalidUriSpec that says where.
-func ParseUriSpec(template string) (*UriSpec, error) {
-	s := &UriSpec{}
+// ErrInvalidURISpec that says where.
+func ParseURISpec(template string) (*URISpec, error) {
+	s := &URISpec{}
 	inVar := false
 	start := 0 // start of the current text run
 	for i := 0; i < len(template); i++ {
 		switch template[i] {
 		case '{':
 			if inVar {
-				return nil, fmt.Errorf("%w %q: '{' at offset %d inside a variable", ErrInvalidUriSpec, template, i)
+				return nil, fmt.Errorf("%w %q: '{' at offset %d inside a variable", ErrInvalidURISpec, template, i)
 			}
 			if i > start {
-				s.Parts = append(s.Parts, UriPart{Value: template[start:i]})
+				s.Parts = append(s.Parts, URIPart{Value: template[start:i]})
 			}
 			inVar, start = true, i+1
 		case '}':
 			if !inVar {
-				return nil, fmt.Errorf("%w %q: '}' at offset %d without a '{'", ErrInvalidUriSpec, template, i)
+				return nil, fmt.Errorf("%w %q: '}' at offset %d without a '{'", ErrInvalidURISpec, template, i)
 			}
 			if i > start {
-				s.Parts = append(s.Parts, UriPart{Value: strings.TrimSpace(template[start:i]), Variable: true})
+				s.Parts = append(s.Parts, URIPart{Value: strings.TrimSpace(template[start:i]), Variable: true})
 			}
 			inVar, start = false, i+1
 		}
 	}
 	if inVar {
-		return nil, fmt.Errorf("%w %q: variable opened at offset %d is not closed", ErrInvalidUriSpec, template, start-1)
+		return nil, fmt.Errorf("%w %q: variable opened at offset %d is not closed", ErrInvalidURISpec, template, start-1)
 	}
 	if start < len(template) {
-		s.Parts = append(s.Parts, UriPart{Value: template[start:]})
+		s.Parts = append(s.Parts, URIPart{Value: template[start:]})
 	}
 	return s, nil
 }
 
-// MustParseUriSpec is ParseUriSpec for templates written in the program; it panics on a
+// MustParseURISpec is ParseURISpec for templates written in the program; it panics on a
 // bad template.
-func MustParseUriSpec(template string) *UriSpec {
-	s, err := ParseUriSpec(template)
+func MustParseURISpec(template string) *URISpec {
+	s, err := ParseURISpec(template)
 	if err != nil {
 		panic(err)
 	}
@@ -85,7 +85,7 @@ func MustParseUriSpec(template string) *UriSpec {
 // Build renders the template with vars: a variable renders as fmt.Sprint of its value,
 // an unknown or nil one as "", and {[} and {]} as braces. To render with an instance's
 // built-in variables use Instance.URI.
-func (s *UriSpec) Build(vars map[string]any) string {
+func (s *URISpec) Build(vars map[string]any) string {
 	if s == nil {
 		return ""
 	}
@@ -115,7 +115,7 @@ func (s *UriSpec) Build(vars map[string]any) string {
 
 // String returns the template, with literal braces written as {[} and {]}: parsing it
 // gives the same parts back.
-func (s *UriSpec) String() string {
+func (s *URISpec) String() string {
 	if s == nil {
 		return ""
 	}
@@ -145,11 +145,11 @@ func (s *UriSpec) String() string {
 
 // MarshalJSON writes Curator's form:
 // {"parts":[{"value":"scheme","variable":true},{"value":"://","variable":false},...]}.
-func (s UriSpec) MarshalJSON() ([]byte, error) {
-	return appendUriSpec(nil, &s), nil
+func (s URISpec) MarshalJSON() ([]byte, error) {
+	return appendURISpec(nil, &s), nil
 }
 
-func appendUriSpec(b []byte, s *UriSpec) []byte {
+func appendURISpec(b []byte, s *URISpec) []byte {
 	b = append(b, `{"parts":[`...)
 	for i, p := range s.Parts {
 		if i > 0 {
@@ -170,27 +170,36 @@ func appendUriSpec(b []byte, s *UriSpec) []byte {
 // UnmarshalJSON reads Curator's form. Property names are case-sensitive, as in Jackson;
 // unknown properties are ignored; a missing or null "parts", "value" or "variable" takes
 // Java's default (no parts, "", false). Anything else is an error wrapping ErrMalformed.
-func (s *UriSpec) UnmarshalJSON(data []byte) error {
-	var top map[string]json.RawMessage
-	if err := json.Unmarshal(data, &top); err != nil || top == nil {
+func (s *URISpec) UnmarshalJSON(data []byte) error {
+	// One pass into a typed shape (a map per part cost a dozen allocations each). null or a
+	// missing property leaves the zero value, as Jackson does.
+	var wire struct {
+		Parts *[]*struct {
+			Value    *string `json:"value"`
+			Variable *bool   `json:"variable"`
+		} `json:"parts"`
+	}
+	if len(data) == 0 || data[0] != '{' {
 		return malformedf("uriSpec is not a JSON object: %.100q", data)
 	}
-	var rawParts []json.RawMessage
-	if err := json.Unmarshal(orNull(top["parts"]), &rawParts); err != nil {
-		return malformedf("uriSpec parts is not an array: %.100q", top["parts"])
+	if err := json.Unmarshal(data, &wire); err != nil {
+		return malformedf("uriSpec: %v in %.100q", err, data)
 	}
-	parts := make([]UriPart, 0, len(rawParts))
-	for i, rp := range rawParts {
-		var fields map[string]json.RawMessage
-		if err := json.Unmarshal(rp, &fields); err != nil {
-			return malformedf("uriSpec part %d is not an object: %.100q", i, rp)
+	if wire.Parts == nil {
+		s.Parts = []URIPart{}
+		return nil
+	}
+	parts := make([]URIPart, 0, len(*wire.Parts))
+	for i, wp := range *wire.Parts {
+		if wp == nil {
+			return malformedf("uriSpec part %d is not an object: null", i)
 		}
-		var p UriPart
-		if err := json.Unmarshal(orNull(fields["value"]), &p.Value); err != nil {
-			return malformedf("uriSpec part %d: value is not a string: %.100q", i, fields["value"])
+		var p URIPart
+		if wp.Value != nil {
+			p.Value = *wp.Value
 		}
-		if err := json.Unmarshal(orNull(fields["variable"]), &p.Variable); err != nil {
-			return malformedf("uriSpec part %d: variable is not a boolean: %.100q", i, fields["variable"])
+		if wp.Variable != nil {
+			p.Variable = *wp.Variable
 		}
 		parts = append(parts, p)
 	}

@@ -7,11 +7,11 @@ import (
 	"testing"
 )
 
-func TestParseUriSpec(t *testing.T) {
-	v := func(s string) UriPart { return UriPart{Value: s, Variable: true} }
-	l := func(s string) UriPart { return UriPart{Value: s} }
-	// Expected parts are what Curator 5.4's UriSpec(String) gives.
-	for tmpl, want := range map[string][]UriPart{
+func TestParseURISpec(t *testing.T) {
+	v := func(s string) URIPart { return URIPart{Value: s, Variable: true} }
+	l := func(s string) URIPart { return URIPart{Value: s} }
+	// Expected parts are what Curator 5.4's URISpec(String) gives.
+	for tmpl, want := range map[string][]URIPart{
 		"{scheme}://{address}:{port}": {v("scheme"), l("://"), v("address"), l(":"), v("port")},
 		"x{}y":                        {l("x"), l("y")},
 		"{ }":                         {v("")},
@@ -20,7 +20,7 @@ func TestParseUriSpec(t *testing.T) {
 		"{[}{]}":                      {v("["), v("]")},
 		"plain":                       {l("plain")},
 	} {
-		got, err := ParseUriSpec(tmpl)
+		got, err := ParseURISpec(tmpl)
 		if err != nil {
 			t.Errorf("%q: %v", tmpl, err)
 			continue
@@ -31,17 +31,17 @@ func TestParseUriSpec(t *testing.T) {
 	}
 }
 
-func TestParseUriSpecUnbalanced(t *testing.T) {
+func TestParseURISpecUnbalanced(t *testing.T) {
 	for _, tmpl := range []string{"{a", "a}", "{a{b}}", "abc{", "}", "{{}}"} {
-		if _, err := ParseUriSpec(tmpl); !errors.Is(err, ErrInvalidUriSpec) {
-			t.Errorf("ParseUriSpec(%q) = %v, want ErrInvalidUriSpec", tmpl, err)
+		if _, err := ParseURISpec(tmpl); !errors.Is(err, ErrInvalidURISpec) {
+			t.Errorf("ParseURISpec(%q) = %v, want ErrInvalidURISpec", tmpl, err)
 		}
 	}
 }
 
-func TestUriSpecStringRoundTrip(t *testing.T) {
-	s := &UriSpec{Parts: []UriPart{{Value: "a{b}c"}, {Value: "v", Variable: true}, {Value: "", Variable: true}}}
-	back, err := ParseUriSpec(s.String())
+func TestURISpecStringRoundTrip(t *testing.T) {
+	s := &URISpec{Parts: []URIPart{{Value: "a{b}c"}, {Value: "v", Variable: true}, {Value: "", Variable: true}}}
+	back, err := ParseURISpec(s.String())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,8 +53,8 @@ func TestUriSpecStringRoundTrip(t *testing.T) {
 	}
 }
 
-func TestUriSpecJSON(t *testing.T) {
-	s := MustParseUriSpec("{scheme}://{address}:{port}")
+func TestURISpecJSON(t *testing.T) {
+	s := MustParseURISpec("{scheme}://{address}:{port}")
 	b, err := json.Marshal(s)
 	if err != nil {
 		t.Fatal(err)
@@ -63,24 +63,24 @@ func TestUriSpecJSON(t *testing.T) {
 	if string(b) != want {
 		t.Errorf("got %s\nwant %s", b, want)
 	}
-	var back UriSpec
+	var back URISpec
 	if err := json.Unmarshal(b, &back); err != nil || !reflect.DeepEqual(&back, s) {
 		t.Errorf("unmarshal: %v %#v", err, back)
 	}
-	var lenient UriSpec
+	var lenient URISpec
 	if err := json.Unmarshal([]byte(`{"parts":[{"value":"a"},{"variable":true},{}],"x":1}`), &lenient); err != nil {
 		t.Fatal(err)
 	}
-	if want := []UriPart{{Value: "a"}, {Variable: true}, {}}; !reflect.DeepEqual(lenient.Parts, want) {
+	if want := []URIPart{{Value: "a"}, {Variable: true}, {}}; !reflect.DeepEqual(lenient.Parts, want) {
 		t.Errorf("lenient: %#v", lenient.Parts)
 	}
 }
 
-func TestMustParseUriSpecPanics(t *testing.T) {
+func TestMustParseURISpecPanics(t *testing.T) {
 	defer func() {
 		if recover() == nil {
 			t.Error("no panic")
 		}
 	}()
-	MustParseUriSpec("{")
+	MustParseURISpec("{")
 }

@@ -433,10 +433,11 @@ func (l *Latch) stepDown(cause error, notify bool) <-chan struct{} {
 	return closedChan
 }
 
-// hook reports a leadership change to the Client's metrics hook, if any.
+// hook reports a leadership change to the Client's Leadership hook, if any (see
+// zkrecipes.Hooks.Leadership).
 func (l *Latch) hook(leader bool, token int64) {
 	if h := l.client.Hooks().Leadership; h != nil {
-		h(zkrecipes.LeadershipEvent{Path: l.path, ID: l.cfg.id, Node: l.node, Leader: leader, Token: token, Time: time.Now()})
+		h(context.Background(), zkrecipes.LeadershipEvent{Path: l.path, ID: l.cfg.id, Node: l.node, Leader: leader, Token: token, Time: time.Now()})
 	}
 }
 

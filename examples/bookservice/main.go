@@ -8,6 +8,10 @@
 //	GET  /microservice/test        "true" or "false": whether this instance leads
 //	ANY  /microservice/test/hello  this instance's node id
 //	GET  /health                   JSON status; 200 while connected to ZooKeeper, else 503
+//	GET  /metrics                  Prometheus metrics, with -metrics only (off by default):
+//	                               the ZooKeeper client's operations, retries, connection
+//	                               states, leadership and registration (zkrecipes_*), and
+//	                               the Go runtime's
 //
 // Every answer carries the headers X-Node-Id and X-Leader (leadership when it was served).
 //
@@ -36,6 +40,11 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/zkrecipes/zkrecipes"
+	zkprom "github.com/zkrecipes/zkrecipes/adapters/prometheus"
 	"github.com/zkrecipes/zkrecipes/discovery"
 	"github.com/zkrecipes/zkrecipes/examples/internal/envflag"
 )
@@ -54,6 +63,7 @@ type config struct {
 	sessionTimeout time.Duration
 	shutdown       time.Duration
 	verbose        bool
+	metrics        bool
 }
 
 func parseFlags(args []string) (config, error) {
@@ -72,6 +82,7 @@ func parseFlags(args []string) (config, error) {
 	fs.DurationVar(&c.sessionTimeout, "session-timeout", "SESSION_TIMEOUT", 15*time.Second, "ZooKeeper session timeout: how long a crashed leader keeps leadership (the server clamps it to 2..20 ticks)")
 	fs.DurationVar(&c.shutdown, "shutdown-timeout", "SHUTDOWN_TIMEOUT", 10*time.Second, "how long a graceful shutdown may take")
 	fs.BoolVar(&c.verbose, "v", "VERBOSE", false, "log debug messages, the ZooKeeper client's included")
+	fs.BoolVar(&c.metrics, "metrics", "METRICS", false, "serve Prometheus metrics at /metrics")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -125,14 +136,19 @@ func run(cfg config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	var hooks zkrecipes.Hooks
+	var metrics http.Handler
+	if cfg.metrics {
+		hooks, metrics = metricsHandler()
+	}
 	startCtx, cancel := context.WithTimeout(ctx, cfg.sessionTimeout+30*time.Second)
-	m, err := join(startCtx, cfg, log)
+	m, err := join(startCtx, cfg, log, hooks)
 	cancel()
 	if err != nil {
 		ln.Close()
 		return err
 	}
-	srv := &http.Server{Handler: handler(cfg.id, m), ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: handler(cfg.id, m, metrics), ReadHeaderTimeout: 10 * time.Second}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
 	log.Info("serving", "addr", ln.Addr().String(), "advertised", net.JoinHostPort(cfg.address, strconv.Itoa(cfg.port)))
@@ -180,8 +196,22 @@ type status struct {
 	Healthy    bool   `json:"healthy"`
 }
 
-func handler(id string, m member) http.Handler {
+// metricsHandler returns the hooks that feed the client's metrics to the Prometheus
+// adapter, and the /metrics handler that serves them with the Go runtime's and the
+// process's.
+func metricsHandler() (zkrecipes.Hooks, http.Handler) {
+	zkMetrics := zkprom.NewCollector()
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(zkMetrics, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return zkMetrics.Hooks(), promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
+}
+
+// handler serves the endpoints; metrics, when not nil, serves /metrics.
+func handler(id string, m member, metrics http.Handler) http.Handler {
 	mux := http.NewServeMux()
+	if metrics != nil {
+		mux.Handle("GET /metrics", metrics)
+	}
 	mux.HandleFunc("GET /microservice/test", func(w http.ResponseWriter, r *http.Request) {
 		leader := header(w, id, m)
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/zkrecipes/zkrecipes"
 	"go.uber.org/goleak"
 )
 
@@ -25,7 +26,7 @@ func (f *fakeMember) Close(context.Context) error { return nil }
 
 func TestHandler(t *testing.T) {
 	m := &fakeMember{leader: true, healthy: true}
-	srv := httptest.NewServer(handler("node-1", m))
+	srv := httptest.NewServer(handler("node-1", m, nil))
 	defer srv.Close()
 	do := func(method, path string) (int, string, http.Header) {
 		t.Helper()
@@ -53,6 +54,41 @@ func TestHandler(t *testing.T) {
 	if code, body, _ := do("GET", "/health"); code != 503 || !strings.Contains(body, `"healthy":false`) {
 		t.Errorf("unhealthy /health: %d %q", code, body)
 	}
+	if code, _, _ := do("GET", "/metrics"); code != 404 {
+		t.Errorf("/metrics without -metrics: %d, want 404", code)
+	}
+}
+
+// With -metrics, /metrics serves what the client's hooks report, in Prometheus's text
+// format (the hooks are fed by hand here; examples/e2e runs the real client).
+func TestMetricsEndpoint(t *testing.T) {
+	hooks, metrics := metricsHandler()
+	srv := httptest.NewServer(handler("node-1", &fakeMember{leader: true, healthy: true}, metrics))
+	defer srv.Close()
+	ctx := context.Background()
+	hooks.StateChange(ctx, zkrecipes.StateChange{State: zkrecipes.StateConnected, NewSession: true})
+	hooks.Leadership(ctx, zkrecipes.LeadershipEvent{Path: "/example/leader", Leader: true})
+	hooks.Operation(ctx, zkrecipes.OperationEvent{Op: "get", Path: "/x", Attempts: 1})
+	resp, err := srv.Client().Get(srv.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	body := string(b)
+	for _, want := range []string{
+		`zkrecipes_state_transitions_total{state="CONNECTED"} 1`,
+		`zkrecipes_leader{path="/example/leader"} 1`,
+		`zkrecipes_operation_duration_seconds_count{op="get",result="ok"} 1`,
+		`go_goroutines `,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+	if resp.StatusCode != 200 || t.Failed() {
+		t.Fatalf("/metrics: %d\n%s", resp.StatusCode, body)
+	}
 }
 
 func TestParseFlags(t *testing.T) {
@@ -63,7 +99,7 @@ func TestParseFlags(t *testing.T) {
 		t.Fatal(err)
 	}
 	if c.id != "from-env" || c.port != 8090 || c.address != "127.0.0.1" || c.latchPath != "/example/leader" ||
-		c.payloadClass != "com.example.InstanceDetails" {
+		c.payloadClass != "com.example.InstanceDetails" || c.metrics {
 		t.Errorf("config %+v", c)
 	}
 	t.Setenv("PORT", "eighty")

@@ -35,11 +35,12 @@ type zkMember struct {
 }
 
 // join connects, registers the instance as not leading, and then joins the election: an
-// instance is never leader before it is registered.
-func join(ctx context.Context, cfg config, log *slog.Logger) (_ member, err error) {
+// instance is never leader before it is registered. hooks go to the client (metrics).
+func join(ctx context.Context, cfg config, log *slog.Logger, hooks zkrecipes.Hooks) (_ member, err error) {
 	client, err := zkrecipes.Connect(ctx, []string{cfg.zk},
 		zkrecipes.WithSessionTimeout(cfg.sessionTimeout),
-		zkrecipes.WithLogger(log))
+		zkrecipes.WithLogger(log),
+		zkrecipes.WithHooks(hooks))
 	if err != nil {
 		return nil, err
 	}

@@ -34,6 +34,8 @@ import (
 type options struct {
 	ports          []int
 	gatewayPort    int
+	nginx          bool
+	nginxPort      int
 	sessionTimeout time.Duration
 	image          string
 	keep           bool
@@ -47,6 +49,8 @@ func parseFlags(args []string) (options, error) {
 	var o options
 	ports := fs.String("ports", "8070,8080,8090", "HTTP ports of node-1, node-2, node-3 (comma-separated; as many nodes as ports, at least 2)")
 	fs.IntVar(&o.gatewayPort, "gateway-port", 8000, "HTTP port of the gateway")
+	fs.BoolVar(&o.nginx, "nginx", false, "also show the nginx path: nginxconf renders nginx's config from ZooKeeper, and requests go through Debian's nginx")
+	fs.IntVar(&o.nginxPort, "nginx-port", 8001, "HTTP port of nginx (with -nginx)")
 	fs.DurationVar(&o.sessionTimeout, "session-timeout", 4*time.Second, "ZooKeeper session timeout of every process: how long a killed leader keeps leadership (2s..20s with the demo's tickTime of 1s)")
 	image := os.Getenv("ZK_IMAGE")
 	if image == "" {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/zkrecipes/zkrecipes/examples/internal/cluster"
@@ -41,7 +42,13 @@ func (d *demo) scenario(ctx context.Context) error {
 	if err := d.reads(ctx, survivors, "6. Reads are spread over the survivors"); err != nil {
 		return err
 	}
-	return d.rejoin(ctx, leader, next)
+	if err := d.rejoin(ctx, leader, next); err != nil {
+		return err
+	}
+	if d.opts.nginx {
+		return d.nginxPath(ctx, d.nodes, next)
+	}
+	return nil
 }
 
 func without(ns []*cluster.Node, x *cluster.Node) []*cluster.Node {
@@ -163,10 +170,20 @@ func (d *demo) failover(ctx context.Context, leader *cluster.Node) (*cluster.Nod
 	d.printf("  A crashed process cannot say goodbye: ZooKeeper keeps its session, its latch node and\n")
 	d.printf("  its registration until the session timeout (%v) expires. Then the next node in line\n", d.opts.sessionTimeout)
 	d.printf("  wins the latch and flips its payload to {\"leader\":true}, and the gateway follows.\n")
-	d.printf("  Writing through the gateway every 100ms:\n")
-	res, err := d.killAndWrite(ctx, leader, 100*time.Millisecond, d.printOutcome)
+	d.printf("  Meanwhile the gateway holds every write (-write-wait %v: the session timeout plus 2s)\n", d.opts.sessionTimeout+2*time.Second)
+	d.printf("  and sends it to the new leader. Writing through the gateway every 100ms:\n")
+	res, err := d.killAndWrite(ctx, leader, 100*time.Millisecond)
 	if err != nil {
 		return nil, err
+	}
+	d.printf("    %d writes sent from the kill on, %d failed; %d held by the gateway while there was no leader;\n",
+		res.writes, len(res.failed), res.held)
+	d.printf("    the longest took %v\n", res.longest.Round(10*time.Millisecond))
+	for _, f := range res.failed {
+		d.printf("    failed: %s\n", f)
+	}
+	if len(res.failed) > 0 {
+		return nil, fmt.Errorf("%d of %d writes failed across the kill", len(res.failed), res.writes)
 	}
 	next := d.cl.Node(res.newLeader)
 	survivors := without(d.nodes, leader)
@@ -174,7 +191,7 @@ func (d *demo) failover(ctx context.Context, leader *cluster.Node) (*cluster.Nod
 	if err != nil {
 		return nil, err
 	}
-	d.ok("writes moved to %s %s after the kill (session timeout %v); the gateway now sees %v",
+	d.ok("0 failed writes across kill -9: they moved to %s %s after the kill (session timeout %v); the gateway now sees %v",
 		next.ID, res.elapsed.Round(10*time.Millisecond), d.opts.sessionTimeout, st.IDs())
 	for _, n := range survivors {
 		is, err := d.cl.IsLeader(ctx, n)
@@ -186,81 +203,92 @@ func (d *demo) failover(ctx context.Context, leader *cluster.Node) (*cluster.Nod
 	return next, nil
 }
 
-// outcome is a run of identical answers while waiting for the failover.
-type outcome struct {
-	at    time.Duration
-	what  string
-	count int
-}
-
-func (d *demo) printOutcome(o outcome) {
-	times := ""
-	if o.count > 1 {
-		times = fmt.Sprintf("  (×%d)", o.count)
-	}
-	d.printf("    +%-6s POST -> %s%s\n", o.at.Round(100*time.Millisecond), o.what, times)
-}
-
 type failoverResult struct {
 	newLeader string
-	elapsed   time.Duration
+	elapsed   time.Duration // from the kill to the first write the new leader answered
+	writes    int           // writes sent from the kill on
+	failed    []string      // the answers that were not a 200 from a leader
+	held      int           // writes the gateway held while there was no leader
+	longest   time.Duration // the slowest write, from its sending to its answer
 }
 
-// killAndWrite kills leader and POSTs through the gateway every interval until a node
-// other than leader answers as leader; report gets each run of identical outcomes. Any
-// write answered by a node that was not leader fails it.
-func (d *demo) killAndWrite(ctx context.Context, leader *cluster.Node, interval time.Duration, report func(outcome)) (failoverResult, error) {
+// killAndWrite kills leader and, from then on, POSTs through the gateway every interval
+// without waiting for the earlier writes, until a node other than leader has answered one
+// (the gateway holds the writes while there is no leader); then it waits for the writes
+// still in flight. Any write answered by a node that was not leader fails it; other
+// failures are counted in the result.
+func (d *demo) killAndWrite(ctx context.Context, leader *cluster.Node, interval time.Duration) (failoverResult, error) {
 	if err := leader.Proc.Kill(); err != nil {
 		return failoverResult{}, err
 	}
 	t0 := time.Now()
-	var cur *outcome
-	flush := func() {
-		if cur != nil && report != nil {
-			report(*cur)
+	type answer struct {
+		r     cluster.Reply
+		err   error
+		took  time.Duration
+		doneT time.Duration
+	}
+	answers := make(chan answer, 1024)
+	var wg sync.WaitGroup
+	send := func() {
+		defer wg.Done()
+		start := time.Now()
+		r, err := d.cl.Hello(ctx, "POST", d.gw.URL(hello))
+		answers <- answer{r: r, err: err, took: time.Since(start), doneT: time.Since(t0)}
+	}
+	var res failoverResult
+	var wrong error
+	note := func(a answer) {
+		res.longest = max(res.longest, a.took)
+		switch {
+		case a.err != nil:
+			res.failed = append(res.failed, "error: "+a.err.Error())
+		case a.r.Status != http.StatusOK:
+			res.failed = append(res.failed, fmt.Sprintf("%d %s", a.r.Status, strings.TrimSpace(a.r.Body)))
+		case !a.r.Leader:
+			wrong = fmt.Errorf("a write was answered by %s, which was not leader", a.r.Node)
+		default:
+			if a.r.Held > 0 {
+				res.held++
+			}
+			if a.r.Node != leader.ID && res.newLeader == "" {
+				res.newLeader, res.elapsed = a.r.Node, a.doneT
+			}
 		}
-		cur = nil
 	}
 	tick := time.NewTicker(interval)
 	defer tick.Stop()
-	for {
-		rctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		r, err := d.cl.Hello(rctx, "POST", d.gw.URL(hello))
-		cancel()
-		at := time.Since(t0)
-		var what string
-		switch {
-		case err != nil:
-			what = "error: " + err.Error()
-		case r.Status == http.StatusOK:
-			what = fmt.Sprintf("%d %s", r.Status, r.Node)
-		default:
-			what = fmt.Sprintf("%d %s", r.Status, r.Body)
-		}
-		if err == nil && r.Status == http.StatusOK && !r.Leader {
-			flush()
-			return failoverResult{}, fmt.Errorf("a write was answered by %s, which was not leader", r.Node)
-		}
-		if cur == nil || cur.what != what {
-			flush()
-			cur = &outcome{at: at, what: what}
-		}
-		cur.count++
-		if err == nil && r.Status == http.StatusOK && r.Node != leader.ID {
-			flush()
-			return failoverResult{newLeader: r.Node, elapsed: at}, nil
-		}
-		if err := d.cl.CheckAlive(); err != nil {
-			flush()
-			return failoverResult{}, err
-		}
+	for res.newLeader == "" && wrong == nil && ctx.Err() == nil {
+		wg.Add(1)
+		res.writes++
+		go send()
 		select {
 		case <-ctx.Done():
-			flush()
-			return failoverResult{}, fmt.Errorf("no new leader took writes within %v of the kill: %w", time.Since(t0).Round(time.Second), ctx.Err())
 		case <-tick.C:
 		}
+		for drained := false; !drained; {
+			select {
+			case a := <-answers:
+				note(a)
+			default:
+				drained = true
+			}
+		}
+		if err := d.cl.CheckAlive(); err != nil {
+			wrong = err
+		}
 	}
+	go func() { wg.Wait(); close(answers) }()
+	for a := range answers {
+		note(a)
+	}
+	switch {
+	case wrong != nil:
+		return res, wrong
+	case res.newLeader == "":
+		return res, fmt.Errorf("no new leader took writes within %v of the kill: %w", time.Since(t0).Round(time.Second), ctx.Err())
+	}
+	return res, nil
 }
 
 // rejoin restarts the killed node: it registers, joins the latch at the back of the line,

@@ -41,14 +41,18 @@ func runDemo(t *testing.T, args ...string) string {
 }
 
 // TestDemo runs the scenario of `make demo` and checks its transcript reports the steps.
+// With -nginx it also routes through Debian's nginx, configured by nginxconf.
 func TestDemo(t *testing.T) {
-	out := runDemo(t)
+	requireNginx(t)
+	out := runDemo(t, "-nginx", "-nginx-port", fmt.Sprint(freePort(t)))
 	for _, want := range []string{
 		"✓ exactly one leader",
 		"✓ all 6 writes were answered by the leader",
 		"✓ 6 reads answered by",
 		"kill -9",
-		"✓ writes moved to",
+		", 0 failed;",
+		"✓ 0 failed writes across kill -9: they moved to",
+		"✓ through nginx too",
 		"PASS: every step behaved as described",
 	} {
 		if !strings.Contains(out, want) {

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -128,46 +129,91 @@ func checkReads(t *testing.T, ctx context.Context, cl *cluster.Cluster, url stri
 	}
 }
 
-// writeUntilNewLeader kills leader and POSTs to url until another node answers as leader.
-// Every write answered at all must be answered by a node that led at that moment.
-func writeUntilNewLeader(t *testing.T, ctx context.Context, cl *cluster.Cluster, url string, leader *cluster.Node) (string, time.Duration) {
+// writeAcrossFailover kills leader and POSTs to url every 50 ms from then on, without
+// waiting for the earlier writes, until a node other than leader has answered one; then it
+// waits for the writes in flight. Every write must be answered 200 by a node that led at
+// that moment: the gateway holds writes while there is no leader. It returns the new
+// leader, the time from the kill to its first answer, the number of writes, how many the
+// gateway held and the longest.
+func writeAcrossFailover(t *testing.T, ctx context.Context, cl *cluster.Cluster, url string, leader *cluster.Node) (next string, took time.Duration, writes, held int, longest time.Duration) {
 	t.Helper()
 	if err := leader.Proc.Kill(); err != nil {
 		t.Fatal(err)
 	}
 	t0 := time.Now()
-	var newLeader string
-	err := procs.Poll(ctx, 50*time.Millisecond, "a write served by a new leader", func(ctx context.Context) (bool, error) {
-		if err := cl.CheckAlive(); err != nil {
-			return false, &procs.Permanent{Err: err}
-		}
-		rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		defer cancel()
-		r, err := cl.Hello(rctx, "POST", url)
-		if err != nil {
-			return false, err
-		}
-		if r.Status != http.StatusOK {
-			return false, fmt.Errorf("%d %s", r.Status, r.Body)
-		}
-		if !r.Leader {
-			return false, &procs.Permanent{Err: fmt.Errorf("a write was served by %s, which was not leader", r.Node)}
-		}
-		if r.Node == leader.ID {
-			return false, &procs.Permanent{Err: fmt.Errorf("a write was served by the killed %s", r.Node)}
-		}
-		newLeader = r.Node
-		return true, nil
-	})
-	if err != nil {
-		t.Fatal(err)
+	type answer struct {
+		r          cluster.Reply
+		err        error
+		took, done time.Duration
 	}
-	return newLeader, time.Since(t0)
+	answers := make(chan answer, 4096)
+	var wg sync.WaitGroup
+	var failed []string
+	note := func(a answer) {
+		longest = max(longest, a.took)
+		switch {
+		case a.err != nil:
+			failed = append(failed, a.err.Error())
+		case a.r.Status != http.StatusOK:
+			failed = append(failed, fmt.Sprintf("%d %s", a.r.Status, strings.TrimSpace(a.r.Body)))
+		case !a.r.Leader:
+			failed = append(failed, fmt.Sprintf("answered by %s, which was not leader", a.r.Node))
+		case a.r.Node == leader.ID:
+			failed = append(failed, "answered by the killed "+leader.ID)
+		default:
+			if a.r.Held > 0 {
+				held++
+			}
+			if next == "" {
+				next, took = a.r.Node, a.done
+			}
+		}
+	}
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for next == "" && ctx.Err() == nil {
+		if err := cl.CheckAlive(); err != nil {
+			t.Fatal(err)
+		}
+		wg.Add(1)
+		writes++
+		go func() {
+			defer wg.Done()
+			start := time.Now()
+			r, err := cl.Hello(ctx, "POST", url)
+			answers <- answer{r, err, time.Since(start), time.Since(t0)}
+		}()
+		select {
+		case <-ctx.Done():
+		case <-tick.C:
+		}
+		for drained := false; !drained; {
+			select {
+			case a := <-answers:
+				note(a)
+			default:
+				drained = true
+			}
+		}
+	}
+	go func() { wg.Wait(); close(answers) }()
+	for a := range answers {
+		note(a)
+	}
+	if len(failed) > 0 {
+		t.Errorf("%d of %d writes failed across the kill of %s; first: %s", len(failed), writes, leader.ID, failed[0])
+	}
+	if next == "" {
+		t.Fatalf("no new leader answered a write: %v", ctx.Err())
+	}
+	return next, took, writes, held, longest
 }
 
 // TestGatewayFailover plays the scenario through the gateway: reads round-robin,
-// writes to the leader, and after the leader is killed, writes reach the new leader within
-// the session timeout + 2 s and never a node that does not lead.
+// writes to the leader, and after the leader is killed, no write fails: the gateway holds
+// them and they reach the new leader within the session timeout + 2 s, never a node that
+// does not lead. With no instance left, a write is answered 503 once the gateway's write
+// wait has run out.
 func TestGatewayFailover(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*deadline)
 	defer cancel()
@@ -186,8 +232,9 @@ func TestGatewayFailover(t *testing.T) {
 	checkWrites(t, ctx, e.cl, gw.URL(hello), leader.ID)
 	checkReads(t, ctx, e.cl, gw.URL(hello), e.nodes)
 
-	next, took := writeUntilNewLeader(t, ctx, e.cl, gw.URL(hello), leader)
-	t.Logf("kill -9 %s: writes reached %s after %v", leader.ID, next, took)
+	next, took, writes, held, longest := writeAcrossFailover(t, ctx, e.cl, gw.URL(hello), leader)
+	t.Logf("kill -9 %s: writes reached %s after %v; %d writes, none failed, %d held by the gateway, the longest %v",
+		leader.ID, next, took, writes, held, longest)
 	if limit := sessionTimeout + 2*time.Second; took > limit {
 		t.Errorf("writes reached the new leader %v after the kill; want within the session timeout + 2 s = %v", took, limit)
 	}
@@ -214,8 +261,9 @@ func TestGatewayFailover(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if r.Status != http.StatusServiceUnavailable || !strings.Contains(r.Body, "no instance") {
-			t.Errorf("%s with no instance: %d %q; want 503 saying there is no instance", m, r.Status, r.Body)
+		if r.Status != http.StatusServiceUnavailable || !strings.Contains(r.Body, "no instance") ||
+			m == "POST" && !strings.Contains(r.Body, "no leader took the write within") {
+			t.Errorf("%s with no instance: %d %q; want 503 saying there is no instance (for the write: after the wait)", m, r.Status, r.Body)
 		}
 	}
 }

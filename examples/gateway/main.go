@@ -49,6 +49,9 @@ type config struct {
 	backendTimeout time.Duration
 	downErrors     int
 	downWindow     time.Duration
+	writeWait      time.Duration
+	writeQueue     int
+	statusPath     string
 	verbose        bool
 }
 
@@ -66,6 +69,9 @@ func parseFlags(args []string) (config, error) {
 	fs.DurationVar(&c.backendTimeout, "backend-timeout", "GATEWAY_BACKEND_TIMEOUT", 30*time.Second, "how long to wait for an instance's response headers (0: no limit)")
 	fs.IntVar(&c.downErrors, "down-errors", "GATEWAY_DOWN_ERRORS", 1, "failures within -down-window after which an instance is marked down (Curator's default is 2)")
 	fs.DurationVar(&c.downWindow, "down-window", "GATEWAY_DOWN_WINDOW", 5*time.Second, "how long failures count, and how long an instance stays marked down (Curator's default is 30s)")
+	fs.DurationVar(&c.writeWait, "write-wait", "GATEWAY_WRITE_WAIT", 0, "how long a write may wait for a leader during a failover before it is answered 503 (0: the session timeout plus 2s)")
+	fs.IntVar(&c.writeQueue, "write-queue", "GATEWAY_WRITE_QUEUE", 1024, "how many writes may wait for a leader at once; more are answered 503 at once")
+	fs.StringVar(&c.statusPath, "status-path", "GATEWAY_STATUS_PATH", "/_status", "path of the live status page (its JSON at the same path plus .json; not proxied); empty for none")
 	fs.BoolVar(&c.verbose, "v", "VERBOSE", false, "log debug messages, the ZooKeeper client's included")
 	if err := fs.Parse(args); err != nil {
 		return c, err
@@ -73,8 +79,16 @@ func parseFlags(args []string) (config, error) {
 	if !strings.HasPrefix(c.adminPrefix, "/") || !strings.HasSuffix(c.adminPrefix, "/") {
 		return c, fmt.Errorf("-admin-prefix %q must start and end with /", c.adminPrefix)
 	}
-	if c.downErrors < 1 || c.downWindow <= 0 || c.sessionTimeout <= 0 || c.backendTimeout < 0 {
-		return c, errors.New("-down-errors, -down-window and -session-timeout must be positive, -backend-timeout not negative")
+	if c.statusPath != "" && (!strings.HasPrefix(c.statusPath, "/") || strings.HasSuffix(c.statusPath, "/")) {
+		return c, fmt.Errorf("-status-path %q must start with / and not end with one", c.statusPath)
+	}
+	if c.downErrors < 1 || c.downWindow <= 0 || c.sessionTimeout <= 0 || c.backendTimeout < 0 || c.writeWait < 0 || c.writeQueue < 1 {
+		return c, errors.New("-down-errors, -down-window, -session-timeout and -write-queue must be positive, -backend-timeout and -write-wait not negative")
+	}
+	if c.writeWait == 0 {
+		// A crashed leader's registration lasts until its session expires; the next
+		// leader takes over right after.
+		c.writeWait = c.sessionTimeout + 2*time.Second
 	}
 	return c, nil
 }
@@ -111,8 +125,11 @@ func run(cfg config, log *slog.Logger) error {
 		_ = pool.Close(context.Background())
 		return err
 	}
+	handler := newProxy(pool, log, proxyConfig{adminPrefix: cfg.adminPrefix, readAttempts: cfg.readAttempts,
+		backendTimeout: cfg.backendTimeout, writeWait: cfg.writeWait, writeQueue: cfg.writeQueue, statusPath: cfg.statusPath})
+	defer handler.Close()
 	srv := &http.Server{
-		Handler:           newProxy(pool, log, cfg.adminPrefix, cfg.readAttempts, cfg.backendTimeout),
+		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,
 	}
 	serveErr := make(chan error, 1)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -11,7 +12,9 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"go.uber.org/goleak"
 )
@@ -26,6 +29,28 @@ type staticPool struct {
 	next     int
 	down     map[string]bool
 	errs     []string
+	changed  chan struct{} // closed by set; nil until the first Changed
+}
+
+// Changed returns a channel closed at the next set.
+func (p *staticPool) Changed() <-chan struct{} {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.changed == nil {
+		p.changed = make(chan struct{})
+	}
+	return p.changed
+}
+
+// set replaces the backends, as a change of the service in ZooKeeper would.
+func (p *staticPool) set(bs ...Backend) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.backends = bs
+	if p.changed != nil {
+		close(p.changed)
+	}
+	p.changed = make(chan struct{})
 }
 
 func (p *staticPool) Reader() (Backend, error) {
@@ -59,7 +84,20 @@ func (p *staticPool) NoteError(b Backend) {
 	p.errs = append(p.errs, b.ID)
 }
 
-func (p *staticPool) Status() PoolStatus { return PoolStatus{Service: "test"} }
+func (p *staticPool) Status() PoolStatus {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	st := PoolStatus{Service: "test", Instances: append([]Backend{}, p.backends...), Down: []string{}}
+	for _, b := range p.backends {
+		if b.Leader {
+			st.Leader = b.ID
+		}
+		if p.down[b.ID] {
+			st.Down = append(st.Down, b.ID)
+		}
+	}
+	return st
+}
 
 // backend starts an HTTP server answering with its id, like bookservice's hello.
 func backend(t *testing.T, id string, leader bool) Backend {
@@ -85,8 +123,15 @@ func deadBackend(t *testing.T, id string, leader bool) Backend {
 }
 
 func gatewayFor(t *testing.T, pool Pool) *httptest.Server {
+	return gatewayWith(t, pool, proxyConfig{writeWait: 100 * time.Millisecond, writeQueue: 16})
+}
+
+func gatewayWith(t *testing.T, pool Pool, cfg proxyConfig) *httptest.Server {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	h := newProxy(pool, log, "/_gateway/", 3, 0)
+	cfg.adminPrefix, cfg.readAttempts = "/_gateway/", 3
+	cfg.statusPath = "/_status"
+	h := newProxy(pool, log, cfg)
+	t.Cleanup(h.Close)
 	gw := httptest.NewServer(h)
 	t.Cleanup(func() {
 		gw.Close()
@@ -157,27 +202,185 @@ func TestReadRetriedElsewhere(t *testing.T) {
 	}
 }
 
-func TestWriteNotRetried(t *testing.T) {
+// A leader that refuses the connection never got the write: once the wait is over with
+// no other leader, the answer is 503 naming it.
+func TestWriteToRefusingLeaderTimesOut(t *testing.T) {
 	pool := &staticPool{down: map[string]bool{}, backends: []Backend{
 		backend(t, "node-1", false), deadBackend(t, "node-2", true),
 	}}
 	gw := gatewayFor(t, pool)
 	code, body, h := send(t, gw, http.MethodPost, "book")
-	if code != http.StatusServiceUnavailable || !strings.Contains(body, "leader node-2") || h.Get("Retry-After") == "" {
-		t.Errorf("POST to a dead leader: %d %q %v; want 503 naming the leader, with Retry-After", code, body, h)
+	if code != http.StatusServiceUnavailable || !strings.Contains(body, "leader node-2") || !strings.Contains(body, "within 100ms") || h.Get("Retry-After") == "" {
+		t.Errorf("POST to a dead leader: %d %q %v; want 503 naming the leader and the wait, with Retry-After", code, body, h)
 	}
 }
 
-func TestUnavailable(t *testing.T) {
-	gw := gatewayFor(t, &staticPool{down: map[string]bool{}, backends: []Backend{backend(t, "node-1", false)}})
-	if code, body, _ := send(t, gw, http.MethodDelete, ""); code != 503 || !strings.Contains(body, "no leader") {
-		t.Errorf("DELETE without leader: %d %q", code, body)
+// A write held while the leader is dead goes to the next leader once the pool names it,
+// with its body, and never to the old leader again.
+func TestWriteWaitsForNextLeader(t *testing.T) {
+	dead := deadBackend(t, "node-1", true)
+	pool := &staticPool{down: map[string]bool{}, backends: []Backend{dead, backend(t, "node-2", false)}}
+	waiting := make(chan struct{}, 16)
+	gw := gatewayWith(t, pool, proxyConfig{writeWait: 30 * time.Second, writeQueue: 16, onWriteWait: func() { waiting <- struct{}{} }})
+	next := backend(t, "node-3", true)
+	type answer struct {
+		code int
+		body string
+		h    http.Header
 	}
-	if code, body, _ := send(t, gw, http.MethodGet, ""); code != 200 || !strings.HasPrefix(body, "node-1") {
-		t.Errorf("GET without leader: %d %q", code, body)
+	done := make(chan answer, 1)
+	go func() {
+		code, body, h := send(t, gw, http.MethodPost, "book")
+		done <- answer{code, body, h}
+	}()
+	// The write waits once it has tried the dead leader.
+	awaitSignal(t, waiting, "the write to wait after the dead leader refused it")
+	if pool.mu.Lock(); len(pool.errs) != 1 || pool.errs[0] != "node-1" {
+		t.Errorf("errors noted: %v, want node-1", pool.errs)
 	}
-	gw = gatewayFor(t, &staticPool{down: map[string]bool{}})
-	if code, body, _ := send(t, gw, http.MethodGet, ""); code != 503 || !strings.Contains(body, "no instance") {
-		t.Errorf("GET without instances: %d %q", code, body)
+	pool.mu.Unlock()
+	pool.set(backend(t, "node-2", false), next)
+	select {
+	case a := <-done:
+		if a.code != 200 || a.body != "node-3 POST book" || a.h.Get("X-Gateway-Write-Wait") == "" {
+			t.Errorf("held POST: %d %q %v; want node-3 with the body and the wait in a header", a.code, a.body, a.h)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("the held write was not forwarded to the new leader")
 	}
+}
+
+// A write with no leader at all waits for one to appear.
+func TestWriteWaitsForFirstLeader(t *testing.T) {
+	pool := &staticPool{down: map[string]bool{}, backends: []Backend{backend(t, "node-1", false)}}
+	waiting := make(chan struct{}, 16)
+	gw := gatewayWith(t, pool, proxyConfig{writeWait: 30 * time.Second, writeQueue: 16, onWriteWait: func() { waiting <- struct{}{} }})
+	done := make(chan string, 1)
+	go func() {
+		code, body, _ := send(t, gw, http.MethodPut, "x")
+		done <- fmt.Sprint(code, " ", body)
+	}()
+	awaitSignal(t, waiting, "the write to wait for a leader")
+	pool.set(backend(t, "node-1", true))
+	select {
+	case got := <-done:
+		if got != "200 node-1 PUT x" {
+			t.Errorf("PUT after the election: %s", got)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("the held write was not forwarded")
+	}
+}
+
+// A leader that takes the request and dies before it answers may have applied it: the
+// gateway answers 502 (outcome unknown) and does not send it again.
+func TestWriteOutcomeUnknownNotResent(t *testing.T) {
+	var hits atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		_, _ = io.ReadAll(r.Body)
+		conn, _, err := w.(http.Hijacker).Hijack()
+		if err == nil {
+			conn.Close() // die without an answer
+		}
+	}))
+	t.Cleanup(srv.Close)
+	host, port, _ := net.SplitHostPort(strings.TrimPrefix(srv.URL, "http://"))
+	p, _ := strconv.Atoi(port)
+	dying := Backend{ID: "node-1", Address: host, Port: p, Leader: true}
+	pool := &staticPool{down: map[string]bool{}, backends: []Backend{dying}}
+	gw := gatewayWith(t, pool, proxyConfig{writeWait: 5 * time.Second, writeQueue: 16})
+	code, body, _ := send(t, gw, http.MethodPost, "book")
+	if code != http.StatusBadGateway || !strings.Contains(body, "outcome unknown") || !strings.Contains(body, "node-1") {
+		t.Errorf("POST to a leader that died mid-request: %d %q; want 502 outcome unknown", code, body)
+	}
+	if n := hits.Load(); n != 1 {
+		t.Errorf("the leader saw the write %d times, want once", n)
+	}
+}
+
+// When as many writes as the queue holds are waiting, the next one is answered 503 at once.
+func TestWriteQueueFull(t *testing.T) {
+	pool := &staticPool{down: map[string]bool{}, backends: []Backend{backend(t, "node-1", false)}}
+	waiting := make(chan struct{}, 16)
+	gw := gatewayWith(t, pool, proxyConfig{writeWait: 30 * time.Second, writeQueue: 1, onWriteWait: func() { waiting <- struct{}{} }})
+	held := make(chan string, 1)
+	go func() {
+		code, body, _ := send(t, gw, http.MethodPost, "first")
+		held <- fmt.Sprint(code, " ", body)
+	}()
+	awaitSignal(t, waiting, "the first write to take the queue's only slot")
+	if code, body, _ := send(t, gw, http.MethodPost, "second"); code != http.StatusServiceUnavailable || !strings.Contains(body, "queue is full") {
+		t.Errorf("second POST: %d %q; want 503 saying the queue is full", code, body)
+	}
+	pool.set(backend(t, "node-1", true))
+	if got := <-held; got != "200 node-1 POST first" {
+		t.Errorf("first POST after the election: %s", got)
+	}
+}
+
+// awaitSignal waits up to 20 s for a signal on ch.
+func awaitSignal(t *testing.T, ch <-chan struct{}, what string) {
+	t.Helper()
+	select {
+	case <-ch:
+	case <-time.After(20 * time.Second):
+		t.Fatalf("timed out waiting for %s", what)
+	}
+}
+
+// The status JSON counts requests per instance and records the last failover, from the
+// first refused write to the moment the gateway saw the new leader.
+func TestStatusPage(t *testing.T) {
+	dead := deadBackend(t, "node-1", true)
+	pool := &staticPool{down: map[string]bool{}, backends: []Backend{dead, backend(t, "node-2", false)}}
+	waiting := make(chan struct{}, 16)
+	gw := gatewayWith(t, pool, proxyConfig{writeWait: 30 * time.Second, writeQueue: 16, onWriteWait: func() { waiting <- struct{}{} }})
+	if code, _, _ := send(t, gw, http.MethodGet, ""); code != 200 {
+		t.Fatalf("GET: %d", code)
+	}
+	done := make(chan int, 1)
+	go func() {
+		code, _, _ := send(t, gw, http.MethodPost, "w")
+		done <- code
+	}()
+	awaitSignal(t, waiting, "the write to wait after the leader refused it")
+	st := statusOf(t, gw)
+	if st.HeldWrites != 1 || st.LastFailover != nil || st.Leader != "node-1" {
+		t.Errorf("while the write is held: %+v; want 1 held write, leader node-1, no failover yet", st)
+	}
+	pool.set(backend(t, "node-2", true))
+	if code := <-done; code != 200 {
+		t.Fatalf("held write: %d", code)
+	}
+	st = statusOf(t, gw)
+	if f := st.LastFailover; f == nil || f.From != "node-1" || f.To != "node-2" || f.Millis < 0 {
+		t.Errorf("last failover = %+v, want node-1 -> node-2", f)
+	}
+	if len(st.Instances) != 1 || st.Instances[0].ID != "node-2" || st.Instances[0].Writes != 1 || st.Instances[0].Reads+st.Instances[0].Writes < 1 {
+		t.Errorf("instances = %+v, want node-2 with its write counted", st.Instances)
+	}
+	resp, err := gw.Client().Get(gw.URL + "/_status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(page), `fetch(location.pathname + ".json"`) {
+		t.Errorf("/_status: %d, %d bytes; want the page that polls its JSON", resp.StatusCode, len(page))
+	}
+}
+
+func statusOf(t *testing.T, gw *httptest.Server) statusPage {
+	t.Helper()
+	resp, err := gw.Client().Get(gw.URL + "/_status.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var st statusPage
+	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
+		t.Fatal(err)
+	}
+	return st
 }

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/zkrecipes/zkrecipes"
@@ -29,6 +30,23 @@ type zkPool struct {
 	cache    *discovery.Cache[*Payload]
 	reads    *discovery.Provider[*Payload]
 	unlisten func()
+
+	mu      sync.Mutex
+	changed chan struct{} // closed at the next change of the cache
+}
+
+// Changed returns a channel closed at the cache's next change.
+func (p *zkPool) Changed() <-chan struct{} {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.changed
+}
+
+func (p *zkPool) fireChanged() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	close(p.changed)
+	p.changed = make(chan struct{})
 }
 
 // watch connects and starts the cache; it returns once the cache holds the instances.
@@ -39,7 +57,7 @@ func watch(ctx context.Context, cfg config, log *slog.Logger) (_ *zkPool, err er
 	if err != nil {
 		return nil, err
 	}
-	p := &zkPool{service: cfg.service, log: log, client: client}
+	p := &zkPool{service: cfg.service, log: log, client: client, changed: make(chan struct{})}
 	defer func() {
 		if err != nil {
 			cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -66,6 +84,7 @@ func watch(ctx context.Context, cfg config, log *slog.Logger) (_ *zkPool, err er
 	p.unlisten = p.cache.Listen(func(ev discovery.CacheEvent[*Payload]) {
 		// Connection states are logged by the client itself.
 		if ev.Kind == discovery.CacheChanged {
+			p.fireChanged()
 			st := p.Status()
 			log.Info("instances changed", "instances", strings.Join(idsOf(st.Instances), ","), "leader", st.Leader,
 				"added", len(ev.Added), "updated", len(ev.Updated), "removed", len(ev.Removed))

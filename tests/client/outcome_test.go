@@ -211,7 +211,7 @@ func TestProtectedCreateLookupFailureDoesNotDuplicate(t *testing.T) {
 	// The server twice, so that go-zk redials at once instead of pausing for a second.
 	c := connect(t, append(srv.Servers(), srv.Servers()...), zkrecipes.WithSessionTimeout(4*time.Second),
 		zkrecipes.WithDialer(fd.Dial), zkrecipes.WithRetryPolicy(retry.NTimes(50, 100*time.Millisecond)),
-		zkrecipes.WithHooks(zkrecipes.Hooks{Retry: func(e zkrecipes.RetryEvent) {
+		zkrecipes.WithHooks(zkrecipes.Hooks{Retry: func(_ context.Context, e zkrecipes.RetryEvent) {
 			if e.Op != "create" {
 				return
 			}

@@ -26,8 +26,8 @@ import (
 //
 // A server that is starting accepts TCP connections a little before it serves, and a
 // connect request sent in that window may get no answer: the attempt then waits out the
-// Client's handshake bound (the session timeout divided by the number of servers, 4 s
-// here), which shows in the restart maxima.
+// Client's handshake bound (500 ms for a first attempt, doubling up to the session timeout
+// divided by the number of servers), which shows in the restart maxima.
 //
 // Each iteration is one fault; run it with e.g. -benchtime=10x. Both need a backend that
 // restarts a server on the same address (ZK_TEST_BACKEND=local); otherwise they skip.

@@ -309,3 +309,35 @@ func ExampleWithTLS() {
 	fmt.Printf("%s: %s\n", path, data)
 	// Output: /secure: over TLS
 }
+
+// BenchmarkTLSRoundTrip compares a Get round trip over TLS (ZooKeeper's secureClientPort,
+// Netty) with one over the plain port of the same server, side by side in one run; the
+// ratio is TLS's cost per operation once the connection is up.
+func BenchmarkTLSRoundTrip(b *testing.B) {
+	p, err := pki()
+	if err != nil {
+		b.Fatal(err)
+	}
+	srv := zktest.Start(b, zktest.WithTLS(zktest.TLS{Server: p.server, TrustPEM: p.ca.CertPEM(), ClientAuth: zktest.ClientAuthNone}))
+	base := zktest.BasePath(b)
+	plain := connect(b, srv.Servers(), zkrecipes.WithSessionTimeout(4*time.Second))
+	secure := connect(b, srv.SecureServers(), zkrecipes.WithSessionTimeout(4*time.Second),
+		zkrecipes.WithTLS(&tls.Config{RootCAs: p.ca.Pool()}))
+	ctx := context.Background()
+	if _, err := plain.Create(ctx, base+"/node", []byte("data"), zkrecipes.ModePersistent, zkrecipes.WithParents()); err != nil {
+		b.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		c    *zkrecipes.Client
+	}{{"plain", plain}, {"tls", secure}} {
+		b.Run("get/"+tc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for range b.N {
+				if _, _, err := tc.c.Get(ctx, base+"/node"); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

@@ -1,6 +1,7 @@
 package client_test
 
 import (
+	"context"
 	"errors"
 	"net"
 	"sync"
@@ -23,7 +24,7 @@ type watchdogLog struct {
 func newWatchdogLog() *watchdogLog { return &watchdogLog{signal: make(chan struct{}, 1)} }
 
 func (w *watchdogLog) hooks() zkrecipes.Option {
-	return zkrecipes.WithHooks(zkrecipes.Hooks{Watchdog: func(ev zkrecipes.WatchdogEvent) {
+	return zkrecipes.WithHooks(zkrecipes.Hooks{Watchdog: func(_ context.Context, ev zkrecipes.WatchdogEvent) {
 		w.mu.Lock()
 		w.events = append(w.events, ev)
 		w.mu.Unlock()

@@ -18,7 +18,7 @@ type InstanceDetails struct {
 	Leader bool `json:"leader"`
 }
 
-// URISpecPart is one part of a UriSpec as Java parsed it.
+// URISpecPart is one part of a URISpec as Java parsed it.
 type URISpecPart struct {
 	Value    string `json:"value"`
 	Variable bool   `json:"variable"`

@@ -24,7 +24,9 @@
 // mutex-acquire, mutex-release, mutex-held, mutex-nodes, rw-nodes, revoke, mutex-bench,
 // mutex-handoff-bench, mutex-contend-bench, sem-new, sem-acquire, sem-release, sem-work,
 // sem-leases, count-set, selector-start, selector-relinquish, selector-close,
-// selector-participants, selector-leader, close.
+// selector-participants, selector-leader, close; and for shared counts, atomic longs,
+// persistent and TTL nodes those of java/zkrecipes/interop/Nodes.java (count-*, dal-*,
+// pn-*, ttl-*; see nodes.go).
 // The payload class is com.example.InstanceDetails (one boolean property, "leader").
 //
 // testdata/golden holds the exact znode bytes Java Curator writes for a few service instances

@@ -3,11 +3,11 @@ package discovery_test
 import (
 	"context"
 	"fmt"
-	"github.com/zkrecipes/zkrecipes/discovery"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/zkrecipes/zkrecipes/discovery"
 	"github.com/zkrecipes/zkrecipes/tests/zktest"
 )
 

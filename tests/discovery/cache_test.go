@@ -3,12 +3,12 @@ package discovery_test
 import (
 	"context"
 	"errors"
-	"github.com/zkrecipes/zkrecipes/discovery"
 	"sort"
 	"testing"
 	"time"
 
 	"github.com/go-zookeeper/zk"
+	"github.com/zkrecipes/zkrecipes/discovery"
 	"github.com/zkrecipes/zkrecipes/tests/zktest"
 )
 

@@ -2,13 +2,13 @@ package discovery_test
 
 import (
 	"context"
-	"github.com/zkrecipes/zkrecipes/discovery"
 	"github.com/zkrecipes/zkrecipes/internal/probe"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/zkrecipes/zkrecipes"
+	"github.com/zkrecipes/zkrecipes/discovery"
 	"github.com/zkrecipes/zkrecipes/tests/zktest"
 )
 

@@ -2,11 +2,11 @@ package discovery_test
 
 import (
 	"bytes"
-	"github.com/zkrecipes/zkrecipes/discovery"
 	"reflect"
 	"testing"
 	"time"
 
+	"github.com/zkrecipes/zkrecipes/discovery"
 	"github.com/zkrecipes/zkrecipes/tests/curatortest"
 	"github.com/zkrecipes/zkrecipes/tests/zktest"
 )
@@ -28,7 +28,7 @@ func TestJavaReadsGoInstances(t *testing.T) {
 	at := time.UnixMilli(1700000000000)
 	plain := mustInstance(t, "bookService", true, discovery.WithRegistrationTime(at))
 	ssl := mustInstance(t, "bookService", false, discovery.WithSSLPort(8443), discovery.WithServiceType(discovery.Static),
-		discovery.WithUriSpec(discovery.MustParseUriSpec("{scheme}://{address}:{ssl-port}/x")), discovery.WithRegistrationTime(at))
+		discovery.WithURISpec(discovery.MustParseURISpec("{scheme}://{address}:{ssl-port}/x")), discovery.WithRegistrationTime(at))
 	seq := mustInstance(t, "bookService", false, discovery.WithServiceType(discovery.DynamicSequential), discovery.WithRegistrationTime(at))
 	for _, in := range []discovery.Instance[instanceDetails]{plain, ssl, seq} {
 		if err := d.Register(ctx, in); err != nil {
@@ -57,8 +57,8 @@ func TestJavaReadsGoInstances(t *testing.T) {
 		if j.Payload == nil || j.Payload.Leader != g.Payload.Leader || j.PayloadClass != seedClass {
 			t.Errorf("%s: Java payload %+v of class %q", j.ID, j.Payload, j.PayloadClass)
 		}
-		if g.UriSpec != nil && (j.URISpec == nil || *j.URISpec != g.URI(nil)) {
-			t.Errorf("%s: Java renders the UriSpec as %v, Go as %q", j.ID, j.URISpec, g.URI(nil))
+		if g.URISpec != nil && (j.URISpec == nil || *j.URISpec != g.URI(nil)) {
+			t.Errorf("%s: Java renders the URISpec as %v, Go as %q", j.ID, j.URISpec, g.URI(nil))
 		}
 	}
 	one, err := java.SDQueryOne(ctx, "bookService", plain.ID)

@@ -2,12 +2,12 @@ package discovery_test
 
 import (
 	"context"
-	"github.com/zkrecipes/zkrecipes/discovery"
 	"slices"
 	"testing"
 	"time"
 
 	"github.com/zkrecipes/zkrecipes"
+	"github.com/zkrecipes/zkrecipes/discovery"
 	"github.com/zkrecipes/zkrecipes/tests/zktest"
 )
 

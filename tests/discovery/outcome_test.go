@@ -3,7 +3,6 @@ package discovery_test
 import (
 	"context"
 	"errors"
-	"github.com/zkrecipes/zkrecipes/discovery"
 	"github.com/zkrecipes/zkrecipes/internal/probe"
 	"slices"
 	"sort"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/go-zookeeper/zk"
 	"github.com/zkrecipes/zkrecipes"
+	"github.com/zkrecipes/zkrecipes/discovery"
 	"github.com/zkrecipes/zkrecipes/tests/zktest"
 )
 

@@ -3,7 +3,6 @@ package discovery_test
 import (
 	"context"
 	"errors"
-	"github.com/zkrecipes/zkrecipes/discovery"
 	"github.com/zkrecipes/zkrecipes/internal/probe"
 	"strings"
 	"sync"
@@ -11,6 +10,7 @@ import (
 	"time"
 
 	"github.com/zkrecipes/zkrecipes"
+	"github.com/zkrecipes/zkrecipes/discovery"
 	"github.com/zkrecipes/zkrecipes/tests/zktest"
 )
 
@@ -70,7 +70,7 @@ func TestRegisterCleanupOutlastsPartition(t *testing.T) {
 		return ev.Op == "delete" && ev.Path == path && errors.Is(ev.Err, zkrecipes.ErrOutcomeUnknown)
 	}, nil)
 	a := connect(t, srv, ns, zkrecipes.WithDialer(fd.Dial), zkrecipes.WithHooks(zkrecipes.Hooks{
-		Operation: func(ev zkrecipes.OperationEvent) {
+		Operation: func(_ context.Context, ev zkrecipes.OperationEvent) {
 			hole.observe(ev)
 			gaveUp.observe(ev)
 		},

@@ -1,12 +1,13 @@
 package discovery_test
 
 import (
-	"github.com/zkrecipes/zkrecipes/discovery"
+	"context"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/zkrecipes/zkrecipes"
+	"github.com/zkrecipes/zkrecipes/discovery"
 	"github.com/zkrecipes/zkrecipes/tests/zktest"
 )
 
@@ -21,7 +22,7 @@ func TestDiscoveryRecoversAfterWatchdog(t *testing.T) {
 	fd := zktest.NewFaultDialer()
 	var fired atomic.Int64
 	a := connect(t, srv, ns, zkrecipes.WithDialer(fd.Dial), zkrecipes.WithSessionTimeout(2*time.Second),
-		zkrecipes.WithHooks(zkrecipes.Hooks{Watchdog: func(zkrecipes.WatchdogEvent) { fired.Add(1) }}))
+		zkrecipes.WithHooks(zkrecipes.Hooks{Watchdog: func(context.Context, zkrecipes.WatchdogEvent) { fired.Add(1) }}))
 	states := logStates(t, a)
 	da := newDiscovery(t, a)
 	mine := mustInstance(t, "svc", false)

@@ -3,7 +3,6 @@ package leader_test
 import (
 	"context"
 	"fmt"
-	"github.com/zkrecipes/zkrecipes/leader"
 	"runtime"
 	"slices"
 	"sync"
@@ -13,6 +12,7 @@ import (
 	"github.com/go-zookeeper/zk"
 
 	"github.com/zkrecipes/zkrecipes"
+	"github.com/zkrecipes/zkrecipes/leader"
 	"github.com/zkrecipes/zkrecipes/tests/zktest"
 )
 

@@ -3,10 +3,10 @@ package leader_test
 import (
 	"context"
 	"errors"
-	"github.com/zkrecipes/zkrecipes/leader"
 	"testing"
 
 	"github.com/zkrecipes/zkrecipes"
+	"github.com/zkrecipes/zkrecipes/leader"
 	"github.com/zkrecipes/zkrecipes/tests/zktest"
 )
 

@@ -2,11 +2,11 @@ package leader_test
 
 import (
 	"fmt"
-	"github.com/zkrecipes/zkrecipes/leader"
 	"testing"
 	"time"
 
 	"github.com/zkrecipes/zkrecipes"
+	"github.com/zkrecipes/zkrecipes/leader"
 	"github.com/zkrecipes/zkrecipes/tests/zktest"
 )
 

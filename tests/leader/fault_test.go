@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"github.com/zkrecipes/zkrecipes/internal/probe"
-	"github.com/zkrecipes/zkrecipes/leader"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -15,6 +14,7 @@ import (
 	"github.com/go-zookeeper/zk"
 
 	"github.com/zkrecipes/zkrecipes"
+	"github.com/zkrecipes/zkrecipes/leader"
 	"github.com/zkrecipes/zkrecipes/tests/zktest"
 )
 

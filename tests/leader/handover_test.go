@@ -2,13 +2,13 @@ package leader_test
 
 import (
 	"github.com/zkrecipes/zkrecipes/internal/probe"
-	"github.com/zkrecipes/zkrecipes/leader"
 	"testing"
 	"time"
 
 	"github.com/go-zookeeper/zk"
 
 	"github.com/zkrecipes/zkrecipes"
+	"github.com/zkrecipes/zkrecipes/leader"
 	"github.com/zkrecipes/zkrecipes/tests/zktest"
 )
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"github.com/zkrecipes/zkrecipes/internal/probe"
-	"github.com/zkrecipes/zkrecipes/leader"
 	"slices"
 	"strings"
 	"sync"
@@ -12,6 +11,7 @@ import (
 	"time"
 
 	"github.com/zkrecipes/zkrecipes"
+	"github.com/zkrecipes/zkrecipes/leader"
 	"github.com/zkrecipes/zkrecipes/retry"
 	"github.com/zkrecipes/zkrecipes/tests/zktest"
 )

@@ -2,11 +2,11 @@ package leader_test
 
 import (
 	"fmt"
-	"github.com/zkrecipes/zkrecipes/leader"
 	"strings"
 	"testing"
 
 	"github.com/zkrecipes/zkrecipes"
+	"github.com/zkrecipes/zkrecipes/leader"
 	"github.com/zkrecipes/zkrecipes/tests/curatortest"
 	"github.com/zkrecipes/zkrecipes/tests/zktest"
 )

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/zkrecipes/zkrecipes/leader"
 	"slices"
 	"sort"
 	"strconv"
@@ -15,6 +14,7 @@ import (
 	"github.com/go-zookeeper/zk"
 
 	"github.com/zkrecipes/zkrecipes"
+	"github.com/zkrecipes/zkrecipes/leader"
 	"github.com/zkrecipes/zkrecipes/tests/zktest"
 )
 
@@ -357,21 +357,20 @@ func waitParticipantsFunc(t testing.TB, c *zkrecipes.Client, path string, cond f
 	}
 }
 
-// The Client's Leadership hook sees every gain and loss of leadership, with the term's token.
+// The Client's Leadership hook sees every gain and loss of leadership, with the term's
+// token: a leader that closes loses leadership before its successor gains it.
 func TestLatchLeadershipHook(t *testing.T) {
 	srv := zktest.Start(t)
 	events := make(chan zkrecipes.LeadershipEvent, 16)
 	c := connect(t, srv.Servers(), newNamespace(t), zkrecipes.WithHooks(zkrecipes.Hooks{
-		Leadership: func(ev zkrecipes.LeadershipEvent) { events <- ev },
+		Leadership: func(ctx context.Context, ev zkrecipes.LeadershipEvent) {
+			if ctx == nil || ev.Time.IsZero() {
+				t.Errorf("leadership event %+v with context %v", ev, ctx)
+			}
+			events <- ev
+		},
 	}))
-	l, err := leader.New(c, "/latch", leader.WithID("hooked"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	ctx := testCtx(t)
-	if err := l.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
 	next := func() zkrecipes.LeadershipEvent {
 		select {
 		case ev := <-events:
@@ -381,15 +380,50 @@ func TestLatchLeadershipHook(t *testing.T) {
 			return zkrecipes.LeadershipEvent{}
 		}
 	}
-	gained := next()
-	term, _ := l.Term()
-	if !gained.Leader || gained.Path != "/latch" || gained.ID != "hooked" || gained.Token != term.Token || gained.Node != l.Node() {
-		t.Fatalf("gain event %+v, term %+v, node %q", gained, term, l.Node())
-	}
-	if err := l.Close(ctx); err != nil {
+	a, err := leader.New(c, "/latch", leader.WithID("a"))
+	if err != nil {
 		t.Fatal(err)
 	}
-	if lost := next(); lost.Leader || lost.Path != "/latch" {
+	if err := a.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	gained := next()
+	term, _ := a.Term()
+	if !gained.Leader || gained.Path != "/latch" || gained.ID != "a" || gained.Token != term.Token || gained.Node != a.Node() {
+		t.Fatalf("gain event %+v, term %+v, node %q", gained, term, a.Node())
+	}
+	b, err := leader.New(c, "/latch", leader.WithID("b"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close(ctx)
+	if _, err := b.Participants(ctx); err != nil { // b's node is there
+		t.Fatal(err)
+	}
+	aNode := a.Node()
+	if err := a.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if lost := next(); lost.Leader || lost.Path != "/latch" || lost.ID != "a" || lost.Node != aNode || lost.Token != 0 {
 		t.Fatalf("loss event %+v", lost)
+	}
+	gained = next()
+	term, _ = b.Term()
+	if !gained.Leader || gained.ID != "b" || gained.Token != term.Token || gained.Node != b.Node() {
+		t.Fatalf("successor's gain event %+v, term %+v, node %q", gained, term, b.Node())
+	}
+	if err := b.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if lost := next(); lost.Leader || lost.ID != "b" {
+		t.Fatalf("successor's loss event %+v", lost)
+	}
+	select {
+	case ev := <-events:
+		t.Fatalf("unexpected event %+v", ev)
+	default:
 	}
 }

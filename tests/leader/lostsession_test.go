@@ -3,12 +3,12 @@ package leader_test
 import (
 	"context"
 	"errors"
-	"github.com/zkrecipes/zkrecipes/leader"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/zkrecipes/zkrecipes"
+	"github.com/zkrecipes/zkrecipes/leader"
 	"github.com/zkrecipes/zkrecipes/tests/zktest"
 )
 

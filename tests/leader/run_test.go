@@ -4,12 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/zkrecipes/zkrecipes/leader"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 
+	"github.com/zkrecipes/zkrecipes/leader"
 	"github.com/zkrecipes/zkrecipes/tests/zktest"
 )
 

@@ -2,12 +2,12 @@ package leader_test
 
 import (
 	"errors"
-	"github.com/zkrecipes/zkrecipes/leader"
 	"testing"
 
 	"github.com/go-zookeeper/zk"
 
 	"github.com/zkrecipes/zkrecipes"
+	"github.com/zkrecipes/zkrecipes/leader"
 	"github.com/zkrecipes/zkrecipes/tests/zktest"
 )
 

@@ -1,6 +1,7 @@
 package leader_test
 
 import (
+	"context"
 	"sync/atomic"
 	"testing"
 
@@ -19,7 +20,7 @@ func TestLatchRecoversAfterWatchdog(t *testing.T) {
 	d := zktest.NewFaultDialer()
 	var fired atomic.Int64
 	ca := connect(t, srv.Servers(), ns, zkrecipes.WithDialer(d.Dial),
-		zkrecipes.WithHooks(zkrecipes.Hooks{Watchdog: func(zkrecipes.WatchdogEvent) { fired.Add(1) }}))
+		zkrecipes.WithHooks(zkrecipes.Hooks{Watchdog: func(context.Context, zkrecipes.WatchdogEvent) { fired.Add(1) }}))
 	st := watchStates(t, ca, nil)
 	a := startLatch(t, ca, "/e", "a", h)
 	startLatch(t, connect(t, srv.Servers(), ns), "/e", "b", h)

@@ -2,7 +2,6 @@ package watchcache_test
 
 import (
 	"context"
-	"github.com/zkrecipes/zkrecipes/internal/watchcache"
 	"strings"
 	"sync"
 	"testing"
@@ -10,6 +9,7 @@ import (
 
 	"github.com/go-zookeeper/zk"
 	"github.com/zkrecipes/zkrecipes"
+	"github.com/zkrecipes/zkrecipes/internal/watchcache"
 	"github.com/zkrecipes/zkrecipes/tests/zktest"
 )
 

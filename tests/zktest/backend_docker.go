@@ -105,7 +105,7 @@ func (b *dockerBackend) checkImage(ctx context.Context) error {
 func (b *dockerBackend) env(cfg config) map[string]string {
 	env := map[string]string{
 		// The official image reads JVMFLAGS through zkServer.sh; ours reads it directly.
-		"JVMFLAGS":       strings.Join(jvmFlags, " "),
+		"JVMFLAGS":       strings.Join(cfg.jvm(), " "),
 		"ZK_SERVER_HEAP": "256",
 	}
 	names := map[string]string{

@@ -133,8 +133,9 @@ type localNode struct {
 	id         int // 0 for a standalone server
 	dir        string
 	clientPort int
-	securePort int    // 0 without TLS
-	classpath  string // the backend's, with the Netty jars TLS needs
+	securePort int      // 0 without TLS
+	jvm        []string // the JVM flags (config.jvm)
+	classpath  string   // the backend's, with the Netty jars TLS needs
 	links      *peerLinks
 
 	mu       sync.Mutex
@@ -150,7 +151,7 @@ func (b *localBackend) newNode(cfg config, label string, id, clientPort int, ser
 	if err != nil {
 		return nil, err
 	}
-	n := &localNode{b: b, id: id, dir: dir, clientPort: clientPort, classpath: b.classpath}
+	n := &localNode{b: b, id: id, dir: dir, clientPort: clientPort, classpath: b.classpath, jvm: cfg.jvm()}
 	var c strings.Builder
 	fmt.Fprintf(&c, "dataDir=%s\nclientPort=%d\nclientPortAddress=127.0.0.1\n", filepath.Join(dir, "data"), clientPort)
 	for _, kv := range cfg.settings() {
@@ -224,7 +225,7 @@ func (n *localNode) start(ctx context.Context) error {
 		return err
 	}
 	defer log.Close() // the child holds its own descriptor
-	args := append([]string{}, jvmFlags...)
+	args := append([]string{}, n.jvm...)
 	args = append(args, "-Dorg.slf4j.simpleLogger.showDateTime=true", "-cp", n.classpath, quorumPeerMain, filepath.Join(n.dir, "zoo.cfg"))
 	cmd := exec.Command(n.b.java, args...)
 	cmd.Dir = n.dir

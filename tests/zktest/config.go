@@ -19,7 +19,8 @@ type config struct {
 	initLimit    int
 	syncLimit    int
 	extra        map[string]string
-	tls          *TLS // nil: no secure port
+	props        map[string]string // JVM system properties (-Dkey=value)
+	tls          *TLS              // nil: no secure port
 	startTimeout time.Duration
 	errs         []string
 }
@@ -87,6 +88,32 @@ func WithConfig(key, value string) Option {
 	}
 }
 
+// WithSystemProperty passes -Dkey=value to the server's JVM, for settings ZooKeeper reads
+// only as system properties, e.g. WithSystemProperty("znode.container.checkIntervalMs",
+// "100") to make the container and TTL reaper run every 100 ms (default 60 s). A key or
+// value that is empty or holds white space, or '=' in the key, fails the test.
+func WithSystemProperty(key, value string) Option {
+	return func(c *config) {
+		if key == "" || value == "" || strings.ContainsAny(key, " \t\n=") || strings.ContainsAny(value, " \t\n") {
+			c.errs = append(c.errs, fmt.Sprintf("system property %q=%q", key, value))
+			return
+		}
+		if c.props == nil {
+			c.props = map[string]string{}
+		}
+		c.props[key] = value
+	}
+}
+
+// jvm returns the JVM flags of the servers: jvmFlags and the system properties.
+func (c config) jvm() []string {
+	flags := append([]string{}, jvmFlags...)
+	for _, k := range slices.Sorted(maps.Keys(c.props)) {
+		flags = append(flags, "-D"+k+"="+c.props[k])
+	}
+	return flags
+}
+
 // WithStartTimeout bounds how long starting a server or ensemble may take before the test
 // fails (default 90 s, generous for a loaded machine). A value <= 0 fails the test.
 func WithStartTimeout(d time.Duration) Option {
@@ -124,6 +151,9 @@ func (c config) key() string {
 	var b strings.Builder
 	for _, kv := range c.settings() {
 		fmt.Fprintf(&b, "%s=%s\n", kv[0], kv[1])
+	}
+	for _, f := range c.jvm() {
+		fmt.Fprintf(&b, "jvm %s\n", f)
 	}
 	b.WriteString(c.tls.key())
 	return b.String()

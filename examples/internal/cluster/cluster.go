@@ -83,8 +83,10 @@ func New(opts Options) *Cluster {
 		opts: opts,
 		// No keep-alive: a killed instance must not leave a pooled connection behind, and
 		// every request should see the routing as it is now.
+		// The timeout leaves room for a write the gateway holds during a failover (its
+		// -write-wait is the session timeout plus 2 s).
 		client: &http.Client{
-			Timeout:   5 * time.Second,
+			Timeout:   opts.SessionTimeout + 15*time.Second,
 			Transport: &http.Transport{DisableKeepAlives: true, Proxy: nil},
 		},
 		nodes: map[string]*Node{},
@@ -304,6 +306,9 @@ type Reply struct {
 	Node    string // X-Node-Id: who answered ("" if no instance did)
 	Leader  bool   // X-Leader: whether it led when it answered
 	Backend string // X-Gateway-Backend
+	// Held is how long the gateway held a write while it waited for a leader
+	// (X-Gateway-Write-Wait), 0 when it sent the write at once.
+	Held time.Duration
 }
 
 // Hello sends method to url (a /microservice/test/hello URL).
@@ -318,7 +323,13 @@ func (c *Cluster) Hello(ctx context.Context, method, url string) (Reply, error) 
 		Node:    r.Header.Get("X-Node-Id"),
 		Leader:  r.Header.Get("X-Leader") == "true",
 		Backend: r.Header.Get("X-Gateway-Backend"),
+		Held:    parseDuration(r.Header.Get("X-Gateway-Write-Wait")),
 	}, nil
+}
+
+func parseDuration(s string) time.Duration {
+	d, _ := time.ParseDuration(s)
+	return d
 }
 
 // poll is procs.Poll that gives up at once when p died.

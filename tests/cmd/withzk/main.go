@@ -45,7 +45,7 @@ func main() {
 			fmt.Fprintf(os.Stderr, "withzk: %v\n", err)
 			return 2
 		}
-	})
+	}, zktest.WithConfig("extendedTypesEnabled", "true")) // TTL nodes, for nodes.ExampleTTLNode
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "withzk: %v\n", err)
 		code = max(code, 2)

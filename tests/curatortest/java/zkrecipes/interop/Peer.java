@@ -72,6 +72,7 @@ public final class Peer {
     private ServiceDiscovery<InstanceDetails> discovery;
     private final Map<String, ServiceInstance<InstanceDetails>> registered = new ConcurrentHashMap<>();
     private final Map<String, ServiceCache<InstanceDetails>> caches = new ConcurrentHashMap<>();
+    private final Nodes nodes = new Nodes(this::client, this::emit, this::event);
     private final Map<String, MutexHandle> mutexes = new ConcurrentHashMap<>();
     private final Map<String, SemHandle> sems = new ConcurrentHashMap<>();
     private final Map<String, SelectorHandle> selectors = new ConcurrentHashMap<>();
@@ -697,6 +698,9 @@ public final class Peer {
                 return;
             }
             default:
+                if (nodes.dispatch(cmd, w)) {
+                    return;
+                }
                 throw new IllegalArgumentException("unknown command " + cmd);
         }
     }
@@ -1148,6 +1152,7 @@ public final class Peer {
             CloseableUtils.closeQuietly(c);
         }
         extras.clear();
+        nodes.close();
         closeDiscovery();
         for (LeaderLatch l : latches.values()) {
             CloseableUtils.closeQuietly(l);

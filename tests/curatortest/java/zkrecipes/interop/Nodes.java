@@ -1,0 +1,289 @@
+package zkrecipes.interop;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.Consumer;
+import java.util.function.Supplier;
+import org.apache.curator.framework.CuratorFramework;
+import org.apache.curator.framework.CuratorFrameworkFactory;
+import org.apache.curator.framework.recipes.atomic.AtomicValue;
+import org.apache.curator.framework.recipes.atomic.DistributedAtomicLong;
+import org.apache.curator.framework.recipes.nodes.PersistentNode;
+import org.apache.curator.framework.recipes.nodes.PersistentTtlNode;
+import org.apache.curator.framework.recipes.shared.SharedCount;
+import org.apache.curator.framework.recipes.shared.SharedCountListener;
+import org.apache.curator.framework.recipes.shared.SharedCountReader;
+import org.apache.curator.framework.state.ConnectionState;
+import org.apache.curator.framework.recipes.shared.VersionedValue;
+import org.apache.curator.retry.RetryNTimes;
+import org.apache.curator.utils.CloseableUtils;
+import org.apache.zookeeper.CreateMode;
+
+/**
+ * The peer's commands for shared counters, atomic longs, persistent nodes and TTL nodes.
+ *
+ * <pre>
+ * count-start name path seed      start a SharedCount; its listener emits "EVENT count name n"
+ * count-get name                  {"value":n,"version":v}
+ * count-increment name n          n successful trySetCount(+1) loops; prints the trySetCount calls made
+ * count-close name
+ * dal-increment path n            n increment() calls of a DistributedAtomicLong (RetryNTimes(10000, 1));
+ *                                 prints how many succeeded
+ * dal-get path                    the value
+ * pn-start name mode path data [protected]   start a PersistentNode (mode: CreateMode name)
+ * pn-wait name ms                 waitForInitialCreate; prints true/false
+ * pn-path name                    getActualPath (null when none)
+ * pn-setdata name data
+ * pn-close name
+ * ttl-start name path ttlMs data  start a PersistentTtlNode
+ * ttl-close name
+ * count-bench connectString path threads n   n trySetCount increments shared by threads contenders,
+ *                                 each with its own client and SharedCount; prints the elapsed nanoseconds
+ * </pre>
+ */
+final class Nodes {
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    private final Supplier<CuratorFramework> client;
+    private final Consumer<String> emit;
+    private final Consumer<String> event;
+    private final Map<String, SharedCount> counts = new ConcurrentHashMap<>();
+    private final Map<String, PersistentNode> nodes = new ConcurrentHashMap<>();
+    private final Map<String, PersistentTtlNode> ttls = new ConcurrentHashMap<>();
+
+    Nodes(Supplier<CuratorFramework> client, Consumer<String> emit, Consumer<String> event) {
+        this.client = client;
+        this.emit = emit;
+        this.event = event;
+    }
+
+    /** Runs cmd if it is one of these commands; false otherwise. */
+    boolean dispatch(String cmd, String[] w) throws Exception {
+        switch (cmd) {
+            case "count-start": {
+                need(w, 4, "count-start <name> <path> <seed>");
+                SharedCount c = new SharedCount(client.get(), w[2], Integer.parseInt(w[3]));
+                String name = w[1];
+                c.addListener(new SharedCountListener() {
+                    @Override
+                    public void countHasChanged(SharedCountReader reader, int newCount) {
+                        event.accept("count " + name + " " + newCount);
+                    }
+
+                    @Override
+                    public void stateChanged(CuratorFramework c, ConnectionState s) {
+                    }
+                });
+                c.start();
+                counts.put(w[1], c);
+                return true;
+            }
+            case "count-get": {
+                need(w, 2, "count-get <name>");
+                VersionedValue<Integer> v = count(w[1]).getVersionedValue();
+                ObjectNode n = JSON.createObjectNode();
+                n.put("value", v.getValue());
+                n.put("version", v.getVersion());
+                emit.accept(JSON.writeValueAsString(n));
+                return true;
+            }
+            case "count-increment": {
+                need(w, 3, "count-increment <name> <n>");
+                SharedCount c = count(w[1]);
+                int want = Integer.parseInt(w[2]);
+                long calls = 0;
+                for (int done = 0; done < want; ) {
+                    VersionedValue<Integer> v = c.getVersionedValue();
+                    calls++;
+                    if (c.trySetCount(v, v.getValue() + 1)) {
+                        done++;
+                    }
+                }
+                emit.accept(Long.toString(calls));
+                return true;
+            }
+            case "count-close": {
+                need(w, 2, "count-close <name>");
+                SharedCount c = counts.remove(w[1]);
+                if (c == null) {
+                    throw new IllegalArgumentException("no count " + w[1]);
+                }
+                c.close();
+                return true;
+            }
+            case "dal-increment": {
+                need(w, 3, "dal-increment <path> <n>");
+                DistributedAtomicLong dal = new DistributedAtomicLong(client.get(), w[1], new RetryNTimes(10000, 1));
+                int n = Integer.parseInt(w[2]);
+                int ok = 0;
+                for (int i = 0; i < n; i++) {
+                    AtomicValue<Long> v = dal.increment();
+                    if (v.succeeded()) {
+                        ok++;
+                    }
+                }
+                emit.accept(Integer.toString(ok));
+                return true;
+            }
+            case "dal-get": {
+                need(w, 2, "dal-get <path>");
+                DistributedAtomicLong dal = new DistributedAtomicLong(client.get(), w[1], new RetryNTimes(3, 10));
+                emit.accept(Long.toString(dal.get().postValue()));
+                return true;
+            }
+            case "pn-start": {
+                need(w, 5, "pn-start <name> <mode> <path> <data> [protected]");
+                boolean prot = w.length > 5 && w[5].equals("protected");
+                PersistentNode pn = new PersistentNode(client.get(), CreateMode.valueOf(w[2]), prot, w[3],
+                        w[4].getBytes(StandardCharsets.UTF_8));
+                pn.start();
+                nodes.put(w[1], pn);
+                return true;
+            }
+            case "pn-wait": {
+                need(w, 3, "pn-wait <name> <ms>");
+                emit.accept(Boolean.toString(node(w[1]).waitForInitialCreate(Long.parseLong(w[2]), TimeUnit.MILLISECONDS)));
+                return true;
+            }
+            case "pn-path": {
+                need(w, 2, "pn-path <name>");
+                emit.accept(JSON.writeValueAsString(node(w[1]).getActualPath()));
+                return true;
+            }
+            case "pn-setdata": {
+                need(w, 3, "pn-setdata <name> <data>");
+                node(w[1]).setData(w[2].getBytes(StandardCharsets.UTF_8));
+                return true;
+            }
+            case "pn-close": {
+                need(w, 2, "pn-close <name>");
+                PersistentNode pn = nodes.remove(w[1]);
+                if (pn == null) {
+                    throw new IllegalArgumentException("no persistent node " + w[1]);
+                }
+                pn.close();
+                return true;
+            }
+            case "ttl-start": {
+                need(w, 5, "ttl-start <name> <path> <ttlMs> <data>");
+                PersistentTtlNode n = new PersistentTtlNode(client.get(), w[2], Long.parseLong(w[3]),
+                        w[4].getBytes(StandardCharsets.UTF_8));
+                n.start();
+                ttls.put(w[1], n);
+                return true;
+            }
+            case "ttl-close": {
+                need(w, 2, "ttl-close <name>");
+                PersistentTtlNode n = ttls.remove(w[1]);
+                if (n == null) {
+                    throw new IllegalArgumentException("no ttl node " + w[1]);
+                }
+                n.close();
+                return true;
+            }
+            case "count-bench": {
+                need(w, 5, "count-bench <connectString> <path> <threads> <n>");
+                emit.accept(Long.toString(countBench(w[1], w[2], Integer.parseInt(w[3]), Integer.parseInt(w[4]))));
+                return true;
+            }
+            default:
+                return false;
+        }
+    }
+
+    private static long countBench(String connectString, String path, int threads, int n) throws Exception {
+        List<CuratorFramework> clients = new ArrayList<>();
+        List<SharedCount> counts = new ArrayList<>();
+        try {
+            for (int i = 0; i < threads; i++) {
+                CuratorFramework c = CuratorFrameworkFactory.newClient(connectString, 10000, 10000, new RetryNTimes(3, 100));
+                c.start();
+                c.blockUntilConnected();
+                clients.add(c);
+                SharedCount sc = new SharedCount(c, path, 0);
+                sc.start();
+                counts.add(sc);
+            }
+            AtomicInteger done = new AtomicInteger();
+            List<Thread> ts = new ArrayList<>();
+            AtomicReference<Exception> failure = new AtomicReference<>();
+            long start = System.nanoTime();
+            for (SharedCount sc : counts) {
+                Thread t = new Thread(() -> {
+                    try {
+                        while (done.get() < n) {
+                            VersionedValue<Integer> v = sc.getVersionedValue();
+                            if (sc.trySetCount(v, v.getValue() + 1)) {
+                                done.incrementAndGet();
+                            }
+                        }
+                    } catch (Exception e) {
+                        failure.compareAndSet(null, e);
+                    }
+                });
+                t.start();
+                ts.add(t);
+            }
+            for (Thread t : ts) {
+                t.join();
+            }
+            long elapsed = System.nanoTime() - start;
+            if (failure.get() != null) {
+                throw failure.get();
+            }
+            return elapsed;
+        } finally {
+            for (SharedCount sc : counts) {
+                CloseableUtils.closeQuietly(sc);
+            }
+            for (CuratorFramework c : clients) {
+                CloseableUtils.closeQuietly(c);
+            }
+        }
+    }
+
+    private SharedCount count(String name) {
+        SharedCount c = counts.get(name);
+        if (c == null) {
+            throw new IllegalArgumentException("no count " + name);
+        }
+        return c;
+    }
+
+    private PersistentNode node(String name) {
+        PersistentNode n = nodes.get(name);
+        if (n == null) {
+            throw new IllegalArgumentException("no persistent node " + name);
+        }
+        return n;
+    }
+
+    private static void need(String[] words, int n, String usage) {
+        if (words.length < n) {
+            throw new IllegalArgumentException("usage: " + usage);
+        }
+    }
+
+    void close() {
+        for (SharedCount c : counts.values()) {
+            CloseableUtils.closeQuietly(c);
+        }
+        counts.clear();
+        for (PersistentNode n : nodes.values()) {
+            CloseableUtils.closeQuietly(n);
+        }
+        nodes.clear();
+        for (PersistentTtlNode n : ttls.values()) {
+            CloseableUtils.closeQuietly(n);
+        }
+        ttls.clear();
+    }
+}

@@ -1,0 +1,187 @@
+package curatortest
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// VersionedCount is Java's SharedCount.getVersionedValue().
+type VersionedCount struct {
+	Value   int32 `json:"value"`
+	Version int32 `json:"version"`
+}
+
+// CountStart starts a Java SharedCount called name on path with seed.
+func (p *Peer) CountStart(ctx context.Context, name, path string, seed int32) error {
+	if err := words(name, path); err != nil {
+		return err
+	}
+	_, err := p.Cmd(ctx, fmt.Sprintf("count-start %s %s %d", name, path, seed))
+	return err
+}
+
+// WaitCount waits until the count's listener reported the value n (countHasChanged), also
+// when it did so before the call.
+func (p *Peer) WaitCount(ctx context.Context, name string, n int32) error {
+	want := fmt.Sprintf("count %s %d", name, n)
+	_, err := p.WaitEvent(ctx, func(ev string) bool { return ev == want })
+	return err
+}
+
+// CountGet returns the count's local copy (getVersionedValue).
+func (p *Peer) CountGet(ctx context.Context, name string) (VersionedCount, error) {
+	var v VersionedCount
+	if err := word(name); err != nil {
+		return v, err
+	}
+	err := p.cmdJSON(ctx, "count-get "+name, &v)
+	return v, err
+}
+
+// CountIncrement makes n increments, each a loop of getVersionedValue and
+// trySetCount(value+1) until one succeeds, and returns how many trySetCount calls it made.
+func (p *Peer) CountIncrement(ctx context.Context, name string, n int) (int, error) {
+	if err := word(name); err != nil {
+		return 0, err
+	}
+	var calls int
+	err := p.cmdJSON(ctx, fmt.Sprintf("count-increment %s %d", name, n), &calls)
+	return calls, err
+}
+
+// CountClose closes the count.
+func (p *Peer) CountClose(ctx context.Context, name string) error {
+	if err := word(name); err != nil {
+		return err
+	}
+	_, err := p.Cmd(ctx, "count-close "+name)
+	return err
+}
+
+// AtomicIncrement calls increment() n times on a DistributedAtomicLong at path (retry
+// policy RetryNTimes(10000, 1 ms)) and returns how many succeeded.
+func (p *Peer) AtomicIncrement(ctx context.Context, path string, n int) (int, error) {
+	if err := word(path); err != nil {
+		return 0, err
+	}
+	var ok int
+	err := p.cmdJSON(ctx, fmt.Sprintf("dal-increment %s %d", path, n), &ok)
+	return ok, err
+}
+
+// AtomicGet returns a DistributedAtomicLong's get().postValue().
+func (p *Peer) AtomicGet(ctx context.Context, path string) (int64, error) {
+	if err := word(path); err != nil {
+		return 0, err
+	}
+	data, err := p.Cmd(ctx, "dal-get "+path)
+	if err != nil {
+		return 0, err
+	}
+	if len(data) != 1 {
+		return 0, fmt.Errorf("curatortest: dal-get: %q", data)
+	}
+	return strconv.ParseInt(data[0], 10, 64)
+}
+
+// PersistentNodeStart starts a Java PersistentNode called name: mode is a CreateMode name
+// (EPHEMERAL, PERSISTENT, EPHEMERAL_SEQUENTIAL, ...), data a word of text.
+func (p *Peer) PersistentNodeStart(ctx context.Context, name, mode, path, data string, protected bool) error {
+	if err := words(name, mode, path, data); err != nil {
+		return err
+	}
+	line := strings.Join([]string{"pn-start", name, mode, path, data}, " ")
+	if protected {
+		line += " protected"
+	}
+	_, err := p.Cmd(ctx, line)
+	return err
+}
+
+// PersistentNodeWait calls waitForInitialCreate(d) and returns its answer.
+func (p *Peer) PersistentNodeWait(ctx context.Context, name string, d time.Duration) (bool, error) {
+	if err := word(name); err != nil {
+		return false, err
+	}
+	var ok bool
+	err := p.cmdJSON(ctx, fmt.Sprintf("pn-wait %s %d", name, d.Milliseconds()), &ok)
+	return ok, err
+}
+
+// PersistentNodePath returns getActualPath(), "" when it has none.
+func (p *Peer) PersistentNodePath(ctx context.Context, name string) (string, error) {
+	if err := word(name); err != nil {
+		return "", err
+	}
+	var path *string
+	if err := p.cmdJSON(ctx, "pn-path "+name, &path); err != nil || path == nil {
+		return "", err
+	}
+	return *path, nil
+}
+
+// PersistentNodeSetData calls setData with data (a word of text).
+func (p *Peer) PersistentNodeSetData(ctx context.Context, name, data string) error {
+	if err := words(name, data); err != nil {
+		return err
+	}
+	_, err := p.Cmd(ctx, "pn-setdata "+name+" "+data)
+	return err
+}
+
+// PersistentNodeClose closes the node (a guaranteed delete of it).
+func (p *Peer) PersistentNodeClose(ctx context.Context, name string) error {
+	if err := word(name); err != nil {
+		return err
+	}
+	_, err := p.Cmd(ctx, "pn-close "+name)
+	return err
+}
+
+// TTLNodeStart starts a Java PersistentTtlNode called name on path.
+func (p *Peer) TTLNodeStart(ctx context.Context, name, path string, ttl time.Duration, data string) error {
+	if err := words(name, path, data); err != nil {
+		return err
+	}
+	_, err := p.Cmd(ctx, fmt.Sprintf("ttl-start %s %s %d %s", name, path, ttl.Milliseconds(), data))
+	return err
+}
+
+// TTLNodeClose closes the TTL node (it stops touching; nothing is deleted).
+func (p *Peer) TTLNodeClose(ctx context.Context, name string) error {
+	if err := word(name); err != nil {
+		return err
+	}
+	_, err := p.Cmd(ctx, "ttl-close "+name)
+	return err
+}
+
+func words(ws ...string) error {
+	for _, w := range ws {
+		if err := word(w); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// CountBench runs n trySetCount increments of a SharedCount at path (a full server path:
+// the bench clients have no namespace) shared by threads contenders, each with its own
+// Curator client, and returns the time they took.
+func (p *Peer) CountBench(ctx context.Context, connectString, path string, threads, n int) (time.Duration, error) {
+	if err := words(connectString, path); err != nil {
+		return 0, err
+	}
+	data, err := p.Cmd(ctx, fmt.Sprintf("count-bench %s %s %d %d", connectString, path, threads, n))
+	if err != nil {
+		return 0, err
+	}
+	if len(data) != 1 {
+		return 0, fmt.Errorf("curatortest: count-bench: %q", data)
+	}
+	ns, err := strconv.ParseInt(data[0], 10, 64)
+	return time.Duration(ns), err
+}
