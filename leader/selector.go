@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 	"unicode/utf8"
 
 	"github.com/zkrecipes/zkrecipes"
@@ -83,9 +84,8 @@ func RunSelector(ctx context.Context, client *zkrecipes.Client, selectorPath, id
 		case err != nil:
 			return fmt.Errorf("leader: selector %s: %w", selectorPath, err)
 		}
-		// TODO(hooks): report the term to Hooks.Leadership as the latch does (its
-		// signature changes with the context-aware hooks of branch wip-hooks).
 		term := Term{Token: l.Token(), Node: l.Node(), ID: id, version: -1, client: client, fence: fence.New(selectorPath)}
+		selectorHook(client, selectorPath, term, true)
 		fnCtx, cancel := context.WithCancelCause(ctx)
 		stop := context.AfterFunc(l.Context(), func() {
 			cancel(fmt.Errorf("%w: %w", ErrLeadershipLost, context.Cause(l.Context())))
@@ -99,6 +99,7 @@ func RunSelector(ctx context.Context, client *zkrecipes.Client, selectorPath, id
 			lostCause = fmt.Errorf("%w: %w", ErrLeadershipLost, context.Cause(l.Context()))
 		}
 		cancel(nil)
+		selectorHook(client, selectorPath, term, false)
 		// The parent ctx may be over; the node must go anyway. Past the bound the Client
 		// keeps deleting it in the background.
 		rctx, rcancel := context.WithTimeout(context.WithoutCancel(ctx), client.SessionTimeout())
@@ -120,6 +121,18 @@ func RunSelector(ctx context.Context, client *zkrecipes.Client, selectorPath, id
 		case !cfg.requeue:
 			return nil
 		}
+	}
+}
+
+// selectorHook reports a selector term's start and end to the Client's Leadership hook,
+// as a latch does; the end is reported once fn returned, before the node is released.
+func selectorHook(c *zkrecipes.Client, path string, term Term, leader bool) {
+	if h := c.Hooks().Leadership; h != nil {
+		token := term.Token
+		if !leader {
+			token = 0
+		}
+		h(context.Background(), zkrecipes.LeadershipEvent{Path: path, ID: term.ID, Node: term.Node, Leader: leader, Token: token, Time: time.Now()})
 	}
 }
 

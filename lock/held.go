@@ -54,9 +54,9 @@ func newLock(client *zkrecipes.Client, path, kind string, m *queue.Member, cfg c
 		Suspend:   cfg.policy == StandardPolicy,
 		Revocable: cfg.revocable,
 		Cause:     holdCause,
-		Lost: func(r queue.Reason, cause error) {
+		Lost: func(r queue.Reason, _ error) {
 			if kind != "" && r != queue.Revoked && l.reported.CompareAndSwap(false, true) {
-				hookReleased(client, path, kind, m.Path, time.Since(l.since), true, cause)
+				hookReleased(context.Background(), client, path, kind, m.Path, time.Since(l.since), true, nil)
 			}
 		},
 	})
@@ -166,7 +166,7 @@ func (l *Lock) Release(ctx context.Context) error {
 	}
 	err := l.member.Queue().Leave(ctx, l.member.Path)
 	if l.kind != "" && l.reported.CompareAndSwap(false, true) {
-		hookReleased(l.client, l.path, l.kind, l.member.Path, time.Since(l.since), false, err)
+		hookReleased(ctx, l.client, l.path, l.kind, l.member.Path, time.Since(l.since), false, err)
 	}
 	if err != nil {
 		return fmt.Errorf("lock: release %s: %w (the node is deleted in the background)", l.member.Path, err)

@@ -2,25 +2,32 @@ package lock
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/zkrecipes/zkrecipes"
 )
 
-// The metrics call sites of the lock recipes. Kind is "mutex", "read", "write",
-// "semaphore" or "semaphore-mutex".
-//
-// TODO(hooks): the context-aware Hooks (branch wip-hooks) add Hooks.LockAcquired and
-// Hooks.LockReleased; wire these two functions to them (zkrecipes.LockAcquireEvent and
-// zkrecipes.LockReleaseEvent carry exactly these fields). hookAcquired runs on the
-// goroutine that acquired, once per acquisition; hookReleased once per hold that was
-// acquired: on the releasing goroutine, or with lost set on the hold's own goroutine when
-// holding came into doubt first (then Release does not report it again).
+// The metrics call sites of the lock recipes (zkrecipes.Hooks.LockAcquired and
+// LockReleased). Kind is "mutex", "read", "write", "semaphore" or "semaphore-mutex".
+// hookAcquired runs on the goroutine that acquired, once per acquisition, before it
+// returns; hookReleased once per hold that was acquired: on the releasing goroutine, or
+// (lost set) on the hold's own goroutine when holding came into doubt first, in which case
+// Release does not report it again. A semaphore's inner P/locks mutex reports nothing.
 
 func hookAcquired(ctx context.Context, c *zkrecipes.Client, path, kind, node string, acquired bool, wait time.Duration, err error) {
-	_, _, _, _, _, _, _, _ = ctx, c, path, kind, node, acquired, wait, err
+	h := c.Hooks().LockAcquired
+	if h == nil {
+		return
+	}
+	if errors.Is(err, ErrLocked) {
+		err = nil // a try that found the lock held is no failure
+	}
+	h(ctx, zkrecipes.LockAcquireEvent{Path: path, Kind: kind, Node: node, Acquired: acquired, Wait: wait, Err: err, Time: time.Now()})
 }
 
-func hookReleased(c *zkrecipes.Client, path, kind, node string, held time.Duration, lost bool, err error) {
-	_, _, _, _, _, _, _ = c, path, kind, node, held, lost, err
+func hookReleased(ctx context.Context, c *zkrecipes.Client, path, kind, node string, held time.Duration, lost bool, err error) {
+	if h := c.Hooks().LockReleased; h != nil {
+		h(ctx, zkrecipes.LockReleaseEvent{Path: path, Kind: kind, Node: node, Hold: held, Lost: lost, Err: err, Time: time.Now()})
+	}
 }
