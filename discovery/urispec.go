@@ -206,11 +206,3 @@ func (s *URISpec) UnmarshalJSON(data []byte) error {
 	s.Parts = parts
 	return nil
 }
-
-// orNull maps a missing property to JSON null, which json.Unmarshal leaves as the zero value.
-func orNull(raw json.RawMessage) json.RawMessage {
-	if raw == nil {
-		return json.RawMessage("null")
-	}
-	return raw
-}

@@ -1,12 +1,19 @@
 package zkr_test
 
 import (
+	"context"
 	"encoding/json"
 	"testing"
+	"time"
 
 	"github.com/zkrecipes/zkrecipes"
+	"github.com/zkrecipes/zkrecipes/lock"
+	"github.com/zkrecipes/zkrecipes/tests/curatortest"
 	"github.com/zkrecipes/zkrecipes/tests/zktest"
 )
+
+// patience bounds the waits of these tests; generous for a loaded machine.
+const patience = 60 * time.Second
 
 type lockJSON struct {
 	Kind    string `json:"kind"`
@@ -93,5 +100,71 @@ acquiring  -  0xSESSION  TIME  locks/_c_UUID-lock-0000000000
 `)
 	if r := zkr(t, srv, "locks", "show", base+"/nosuch"); r.code != 3 {
 		t.Errorf("locks show of a missing path: exit %d, want 3 (stderr %q)", r.code, r.stderr)
+	}
+}
+
+// A Java InterProcessMutex holds the lock, a Go lock.Mutex waits behind it, and a Curator
+// read/write lock has a Java writer and a Go reader waiting: zkr names each holder and
+// waiter in Curator's order.
+func TestLocksShowJavaAndGo(t *testing.T) {
+	srv := zktest.Start(t)
+	base := zktest.BasePath(t)
+	ctx := testCtx(t)
+	peer := curatortest.Start(t, srv.ConnectString())
+	if err := peer.MutexNew(ctx, "j", base+"/m", false, false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := peer.MutexAcquire(ctx, "j", -1); err != nil {
+		t.Fatal(err)
+	}
+	if err := peer.WaitMutex(ctx, "j", "acquired"); err != nil {
+		t.Fatal(err)
+	}
+	c := connect(t, srv)
+	m, err := lock.NewMutex(c, base+"/m", lock.WithData([]byte("go-waiter")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan error, 1)
+	actx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		l, err := m.Acquire(actx)
+		if err == nil {
+			err = l.Release(context.Background())
+		}
+		got <- err
+	}()
+	// The Go waiter's node is there once the lock path has two children (by child watch).
+	raw, _ := zktest.Connect(t, srv.Servers(), 4*time.Second)
+	deadline := time.NewTimer(patience)
+	defer deadline.Stop()
+	for {
+		ns, _, ch, err := raw.ChildrenW(base + "/m")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(ns) == 2 {
+			break
+		}
+		select {
+		case <-ch:
+		case <-deadline.C:
+			t.Fatalf("the Go waiter's node never appeared: %v", ns)
+		}
+	}
+	var v lockJSON
+	if err := json.Unmarshal([]byte(mustZkr(t, srv, "locks", "show", base+"/m", "--json")), &v); err != nil {
+		t.Fatal(err)
+	}
+	if v.Kind != "mutex" || len(v.Holders) != 1 || len(v.Waiters) != 1 || v.Waiters[0].Data != `"go-waiter"` ||
+		v.Holders[0].Session == sessionHex(c.SessionID()) {
+		t.Errorf("locks show = %+v, want the Java holder and the Go waiter", v)
+	}
+	if err := peer.MutexRelease(ctx, "j"); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-got; err != nil {
+		t.Fatalf("the Go waiter: %v", err)
 	}
 }
