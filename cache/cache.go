@@ -222,6 +222,40 @@ func (c *Cache[T]) Close(ctx context.Context) error {
 	}
 }
 
+// Sync waits until the cache holds every change ZooKeeper committed before the call and
+// the listeners have been called for them: it makes the Client's server catch up with the
+// leader (zkrecipes.Client.Sync), after which the server has sent every watch event for
+// those changes, then waits until the cache has applied them, has no read outstanding,
+// and has delivered the events that came before. Do not call it from a listener (it would
+// wait for itself until ctx ends). Under a constant stream of changes it may wait longer. It
+// returns the sync's error when the Client's retries give up (the connection stayed
+// down), ctx's error when ctx ends first, ErrClosed when the cache is closed or stops,
+// and an error when the cache was not started.
+func (c *Cache[T]) Sync(ctx context.Context) error {
+	c.mu.Lock()
+	phase := c.phase
+	c.mu.Unlock()
+	switch phase {
+	case 0:
+		return fmt.Errorf("cache %s: sync: not started", c.root)
+	case 2:
+		return fmt.Errorf("cache %s: sync: %w", c.root, ErrClosed)
+	}
+	if err := c.client.Sync(ctx, c.root); err != nil {
+		return fmt.Errorf("cache %s: sync: %w", c.root, err)
+	}
+	done := make(chan struct{})
+	c.mbox.post(input[T]{kind: inBarrier, done: done})
+	select {
+	case <-done:
+		return nil
+	case <-c.stopped:
+		return fmt.Errorf("cache %s: sync: %w", c.root, ErrClosed)
+	case <-ctx.Done():
+		return fmt.Errorf("cache %s: sync: %w", c.root, ctx.Err())
+	}
+}
+
 // Snapshot returns the cache's current content (see Snapshot); it costs a pointer load.
 // Before Start it is empty; after Close it stays as it was.
 func (c *Cache[T]) Snapshot() Snapshot[T] { return Snapshot[T]{c.snap.Load()} }

@@ -38,7 +38,8 @@ type EventType int
 
 const (
 	// NodeCreated: a znode entered the cache (Event.New). The initial load reports every
-	// znode it finds this way, before Initialized, as Curator's CuratorCache does.
+	// znode it found this way once it is done, in tree order (parents first, children by
+	// name), then Initialized, as Curator's CuratorCache reports its initial znodes.
 	NodeCreated EventType = iota + 1
 	// NodeChanged: a cached znode's data version moved (Event.Old and Event.New, same
 	// incarnation: same Czxid). Writing identical bytes counts: the version moved.

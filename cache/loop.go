@@ -60,7 +60,13 @@ type loop[T any] struct {
 	changed     bool      // the tree changed in this batch
 	retryTimer  *time.Timer
 	retryDelay  time.Duration
-	stop        bool // the Client is closed
+	barriers    []chan struct{} // Sync calls waiting for nothing to be outstanding
+	stop        bool            // the Client is closed
+
+	// Znodes the Client may not read, read again every authDelay (see refused).
+	unreadable map[string]struct{}
+	authTimer  *time.Timer
+	authDelay  time.Duration
 }
 
 // flight is the outstanding reads of one path.
@@ -76,7 +82,7 @@ type flight struct {
 
 func newLoop[T any](c *Cache[T]) *loop[T] {
 	l := &loop[T]{
-		c: c, rootPath: c.root, flights: map[string]*flight{},
+		c: c, rootPath: c.root, flights: map[string]*flight{}, unreadable: map[string]struct{}{},
 		pool:      &pool[T]{c: c, max: c.opts.parallel},
 		connected: c.client.State().IsConnected(),
 		maxDepth:  c.opts.depth,
@@ -95,6 +101,9 @@ func (l *loop[T]) run() {
 	defer func() {
 		if l.retryTimer != nil {
 			l.retryTimer.Stop()
+		}
+		if l.authTimer != nil {
+			l.authTimer.Stop()
 		}
 	}()
 	l.wave = 1
@@ -136,7 +145,32 @@ func (l *loop[T]) handle(in *input[T]) {
 			l.submit = append(l.submit, l.backlog...)
 			l.backlog = nil
 		}
+	case inBarrier:
+		l.barriers = append(l.barriers, in.done)
+	case inAuthRetry:
+		l.authTimer = nil
+		for path := range l.unreadable {
+			if n, _ := l.find(path); n != nil && n.bad == unreadable {
+				l.issue(op{kind: opData, path: path, gen: n.gen}, false)
+			}
+		}
+		l.authDelay = min(2*l.authDelay, maxAuthDelay)
+		l.scheduleAuth()
 	}
+}
+
+// The first and the longest delay between reads of a znode the Client may not read.
+const (
+	minAuthDelay = 2 * time.Second
+	maxAuthDelay = 2 * time.Minute
+)
+
+func (l *loop[T]) scheduleAuth() {
+	if l.authTimer != nil || len(l.unreadable) == 0 {
+		return
+	}
+	l.authDelay = max(l.authDelay, minAuthDelay)
+	l.authTimer = time.AfterFunc(l.authDelay, func() { l.c.mbox.post(input[T]{kind: inAuthRetry}) })
 }
 
 // flush ends a batch: it starts the reads decided, publishes the tree, reports a wave
@@ -163,6 +197,15 @@ func (l *loop[T]) flush() {
 		switch {
 		case !l.initialized:
 			l.initialized, l.resyncing = true, false
+			if l.listening() {
+				// The initial load in tree order, then Initialized.
+				preorder(l.tr.root, func(t *tnode[T]) bool {
+					if v := t.visible(); v != nil {
+						l.out = append(l.out, item[T]{kind: slotNode, path: t.path, new: v})
+					}
+					return true
+				})
+			}
 			l.mark(Initialized)
 			defer close(l.c.ready) // after the events are queued
 		case l.resyncing:
@@ -177,13 +220,25 @@ func (l *loop[T]) flush() {
 		clear(l.out)
 		l.out = l.out[:0]
 	}
+	if len(l.flights) == 0 && len(l.barriers) > 0 {
+		// Released once the listeners have had every event before it.
+		if l.listening() {
+			l.c.q.barrier(l.barriers)
+		} else {
+			for _, b := range l.barriers {
+				close(b)
+			}
+		}
+		l.barriers = nil
+	}
 }
 
 func (l *loop[T]) listening() bool { return len(l.c.listenersNow()) > 0 }
 
 // emit queues the change of path from old to new (nil: not visible) for the listeners.
+// During the initial load nothing is queued: its result is reported when it is done.
 func (l *loop[T]) emit(path string, old, new *Node[T]) {
-	if old != new && l.listening() {
+	if old != new && l.initialized && l.listening() {
 		l.out = append(l.out, item[T]{kind: slotNode, path: path, old: old, new: new})
 	}
 }
@@ -456,12 +511,6 @@ func (l *loop[T]) onData(r *result[T], n *tnode[T], rest string) {
 			l.rootMissing = false
 			l.loadNode(n, rest, r.wave)
 		}
-	case opArm:
-		if !r.exists {
-			l.gone(n, rest, r.wave)
-		} else if n.n == nil || n.n.Stat != *r.stat {
-			l.replace(rest, &Node[T]{Path: n.path, Stat: *r.stat}, n.bad)
-		}
 	case opCheck:
 		switch {
 		case !r.exists:
@@ -522,20 +571,25 @@ func (l *loop[T]) applyData(r *result[T], n *tnode[T], rest string) {
 	if bad != good {
 		l.report(n.path, r.decErr, nil)
 	}
-	if was == unreadable && l.wantsKids(rest) {
-		// Its children could not be listed while it was unreadable.
-		l.issue(op{kind: opKids, path: n.path, gen: n.gen, wave: r.wave}, false)
+	if was == unreadable {
+		delete(l.unreadable, n.path)
+		if l.wantsKids(rest) {
+			// Its children could not be listed while it was unreadable.
+			l.issue(op{kind: opKids, path: n.path, gen: n.gen, wave: r.wave}, false)
+		}
 	}
 }
 
-// refused handles NoAuth: the znode is left out and reported, and an exists watch, which
-// needs no permission, tells when its data changes (a change of its ACL alone fires no
-// watch; the next resync or data change reads it again).
+// refused handles NoAuth: the znode is left out, reported when it becomes unreadable, and
+// read again every authDelay (2 s, doubling up to 2 min): a change of its ACL fires no
+// watch, and servers that check READ before notifying (ZooKeeper 3.8.4+, 3.9.2+ and
+// patched builds) never tell a session without it about its changes, so no watch is set
+// on it. Its deletion shows in its parent's listing.
 func (l *loop[T]) refused(r *result[T], n *tnode[T], rest string) {
 	if r.kind == opKids {
 		return // its data read reports it
 	}
-	old := n.visible()
+	old, was := n.visible(), n.bad
 	l.tr.update(rest, func(c *tnode[T]) *tnode[T] {
 		c = l.tr.own(c)
 		c.bad = unreadable
@@ -546,14 +600,20 @@ func (l *loop[T]) refused(r *result[T], n *tnode[T], rest string) {
 		l.count--
 	}
 	l.emit(n.path, old, nil)
-	l.report(n.path, r.err, nil)
-	l.issue(op{kind: opArm, path: n.path, gen: n.gen, wave: r.wave}, false)
+	if was != unreadable {
+		l.report(n.path, r.err, nil)
+	}
+	l.unreadable[n.path] = struct{}{}
+	l.scheduleAuth()
 }
 
 // gone removes the znode at rest and its subtree: the listeners hear the deletions
 // children first. A removed root stays as an empty placeholder with an exists watch.
 func (l *loop[T]) gone(n *tnode[T], rest string, wave uint32) {
 	postorder(n, func(t *tnode[T]) {
+		if t.bad == unreadable {
+			delete(l.unreadable, t.path)
+		}
 		if v := t.visible(); v != nil {
 			l.count--
 			l.emit(t.path, v, nil)
@@ -632,8 +692,8 @@ func (l *loop[T]) onKids(r *result[T], n *tnode[T], rest string) {
 // read), and a listing re-arms its child watch.
 func (l *loop[T]) rearm(k *tnode[T], kidsToo bool, wave uint32) {
 	kind := opCheck
-	if k.n == nil {
-		kind = opData
+	if k.n == nil || k.bad == unreadable {
+		kind = opData // an unreadable znode gets no watch, only a read
 	}
 	l.issue(op{kind: kind, path: k.path, gen: k.gen, wave: wave}, false)
 	if kidsToo && k.bad != unreadable {
@@ -695,7 +755,7 @@ func (l *loop[T]) resync() {
 			switch {
 			case rest == "" && l.rootMissing:
 				kind = opRoot
-			case n.n == nil:
+			case n.n == nil || n.bad == unreadable:
 				kind = opData
 			}
 			l.issue(op{kind: kind, path: path, gen: n.gen, wave: w}, false)
@@ -709,7 +769,7 @@ func (l *loop[T]) resync() {
 	case l.rootMissing:
 		l.issue(op{kind: opRoot, path: root.path, gen: root.gen, wave: w}, false)
 		return
-	case root.n == nil:
+	case root.n == nil || root.bad == unreadable:
 		l.issue(op{kind: opData, path: root.path, gen: root.gen, wave: w}, false)
 	default:
 		l.issue(op{kind: opCheck, path: root.path, gen: root.gen, wave: w}, false)

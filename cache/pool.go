@@ -13,11 +13,11 @@ import (
 type opKind uint8
 
 const (
-	opArm    opKind = iota // exists: (re)arm the data watch of an unreadable znode, keep its stat
-	opCheck                // exists: re-arm the data watch; read the data only if the stat moved
-	opRoot                 // exists on the missing root: watch for its creation
-	opData                 // get the data (and arm the data watch)
-	opKids                 // list the children (and arm the child watch)
+	opArm   opKind = iota // exists: (re)arm the data watch of an unreadable znode, keep its stat
+	opCheck               // exists: re-arm the data watch; read the data only if the stat moved
+	opRoot                // exists on the missing root: watch for its creation
+	opData                // get the data (and arm the data watch)
+	opKids                // list the children (and arm the child watch)
 )
 
 // op is one read the loop asks for. gen ties it to the incarnation of its path that asked
@@ -50,6 +50,7 @@ type input[T any] struct {
 	ev   zk.Event
 	res  *result[T]
 	sc   zkrecipes.StateChange
+	done chan struct{} // inBarrier: closed once nothing is outstanding
 }
 
 type inputKind uint8
@@ -59,6 +60,8 @@ const (
 	inResult
 	inState
 	inRetry
+	inBarrier   // from Sync
+	inAuthRetry // time to read the unreadable znodes again
 )
 
 // mailbox is the loop's only input queue. Posting never blocks (the hub posts from go-zk's

@@ -44,7 +44,8 @@ type slotKind uint8
 const (
 	slotNode slotKind = iota
 	slotState
-	slotMarker // Initialized or Resynced
+	slotMarker  // Initialized or Resynced
+	slotBarrier // not an event: Sync calls to release once delivery reaches it
 )
 
 type slot[T any] struct {
@@ -56,6 +57,7 @@ type slot[T any] struct {
 	err        error    // a NodeError to report after the node's events
 	state      zkrecipes.StateChange
 	marker     EventType
+	release    []chan struct{} // slotBarrier
 }
 
 func newQueue[T any]() *queue[T] {
@@ -71,7 +73,7 @@ func (q *queue[T]) link(s *slot[T]) {
 	}
 	q.tail = s
 	q.len++
-	if s.kind != slotNode {
+	if s.kind == slotState || s.kind == slotMarker {
 		q.markers++
 	}
 }
@@ -89,7 +91,7 @@ func (q *queue[T]) unlink(s *slot[T]) {
 	}
 	s.prev, s.next = nil, nil
 	q.len--
-	if s.kind != slotNode {
+	if s.kind == slotState || s.kind == slotMarker {
 		q.markers--
 	}
 	if s.kind == slotNode && q.byPath[s.path] == s {
@@ -228,6 +230,14 @@ func (q *queue[T]) mark(m EventType) {
 	}
 }
 
+// barrier queues the release of Sync calls, after everything queued before.
+func (q *queue[T]) barrier(release []chan struct{}) {
+	q.mu.Lock()
+	q.link(&slot[T]{kind: slotBarrier, seg: q.seg, release: release})
+	q.mu.Unlock()
+	q.wake()
+}
+
 // pop removes the first entry; nil when there is none.
 func (q *queue[T]) pop() *slot[T] {
 	q.mu.Lock()
@@ -246,6 +256,11 @@ func (s *slot[T]) events(out []Event[T]) []Event[T] {
 		return append(out, Event[T]{Type: ConnectionStateChanged, State: s.state})
 	case slotMarker:
 		return append(out, Event[T]{Type: s.marker})
+	case slotBarrier:
+		for _, ch := range s.release {
+			close(ch)
+		}
+		return out
 	}
 	o, n := s.old, s.new
 	switch {
