@@ -1,6 +1,8 @@
 package zkrecipes_test
 
 import (
+	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -74,5 +76,40 @@ func TestHubGetsWatchEvents(t *testing.T) {
 	case ev := <-events:
 		t.Fatalf("unexpected event %+v", ev)
 	default:
+	}
+}
+
+// With a ctx marked by watchhub.Inline, an operation's attempt runs on the caller's
+// goroutine and is not abandoned when ctx ends: while the network is black-holed, a plain
+// call returns at its deadline and the inline one only once its reply comes, after the heal.
+func TestInlineCallWaitsForItsAttempt(t *testing.T) {
+	srv := zktest.Start(t)
+	ns := strings.TrimPrefix(zktest.BasePath(t), "/")
+	fd := zktest.NewFaultDialer()
+	c := connect(t, srv.Servers(), zkrecipes.WithNamespace(ns), zkrecipes.WithDialer(fd.Dial),
+		zkrecipes.WithSessionTimeout(4*time.Second))
+	if _, err := c.Create(ctxT(t), "/n", []byte("1"), zkrecipes.ModePersistent, zkrecipes.WithParents()); err != nil {
+		t.Fatal(err)
+	}
+	fd.BlackHole()
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	plain, inline := make(chan error, 1), make(chan error, 1)
+	go func() { _, _, _, err := c.GetW(ctx, "/n"); plain <- err }()
+	go func() { _, _, _, err := c.GetW(watchhub.Inline(ctx), "/n"); inline <- err }()
+	if err := <-plain; !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("plain call: %v, want DeadlineExceeded", err)
+	}
+	select {
+	case err := <-inline:
+		t.Fatalf("the inline call returned while its attempt was in flight: %v", err)
+	default:
+	}
+	fd.Heal()
+	if err := <-inline; err != nil {
+		t.Fatalf("inline call after the heal: %v", err)
+	}
+	if _, _, err := c.Get(watchhub.Inline(ctx), "/n"); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("inline call with an ended ctx: %v, want DeadlineExceeded before sending", err)
 	}
 }

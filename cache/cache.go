@@ -36,8 +36,10 @@ type Cache[T any] struct {
 	listeners atomic.Pointer[[]*listener[T]]
 
 	ctx     context.Context // cancelled by Close
+	opCtx   context.Context // ctx, for reads run on the workers themselves (watchhub.Inline)
 	cancel  context.CancelFunc
-	wg      sync.WaitGroup // the loop, the delivery goroutine, the read workers
+	core    sync.WaitGroup // the loop and the delivery goroutine
+	wg      sync.WaitGroup // the read workers
 	ready   chan struct{}  // closed when the initial load is done
 	stopped chan struct{}  // closed when the loop has returned
 	lastErr atomic.Pointer[error]
@@ -91,6 +93,7 @@ func New[T any](client *zkrecipes.Client, root string, decode Decoder[T], opts .
 	}
 	c.mbox.signal = make(chan struct{}, 1)
 	c.ctx, c.cancel = context.WithCancel(context.Background())
+	c.opCtx = watchhub.Inline(c.ctx)
 	c.snap.Store(&snapshot[T]{rootPath: root})
 	return c, nil
 }
@@ -134,13 +137,16 @@ func (c *Cache[T]) listenersNow() []*listener[T] {
 }
 
 // Start loads the subtree and returns once the initial load is done: every znode found
-// is in the cache (and was reported as NodeCreated, followed by Initialized, to the
-// listeners), with its watches set. Then the cache follows every change until Close.
+// is in the cache (and is reported, to the listeners, as NodeCreated followed by
+// Initialized), with its watches set. Then the cache follows every change until Close.
 //
 // While the connection is down Start keeps waiting (reads resume when it is back). When
-// ctx ends first, Start closes the cache (nothing it started keeps running) and returns
-// ctx's error, with the last read error if there was one. It fails at once, with ErrClosed,
-// after Close; with an error when called twice; and with an error matching
+// ctx ends first, Start closes the cache and returns ctx's error, with the last read error
+// if there was one, once the cache's event loop and delivery goroutine have returned; a
+// read then in flight is finished by its worker when go-zk answers or fails it (at once on
+// a healthy connection, within about the session timeout if the connection has just gone
+// silent), after which nothing of the cache runs. It fails at once, with ErrClosed, after
+// Close; with an error when called twice; and with an error matching ErrClosed and
 // zkrecipes.ErrClosed when the Client is or gets closed before the load is done.
 func (c *Cache[T]) Start(ctx context.Context) error {
 	c.mu.Lock()
@@ -162,7 +168,7 @@ func (c *Cache[T]) Start(ctx context.Context) error {
 		c.mbox.post(input[T]{kind: inState, sc: sc})
 	}, zkrecipes.WithCurrentState())
 	l := newLoop(c)
-	c.wg.Add(2)
+	c.core.Add(2)
 	go l.run()
 	go c.deliver()
 	c.mu.Unlock()
@@ -176,7 +182,8 @@ func (c *Cache[T]) Start(ctx context.Context) error {
 		}
 		return fmt.Errorf("cache %s: start: %w: %w", c.root, ErrClosed, zkrecipes.ErrClosed)
 	case <-ctx.Done():
-		_ = c.Close(context.Background())
+		c.shutdown()
+		c.core.Wait()
 		if p := c.lastErr.Load(); p != nil {
 			return fmt.Errorf("cache %s: initial load: %w (last error: %w)", c.root, ctx.Err(), *p)
 		}
@@ -188,29 +195,20 @@ func (c *Cache[T]) Start(ctx context.Context) error {
 func (c *Cache[T]) onWatch(ev zk.Event) { c.mbox.post(input[T]{kind: inWatch, ev: ev}) }
 
 // Close stops the cache: it unsubscribes from the Client's watch events and state changes,
-// drops the events not yet delivered, and waits until the cache's goroutines (its event
-// loop, its delivery goroutine and its read workers) have returned, or until ctx ends
-// (then it returns ctx's error; they return soon after). A read in flight is abandoned:
-// the Client finishes it in the background, and Client.Close waits for it. The watches
-// the cache set stay on the server until they fire or the session ends (ZooKeeper offers
-// no way to remove them through go-zk), and nothing is deleted. The content stays readable
-// (Get, Snapshot) as it was. Close is idempotent; do not call it from a listener.
+// drops the events not yet delivered, and waits until every goroutine of the cache has
+// returned: the event loop and the delivery goroutine at once (after a listener call in
+// progress), the read workers once go-zk has answered or failed the read each may have in
+// flight (at once on a healthy connection, within about the session timeout if the
+// connection has just gone silent). When ctx ends first it returns ctx's error, and they
+// return on their own. The watches the cache set stay on the server until they fire or the
+// session ends (go-zk cannot remove watches), and nothing is written or deleted. The
+// content stays readable (Get, Snapshot) as it was. Close is idempotent; do not call it
+// from a listener (it would wait for itself until ctx ends).
 func (c *Cache[T]) Close(ctx context.Context) error {
-	c.closeOnce.Do(func() {
-		c.mu.Lock()
-		c.phase = 2
-		unsub, stop := c.unsub, c.stopListen
-		c.mu.Unlock()
-		c.cancel()
-		if unsub != nil {
-			unsub()
-		}
-		if stop != nil {
-			stop()
-		}
-	})
+	c.shutdown()
 	done := make(chan struct{})
 	go func() {
+		c.core.Wait()
 		c.wg.Wait()
 		close(done)
 	}()
@@ -256,6 +254,23 @@ func (c *Cache[T]) Sync(ctx context.Context) error {
 	}
 }
 
+// shutdown starts closing the cache (see Close) without waiting.
+func (c *Cache[T]) shutdown() {
+	c.closeOnce.Do(func() {
+		c.mu.Lock()
+		c.phase = 2
+		unsub, stop := c.unsub, c.stopListen
+		c.mu.Unlock()
+		c.cancel()
+		if unsub != nil {
+			unsub()
+		}
+		if stop != nil {
+			stop()
+		}
+	})
+}
+
 // Snapshot returns the cache's current content (see Snapshot); it costs a pointer load.
 // Before Start it is empty; after Close it stays as it was.
 func (c *Cache[T]) Snapshot() Snapshot[T] { return Snapshot[T]{c.snap.Load()} }
@@ -275,7 +290,7 @@ func (c *Cache[T]) Len() int { return c.Snapshot().Len() }
 // After the loop has stopped because the Client closed, it delivers what is left (the
 // CLOSED state last) and returns.
 func (c *Cache[T]) deliver() {
-	defer c.wg.Done()
+	defer c.core.Done()
 	var evs []Event[T]
 	stopped := c.stopped
 	for {

@@ -213,6 +213,12 @@ func (w writer) deleteAll(path string) {
 func (w writer) createMany(paths []string, data func(string) string) {
 	w.t.Helper()
 	ctx := testCtx(w.t)
+	if len(paths) > 0 {
+		parent, _ := zkrecipes.SplitPath(paths[0])
+		if err := w.c.EnsurePath(ctx, parent); err != nil {
+			w.t.Fatalf("ensure %s: %v", parent, err)
+		}
+	}
 	var ops []any
 	flush := func() {
 		if len(ops) == 0 {
@@ -232,30 +238,56 @@ func (w writer) createMany(paths []string, data func(string) string) {
 	flush()
 }
 
-// serverTree reads the subtree at root (namespace-relative) through c, to depth, as path -> data.
+// serverTree reads the subtree at root (namespace-relative) through c, to depth (-1: all),
+// as path -> data, 64 reads at a time.
 func serverTree(t testing.TB, c *zkrecipes.Client, root string, depth int) map[string]string {
 	t.Helper()
 	ctx := testCtx(t)
 	out := map[string]string{}
-	var walk func(p string, d int)
-	walk = func(p string, d int) {
-		data, _, err := c.Get(ctx, p)
-		if err != nil {
-			t.Fatalf("get %s: %v", p, err)
-		}
-		out[p] = string(data)
-		if depth >= 0 && d >= depth {
-			return
-		}
-		kids, _, err := c.Children(ctx, p)
-		if err != nil {
-			t.Fatalf("children %s: %v", p, err)
-		}
-		for _, k := range kids {
-			walk(strings.TrimSuffix(p, "/")+"/"+k, d+1)
-		}
+	type item struct {
+		path string
+		d    int
 	}
-	walk(root, 0)
+	level := []item{{root, 0}}
+	var mu sync.Mutex
+	for len(level) > 0 {
+		var next []item
+		var wg sync.WaitGroup
+		sem := make(chan struct{}, 64)
+		errs := make(chan error, len(level))
+		for _, it := range level {
+			wg.Add(1)
+			sem <- struct{}{}
+			go func() {
+				defer wg.Done()
+				defer func() { <-sem }()
+				data, _, err := c.Get(ctx, it.path)
+				if err != nil {
+					errs <- fmt.Errorf("get %s: %w", it.path, err)
+					return
+				}
+				var kids []string
+				if depth < 0 || it.d < depth {
+					if kids, _, err = c.Children(ctx, it.path); err != nil {
+						errs <- fmt.Errorf("children %s: %w", it.path, err)
+						return
+					}
+				}
+				mu.Lock()
+				defer mu.Unlock()
+				out[it.path] = string(data)
+				for _, k := range kids {
+					next = append(next, item{strings.TrimSuffix(it.path, "/") + "/" + k, it.d + 1})
+				}
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Fatal(err)
+		}
+		level = next
+	}
 	return out
 }
 

@@ -96,7 +96,7 @@ func newLoop[T any](c *Cache[T]) *loop[T] {
 }
 
 func (l *loop[T]) run() {
-	defer l.c.wg.Done()
+	defer l.c.core.Done()
 	defer close(l.c.stopped)
 	defer func() {
 		if l.retryTimer != nil {
@@ -188,15 +188,23 @@ func (l *loop[T]) flush() {
 	if len(l.backlog) == 0 {
 		l.retryDelay = 0
 	}
-	if l.changed {
-		l.c.snap.Store(&snapshot[T]{root: l.tr.root, rootPath: l.rootPath, count: l.count})
-		l.tr.seal()
-		l.changed = false
+	// During the initial load nothing is published: the tree is built in place and
+	// appears whole once the load is done.
+	publish := func() {
+		if l.changed {
+			l.c.snap.Store(&snapshot[T]{root: l.tr.root, rootPath: l.rootPath, count: l.count})
+			l.tr.seal()
+			l.changed = false
+		}
+	}
+	if l.initialized {
+		publish()
 	}
 	if l.pending == 0 && !l.stop {
 		switch {
 		case !l.initialized:
 			l.initialized, l.resyncing = true, false
+			publish()
 			if l.listening() {
 				// The initial load in tree order, then Initialized.
 				preorder(l.tr.root, func(t *tnode[T]) bool {

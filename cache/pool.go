@@ -94,8 +94,9 @@ func (m *mailbox[T]) take(buf []input[T]) []input[T] {
 }
 
 // pool runs ops on at most max transient goroutines: go-zk's calls block, so each read in
-// flight needs one. Workers start when ops are queued and exit when the queue is empty,
-// so an idle cache has none.
+// flight needs one, and the worker is that goroutine (its reads are watchhub.Inline: the
+// Client starts none of its own). Workers start when ops are queued and exit when the
+// queue is empty, so an idle cache has none.
 type pool[T any] struct {
 	c       *Cache[T]
 	mu      sync.Mutex
@@ -167,14 +168,14 @@ func (c *Cache[T]) run(o op) *result[T] {
 	r := &result[T]{op: o}
 	switch o.kind {
 	case opData:
-		r.data, r.stat, r.err = c.w.data(c.ctx, o.path)
+		r.data, r.stat, r.err = c.w.data(c.opCtx, o.path)
 		if r.err == nil {
 			r.value, r.decErr = c.decodeSafely(o.path, r.data)
 		}
 	case opKids:
-		r.names, r.stat, r.err = c.w.children(c.ctx, o.path)
+		r.names, r.stat, r.err = c.w.children(c.opCtx, o.path)
 	default:
-		r.exists, r.stat, r.err = c.w.exists(c.ctx, o.path)
+		r.exists, r.stat, r.err = c.w.exists(c.opCtx, o.path)
 	}
 	return r
 }

@@ -11,6 +11,7 @@
 package watchhub
 
 import (
+	"context"
 	"sync"
 	"sync/atomic"
 
@@ -118,3 +119,16 @@ func lastSlash(s string) int {
 	}
 	return -1
 }
+
+type inlineKey struct{}
+
+// Inline marks ctx for the Client's operations to run each attempt on the calling
+// goroutine: ctx still ends the waits before and between attempts, but not an attempt
+// already handed to go-zk, which returns when go-zk answers or fails it (at once on a
+// healthy connection, within about the session timeout when the connection has just gone
+// silent). A recipe whose own worker goroutines make the calls (the cache's readers) saves
+// the goroutine the Client otherwise starts per call so that it can return on ctx at once.
+func Inline(ctx context.Context) context.Context { return context.WithValue(ctx, inlineKey{}, true) }
+
+// IsInline reports whether ctx was marked by Inline.
+func IsInline(ctx context.Context) bool { return ctx.Value(inlineKey{}) != nil }
