@@ -46,7 +46,9 @@ func flatTree(b *testing.B, w writer, n int) string {
 	for i := range n {
 		paths = append(paths, fmt.Sprintf("%s/instance-%05d", root, i))
 	}
-	w.createMany(paths, func(p string) string { return `{"name":"svc","address":"10.0.0.1","port":8080,"payload":{"leader":false}}` })
+	w.createMany(paths, func(p string) string {
+		return `{"name":"svc","address":"10.0.0.1","port":8080,"payload":{"leader":false}}`
+	})
 	return root
 }
 
@@ -61,7 +63,9 @@ type benchEnv struct {
 // benchServer is the server the benchmarks share: writes are not forced to disk, so that
 // the fsync of the writer's setData (milliseconds on a shared machine) does not drown
 // what is measured: the client side of a change, and reads.
-func benchServer(b *testing.B) *zktest.Server { return zktest.Start(b, zktest.WithConfig("forceSync", "no")) }
+func benchServer(b *testing.B) *zktest.Server {
+	return zktest.Start(b, zktest.WithConfig("forceSync", "no"))
+}
 
 func newBenchEnv(b *testing.B) *benchEnv {
 	srv := benchServer(b)
