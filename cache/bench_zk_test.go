@@ -83,80 +83,124 @@ func cpuTime() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-// measure runs b.N iterations of one and reports CPU time and allocations per iteration.
-func measure(b *testing.B, one func(i int)) {
+// changeVariants sets up, on e, the raw floor and a children cache over 1,000 and one over
+// 10,000 znodes, and returns one change of each: it sets a znode's data through the raw
+// writer and returns once the reader (the raw watch and getData, or the cache's
+// listener) has the new version.
+func changeVariants(b *testing.B, e *benchEnv) map[string]func(i int) {
 	b.Helper()
-	var ms0, ms1 runtime.MemStats
-	runtime.GC()
-	runtime.ReadMemStats(&ms0)
-	cpu0 := cpuTime()
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		one(i)
-	}
-	b.StopTimer()
-	cpu := cpuTime() - cpu0
-	runtime.ReadMemStats(&ms1)
-	b.ReportMetric(float64(cpu.Microseconds())/float64(b.N), "cpu-us/op")
-	b.ReportMetric(float64(ms1.Mallocs-ms0.Mallocs)/float64(b.N), "mallocs/op")
-	b.ReportMetric(float64(ms1.TotalAlloc-ms0.TotalAlloc)/float64(b.N), "bytes/op")
-}
-
-// BenchmarkChange: one znode's data set by another session, until the cache's listener
-// has the NodeChanged event, with 1,000 and 10,000 znodes cached; and the raw floor.
-func BenchmarkChange(b *testing.B) {
-	e := newBenchEnv(b)
 	payload := []byte(`{"name":"svc","address":"10.0.0.1","port":8080,"payload":{"leader":true}}`)
-	b.Run("raw-gozk", func(b *testing.B) {
-		root := flatTree(b, e.w, 1000)
-		reader, _ := zktest.Connect(b, e.srv.Servers(), 10*time.Second)
-		node := e.full(root + "/instance-00007")
-		_, _, ch, err := reader.GetW(node)
+	out := map[string]func(int){}
+
+	// The floor's znode lies outside the caches' trees.
+	if ok, _, _ := e.w.c.Exists(testCtx(b), "/bench/raw"); !ok {
+		e.w.create("/bench/raw", "0")
+	}
+	reader, _ := zktest.Connect(b, e.srv.Servers(), 10*time.Second)
+	node := e.full("/bench/raw")
+	_, _, ch, err := reader.GetW(node)
+	if err != nil {
+		b.Fatal(err)
+	}
+	out["raw"] = func(int) {
+		if _, err := e.raw.Set(node, payload, -1); err != nil {
+			b.Fatal(err)
+		}
+		<-ch
+		if _, _, ch, err = reader.GetW(node); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for _, n := range []int{1000, 10000} {
+		root := flatTree(b, e.w, n)
+		cl := connect(b, e.srv, e.ns, zkrecipes.WithSessionTimeout(10*time.Second))
+		c, err := cache.New(cl, root, cache.Bytes, cache.WithDepth(1))
 		if err != nil {
 			b.Fatal(err)
 		}
-		measure(b, func(int) {
-			if _, err := e.raw.Set(node, payload, -1); err != nil {
-				b.Fatal(err)
-			}
-			<-ch
-			if _, _, ch, err = reader.GetW(node); err != nil {
-				b.Fatal(err)
+		changed := make(chan string, 1)
+		c.Listen(func(ev cache.Event[[]byte]) {
+			if ev.Type == cache.NodeChanged {
+				changed <- ev.Path
 			}
 		})
-	})
-	for _, n := range []int{1000, 10000} {
-		b.Run(fmt.Sprintf("cache-%d", n), func(b *testing.B) {
-			root := flatTree(b, e.w, n)
-			cl := connect(b, e.srv, e.ns, zkrecipes.WithSessionTimeout(10*time.Second))
-			c, err := cache.New(cl, root, cache.Bytes, cache.WithDepth(1))
-			if err != nil {
+		if err := c.Start(testCtx(b)); err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { _ = c.Close(context.Background()) })
+		if c.Len() != n+1 {
+			b.Fatalf("cached %d", c.Len())
+		}
+		out[fmt.Sprint("cache", n)] = func(i int) {
+			p := fmt.Sprintf("%s/instance-%05d", root, (i*7919)%n)
+			if _, err := e.raw.Set(e.full(p), payload, -1); err != nil {
 				b.Fatal(err)
 			}
-			changed := make(chan string, 1)
-			c.Listen(func(ev cache.Event[[]byte]) {
-				if ev.Type == cache.NodeChanged {
-					changed <- ev.Path
-				}
-			})
-			if err := c.Start(testCtx(b)); err != nil {
-				b.Fatal(err)
+			if got := <-changed; got != p {
+				b.Fatalf("event for %s, want %s", got, p)
 			}
-			defer c.Close(context.Background())
-			if c.Len() != n+1 {
-				b.Fatalf("cached %d", c.Len())
-			}
-			measure(b, func(i int) {
-				p := fmt.Sprintf("%s/instance-%05d", root, (i*7919)%n)
-				if _, err := e.raw.Set(e.full(p), payload, -1); err != nil {
-					b.Fatal(err)
-				}
-				if got := <-changed; got != p {
-					b.Fatalf("event for %s, want %s", got, p)
-				}
-			})
-		})
+		}
 	}
+	return out
+}
+
+// BenchmarkChange: one znode's data set by another session until the reader has it: a
+// children cache's listener holding the NodeChanged event, with 1,000 and with 10,000
+// znodes cached, against the raw floor setData -> watch notification -> getData.
+//
+// latency interleaves the three and reports their median round trips and the caches'
+// ratios to the floor. cost runs them in alternating blocks and reports the CPU time and
+// the allocations of this process (the writer, go-zk, and the cache or the raw reader)
+// per change, and the ratio of the cache's cost at 10,000 znodes to that at 1,000.
+func BenchmarkChange(b *testing.B) {
+	e := newBenchEnv(b)
+	run := changeVariants(b, e)
+	names := []string{"raw", "cache1000", "cache10000"}
+	b.Run("latency", func(b *testing.B) {
+		i := 0
+		interleaved(b, names, func(name string) time.Duration {
+			i++
+			t0 := time.Now()
+			run[name](i)
+			return time.Since(t0)
+		}, []string{"raw"}, "cache1000", "cache10000")
+	})
+	b.Run("cost", func(b *testing.B) {
+		const block = 50
+		cpu := map[string]time.Duration{}
+		mallocs := map[string]uint64{}
+		bytes := map[string]uint64{}
+		ops := map[string]int{}
+		var ms0, ms1 runtime.MemStats
+		for i := 0; i < b.N; i += block {
+			for k := range names {
+				name := names[(i/block+k)%len(names)]
+				runtime.ReadMemStats(&ms0)
+				c0 := cpuTime()
+				for j := 0; j < block; j++ {
+					run[name](i + j)
+				}
+				cpu[name] += cpuTime() - c0
+				runtime.ReadMemStats(&ms1)
+				mallocs[name] += ms1.Mallocs - ms0.Mallocs
+				bytes[name] += ms1.TotalAlloc - ms0.TotalAlloc
+				ops[name] += block
+			}
+		}
+		per := func(name string) (float64, float64) {
+			return float64(cpu[name].Nanoseconds()) / 1000 / float64(ops[name]), float64(mallocs[name]) / float64(ops[name])
+		}
+		for _, n := range names {
+			c, m := per(n)
+			b.ReportMetric(c, n+"-cpu-us")
+			b.ReportMetric(m, n+"-allocs")
+			b.ReportMetric(float64(bytes[n])/float64(ops[n]), n+"-bytes")
+		}
+		c1, m1 := per("cache1000")
+		c2, m2 := per("cache10000")
+		b.ReportMetric(c2/c1, "cpu-10000/1000")
+		b.ReportMetric(m2/m1, "allocs-10000/1000")
+	})
 }
 
 // rawLoad is the floor of a primed load: list root (with a child watch) and GetW every
@@ -301,26 +345,25 @@ func BenchmarkFootprint(b *testing.B) {
 	e.w.create("/bench/one", "1")
 	for i := 0; i < b.N; i++ {
 		// go-zk's share: a raw connection with a data watch per znode and a child watch on
-		// each (the watches a tree cache sets), no data kept.
+		// each (the watches a tree cache sets), each call with its own copy of the server
+		// path as the Client makes it (go-zk keeps it as the key of the watch), no data kept.
 		conn, _ := zktest.Connect(b, e.srv.Servers(), 10*time.Second)
 		names, _, err := conn.Children(e.full(root))
 		if err != nil {
 			b.Fatal(err)
 		}
-		paths := make([]string, len(names))
-		for i, nm := range names {
-			paths[i] = e.full(root) + "/" + nm
-		}
+		prefix := e.full(root) + "/"
 		h0 := heapInUse()
-		for _, p := range paths {
-			if _, _, _, err := conn.ExistsW(p); err != nil {
+		for _, nm := range names {
+			if _, _, _, err := conn.ExistsW(prefix + nm); err != nil {
 				b.Fatal(err)
 			}
-			if _, _, _, err := conn.ChildrenW(p); err != nil {
+			if _, _, _, err := conn.ChildrenW(prefix + nm); err != nil {
 				b.Fatal(err)
 			}
 		}
 		gozk := float64(heapInUse()-h0) / n
+		runtime.KeepAlive(names)
 		conn.Close()
 
 		cl := connect(b, e.srv, e.ns, zkrecipes.WithSessionTimeout(10*time.Second))
@@ -353,7 +396,6 @@ func BenchmarkFootprint(b *testing.B) {
 		b.ReportMetric(total, "B/znode-total")
 		b.ReportMetric(gozk, "B/znode-gozk-watches")
 		b.ReportMetric(total-gozk, "B/znode-cache")
-		runtime.KeepAlive(paths)
 		_ = c.Close(context.Background())
 		_ = one.Close(context.Background())
 		_ = cl.Close(context.Background())

@@ -60,6 +60,8 @@ type loop[T any] struct {
 	changed     bool      // the tree changed in this batch
 	retryTimer  *time.Timer
 	retryDelay  time.Duration
+	peak        int             // most flights outstanding since the map was made
+	trimInput   bool            // drop the mailbox buffer if it is big (see trim)
 	barriers    []chan struct{} // Sync calls waiting for nothing to be outstanding
 	stop        bool            // the Client is closed
 
@@ -128,6 +130,15 @@ func (l *loop[T]) run() {
 		}
 		buf = in
 		l.flush()
+		if l.trimInput {
+			l.trimInput = false
+			if cap(buf) > keepCap {
+				buf = nil
+			} else {
+				clear(buf)
+			}
+			l.c.mbox.trim()
+		}
 	}
 }
 
@@ -228,6 +239,9 @@ func (l *loop[T]) flush() {
 		clear(l.out)
 		l.out = l.out[:0]
 	}
+	if len(l.flights) == 0 {
+		l.trim()
+	}
 	if len(l.flights) == 0 && len(l.barriers) > 0 {
 		// Released once the listeners have had every event before it.
 		if l.listening() {
@@ -239,6 +253,34 @@ func (l *loop[T]) flush() {
 		}
 		l.barriers = nil
 	}
+}
+
+// keepCap is the capacity of a buffer worth keeping between loads; a bigger one (left by
+// a load or resync of many znodes) is dropped once the cache is idle, so that the memory
+// of a cache at rest is its content.
+const keepCap = 256
+
+// trim drops the buffers a big load left behind; it runs when nothing is outstanding.
+func (l *loop[T]) trim() {
+	if l.peak > keepCap {
+		l.flights = map[string]*flight{} // a map keeps the buckets of its peak size
+		l.peak = 0
+	}
+	if len(l.free) > keepCap {
+		clear(l.free[keepCap:])
+		l.free = l.free[:keepCap:keepCap]
+	}
+	if cap(l.submit) > keepCap {
+		l.submit = nil
+	}
+	if cap(l.backlog) > keepCap {
+		l.backlog = nil
+	}
+	if cap(l.out) > keepCap {
+		l.out = nil
+	}
+	l.pool.trim()
+	l.trimInput = true
 }
 
 func (l *loop[T]) listening() bool { return len(l.c.listenersNow()) > 0 }
@@ -291,6 +333,7 @@ func (l *loop[T]) issue(o op, counted bool) {
 			f = &flight{}
 		}
 		l.flights[o.path] = f
+		l.peak = max(l.peak, len(l.flights))
 	}
 	if o.kind == opKids {
 		if f.kids {
@@ -330,7 +373,11 @@ func (l *loop[T]) countRedo(w *uint32, wave uint32) {
 // r off its wave.
 func (l *loop[T]) finish(r *result[T]) {
 	f := l.flights[r.path]
-	n, rest := l.find(r.path)
+	var n *tnode[T]
+	var rest string
+	if f.redoData || f.redoKids {
+		n, rest = l.find(r.path)
+	}
 	if r.kind == opKids {
 		f.kids = false
 		if f.redoKids {

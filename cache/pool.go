@@ -83,6 +83,15 @@ func (m *mailbox[T]) post(x input[T]) {
 	}
 }
 
+// trim drops the buffer being posted into if it is empty and big (see loop.trim).
+func (m *mailbox[T]) trim() {
+	m.mu.Lock()
+	if len(m.in) == 0 && cap(m.in) > keepCap {
+		m.in = nil
+	}
+	m.mu.Unlock()
+}
+
 // take returns what was posted and leaves buf (emptied) to post into.
 func (m *mailbox[T]) take(buf []input[T]) []input[T] {
 	clear(buf)
@@ -138,6 +147,15 @@ func (p *pool[T]) pause() []op {
 	clear(p.q)
 	p.q, p.head = p.q[:0], 0
 	return rest
+}
+
+// trim drops a big queue buffer once it is empty (see loop.trim).
+func (p *pool[T]) trim() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.head == len(p.q) && cap(p.q) > keepCap {
+		p.q, p.head = nil, 0
+	}
 }
 
 func (p *pool[T]) resume() {
