@@ -1,6 +1,7 @@
 package cache_test
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"sync"
@@ -9,7 +10,7 @@ import (
 
 	"github.com/zkrecipes/zkrecipes"
 	"github.com/zkrecipes/zkrecipes/cache"
-	"github.com/zkrecipes/zkrecipes/internal/zktest"
+	"github.com/zkrecipes/zkrecipes/tests/zktest"
 )
 
 // opCounter counts the Client's operations by name (through Hooks.Operation).
@@ -18,7 +19,7 @@ type opCounter struct {
 	n  map[string]int
 }
 
-func (o *opCounter) hook(ev zkrecipes.OperationEvent) {
+func (o *opCounter) hook(_ context.Context, ev zkrecipes.OperationEvent) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if o.n == nil {

@@ -12,7 +12,7 @@ import (
 
 	"github.com/zkrecipes/zkrecipes"
 	"github.com/zkrecipes/zkrecipes/cache"
-	"github.com/zkrecipes/zkrecipes/internal/zktest"
+	"github.com/zkrecipes/zkrecipes/tests/zktest"
 )
 
 // The goroutines a started cache keeps: its event loop, its delivery goroutine, and the

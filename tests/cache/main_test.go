@@ -3,7 +3,7 @@ package cache_test
 import (
 	"testing"
 
-	"github.com/zkrecipes/zkrecipes/internal/zktest"
+	"github.com/zkrecipes/zkrecipes/tests/zktest"
 )
 
 func TestMain(m *testing.M) { zktest.Main(m) }

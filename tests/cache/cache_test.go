@@ -14,7 +14,7 @@ import (
 
 	"github.com/zkrecipes/zkrecipes"
 	"github.com/zkrecipes/zkrecipes/cache"
-	"github.com/zkrecipes/zkrecipes/internal/zktest"
+	"github.com/zkrecipes/zkrecipes/tests/zktest"
 )
 
 // The same tree seen through the four depths: 0 is the root alone, 1 adds its children,

@@ -1,4 +1,4 @@
-package zkrecipes_test
+package client_test
 
 import (
 	"context"
@@ -10,7 +10,7 @@ import (
 	"github.com/go-zookeeper/zk"
 	"github.com/zkrecipes/zkrecipes"
 	"github.com/zkrecipes/zkrecipes/internal/watchhub"
-	"github.com/zkrecipes/zkrecipes/internal/zktest"
+	"github.com/zkrecipes/zkrecipes/tests/zktest"
 )
 
 // The Client feeds its watch hub from go-zk's event callback: a subscriber hears the watch
