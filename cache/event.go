@@ -60,9 +60,10 @@ const (
 	// ConnectionStateChanged: the Client's connection state changed (Event.State).
 	ConnectionStateChanged
 	// Error: a znode is left out of the cache because its data did not decode or the
-	// Client may not read it (Event.Err, a *NodeError), or a read failed in a way retries
-	// do not cure. The znode stays out until its data changes; if it was visible, a
-	// NodeDeleted event for it came first.
+	// Client may not read it (Event.Err, a *NodeError), or a read of it failed for a
+	// reason other than the connection (the cache keeps retrying it). A znode left out
+	// stays out until a version of its data decodes, or until a later read of it is
+	// allowed; if it was visible, a NodeDeleted event for it came first.
 	Error
 )
 
@@ -114,10 +115,11 @@ type decodeError struct{ err error }
 func (e *decodeError) Error() string   { return ErrUndecodable.Error() + ": " + e.err.Error() }
 func (e *decodeError) Unwrap() []error { return []error{ErrUndecodable, e.err} }
 
-// Decoder turns a znode's data into the cache's value type. It runs on the cache's
-// goroutine for every new version of every znode, so it should be quick; data is never
-// nil for a znode that exists (empty data is an empty slice). An error, or a panic, leaves
-// the znode out of the cache and is reported as an Error event.
+// Decoder turns a znode's data into the cache's value type. It runs on the cache's read
+// workers, several at once, for every new version of every znode: it must be safe for
+// concurrent use, and quick. data is empty (nil for a znode created with null data, as
+// Java can) when the znode holds none; the decoder may keep it (see Node.Data). An error,
+// or a panic, leaves the znode out of the cache and is reported as an Error event.
 type Decoder[T any] func(path string, data []byte) (T, error)
 
 // Bytes is a Decoder that keeps the data as it is: Value and Data share one slice.
