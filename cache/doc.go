@@ -79,7 +79,9 @@
 //
 // The cache uses one-shot watches (go-zk has no persistent ones): a data watch on every
 // cached znode and a child watch on every cached znode above the depth, plus an exists
-// watch on a missing root; nothing else, and never two of a kind on one znode. A watch
+// watch on a missing root; nothing else, and never two of a kind on one znode (one
+// exception: a znode deleted during a resync between its parent's listing and its exists
+// call leaves an exists watch on its path, which fires if the path is created again). A watch
 // that fires leads to one read of that znode, which sets the watch again. Watch events
 // reach the cache from the Client's event callback, by path (one dispatch for all caches
 // of a Client), not through a goroutine per watch: a started cache runs three goroutines
