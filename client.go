@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/go-zookeeper/zk"
+	"github.com/zkrecipes/zkrecipes/internal/watchhub"
 	"github.com/zkrecipes/zkrecipes/retry"
 )
 
@@ -37,6 +38,9 @@ type Client struct {
 	loop      *zkLoop
 
 	wd watchdog // see watchdog.go
+
+	// hub routes every watch event by path to the recipes that subscribed (see hub.go).
+	hub *watchhub.Hub
 
 	closeOnce sync.Once
 }
@@ -93,7 +97,7 @@ func Connect(ctx context.Context, servers []string, opts ...Option) (*Client, er
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	c := &Client{cfg: cfg, ns: ns, log: log}
+	c := &Client{cfg: cfg, ns: ns, log: log, hub: watchhub.New()}
 	c.negotiated.handshake = max(cfg.sessionTimeout/time.Duration(len(hosts)), time.Second)
 	c.negotiated.tls = cfg.tls
 	c.negotiated.onErr = func(err error, bad bool) {
@@ -135,6 +139,7 @@ func Connect(ctx context.Context, servers []string, opts ...Option) (*Client, er
 		zk.WithLogInfo(false),
 		zk.WithEventCallback(func(ev zk.Event) {
 			if ev.Type != zk.EventSession {
+				c.hub.Dispatch(ev) // only enqueues: this runs on go-zk's receive loop
 				return
 			}
 			c.loop.observe(ev.State)

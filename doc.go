@@ -13,8 +13,9 @@
 // errors that name the operation and the path and match go-zk's sentinels with errors.Is.
 //
 // The recipes live in sub-packages: leader (LeaderLatch, leadership as a context with a
-// fencing token), lock (InterProcessMutex, a held lock as a context with a fencing token)
-// and discovery (ServiceDiscovery, a watch cache and a provider).
+// fencing token), lock (InterProcessMutex, a held lock as a context with a fencing token),
+// discovery (ServiceDiscovery, a watch cache and a provider) and cache (a node, children or
+// tree cache with CuratorCache's events), among others.
 //
 // [WithTLS] connects over TLS (mutual TLS with a client certificate) to ZooKeeper's
 // secureClientPort; a failed handshake is retried like an unreachable server, and

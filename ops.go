@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/go-zookeeper/zk"
+	"github.com/zkrecipes/zkrecipes/internal/watchhub"
 	"github.com/zkrecipes/zkrecipes/retry"
 )
 
@@ -21,13 +22,18 @@ type result[T any] struct {
 // call when the connection closes, so it cannot outlive Close). For an abandoned call,
 // inflight is a channel closed once fn has returned; it is nil otherwise.
 //
-// Every fn is counted by the watchdog while it runs (see watchdog).
+// Every fn is counted by the watchdog while it runs (see watchdog). With a ctx marked by
+// watchhub.Inline, fn runs on the caller's goroutine, which then waits for it whatever ctx
+// does (see watchhub.Inline).
 func call[T any](c *Client, ctx context.Context, fn func() (T, error)) (v T, inflight <-chan struct{}, err error) {
 	if ctx.Done() == nil {
 		return callCounted(c, fn)
 	}
 	if err := ctx.Err(); err != nil {
 		return v, nil, err
+	}
+	if watchhub.IsInline(ctx) {
+		return callCounted(c, fn)
 	}
 	if !c.track() { // closed: go-zk fails the call at once
 		return callCounted(c, fn)

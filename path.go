@@ -22,15 +22,19 @@ func ValidatePath(p string) error {
 	case strings.ContainsRune(p, 0):
 		return bad("contains a NUL character")
 	}
-	for _, el := range strings.Split(p[1:], "/") {
+	for rest := p[1:]; ; {
+		el, after, more := strings.Cut(rest, "/")
 		switch el {
 		case "":
 			return bad("contains an empty element")
 		case ".", "..":
 			return bad("contains a relative element " + el)
 		}
+		if !more {
+			return nil
+		}
+		rest = after
 	}
-	return nil
 }
 
 // JoinPath joins path elements with "/" into an absolute path, ignoring empty elements

@@ -108,3 +108,10 @@ func TestUUIDAndProtectedNames(t *testing.T) {
 		t.Error("plain name recognised as protected")
 	}
 }
+
+// Every operation validates its path: a valid one must cost no allocation.
+func TestValidatePathDoesNotAllocate(t *testing.T) {
+	if n := testing.AllocsPerRun(100, func() { _ = ValidatePath("/services/svc/instance-00042") }); n != 0 {
+		t.Errorf("ValidatePath allocates %v times", n)
+	}
+}
