@@ -185,3 +185,44 @@ func (p *Peer) CountBench(ctx context.Context, connectString, path string, threa
 	ns, err := strconv.ParseInt(data[0], 10, 64)
 	return time.Duration(ns), err
 }
+
+// GroupStart starts a Java GroupMember called name in the group at path with id and
+// payload ("" for none: Curator's default data).
+func (p *Peer) GroupStart(ctx context.Context, name, path, id, payload string) error {
+	if payload == "" {
+		payload = "-"
+	}
+	if err := words(name, path, id, payload); err != nil {
+		return err
+	}
+	_, err := p.Cmd(ctx, fmt.Sprintf("group-start %s %s %s %s", name, path, id, payload))
+	return err
+}
+
+// GroupMembers returns the Java member's getCurrentMembers, payloads as UTF-8 text.
+func (p *Peer) GroupMembers(ctx context.Context, name string) (map[string]string, error) {
+	var m map[string]string
+	if err := word(name); err != nil {
+		return nil, err
+	}
+	err := p.cmdJSON(ctx, "group-members "+name, &m)
+	return m, err
+}
+
+// GroupSetPayload sets the Java member's payload (setThisData).
+func (p *Peer) GroupSetPayload(ctx context.Context, name, payload string) error {
+	if err := words(name, payload); err != nil {
+		return err
+	}
+	_, err := p.Cmd(ctx, fmt.Sprintf("group-setpayload %s %s", name, payload))
+	return err
+}
+
+// GroupClose closes the Java member (its node is deleted).
+func (p *Peer) GroupClose(ctx context.Context, name string) error {
+	if err := word(name); err != nil {
+		return err
+	}
+	_, err := p.Cmd(ctx, "group-close "+name)
+	return err
+}

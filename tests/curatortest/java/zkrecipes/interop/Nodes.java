@@ -16,6 +16,7 @@ import org.apache.curator.framework.CuratorFramework;
 import org.apache.curator.framework.CuratorFrameworkFactory;
 import org.apache.curator.framework.recipes.atomic.AtomicValue;
 import org.apache.curator.framework.recipes.atomic.DistributedAtomicLong;
+import org.apache.curator.framework.recipes.nodes.GroupMember;
 import org.apache.curator.framework.recipes.nodes.PersistentNode;
 import org.apache.curator.framework.recipes.nodes.PersistentTtlNode;
 import org.apache.curator.framework.recipes.shared.SharedCount;
@@ -45,6 +46,10 @@ import org.apache.zookeeper.CreateMode;
  * pn-close name
  * ttl-start name path ttlMs data  start a PersistentTtlNode
  * ttl-close name
+ * group-start name path id payload   start a GroupMember ("-": no payload, Curator's default data)
+ * group-members name              getCurrentMembers as {"id":"payload (UTF-8)",...}
+ * group-setpayload name payload   setThisData
+ * group-close name
  * count-bench connectString path threads n   n trySetCount increments shared by threads contenders,
  *                                 each with its own client and SharedCount; prints the elapsed nanoseconds
  * </pre>
@@ -58,6 +63,7 @@ final class Nodes {
     private final Map<String, SharedCount> counts = new ConcurrentHashMap<>();
     private final Map<String, PersistentNode> nodes = new ConcurrentHashMap<>();
     private final Map<String, PersistentTtlNode> ttls = new ConcurrentHashMap<>();
+    private final Map<String, GroupMember> groups = new ConcurrentHashMap<>();
 
     Nodes(Supplier<CuratorFramework> client, Consumer<String> emit, Consumer<String> event) {
         this.client = client;
@@ -189,6 +195,45 @@ final class Nodes {
                 n.close();
                 return true;
             }
+            case "group-start": {
+                need(w, 5, "group-start <name> <path> <id> <payload|->");
+                byte[] payload = w[4].equals("-") ? null : w[4].getBytes(StandardCharsets.UTF_8);
+                GroupMember g = payload == null ? new GroupMember(client.get(), w[2], w[3]) : new GroupMember(client.get(), w[2], w[3], payload);
+                g.start();
+                groups.put(w[1], g);
+                return true;
+            }
+            case "group-members": {
+                need(w, 2, "group-members <name>");
+                GroupMember g = groups.get(w[1]);
+                if (g == null) {
+                    throw new IllegalArgumentException("no group member " + w[1]);
+                }
+                ObjectNode out = JSON.createObjectNode();
+                for (Map.Entry<String, byte[]> e : g.getCurrentMembers().entrySet()) {
+                    out.put(e.getKey(), new String(e.getValue(), StandardCharsets.UTF_8));
+                }
+                emit.accept(JSON.writeValueAsString(out));
+                return true;
+            }
+            case "group-setpayload": {
+                need(w, 3, "group-setpayload <name> <payload>");
+                GroupMember g = groups.get(w[1]);
+                if (g == null) {
+                    throw new IllegalArgumentException("no group member " + w[1]);
+                }
+                g.setThisData(w[2].getBytes(StandardCharsets.UTF_8));
+                return true;
+            }
+            case "group-close": {
+                need(w, 2, "group-close <name>");
+                GroupMember g = groups.remove(w[1]);
+                if (g == null) {
+                    throw new IllegalArgumentException("no group member " + w[1]);
+                }
+                g.close();
+                return true;
+            }
             case "count-bench": {
                 need(w, 5, "count-bench <connectString> <path> <threads> <n>");
                 emit.accept(Long.toString(countBench(w[1], w[2], Integer.parseInt(w[3]), Integer.parseInt(w[4]))));
@@ -285,5 +330,9 @@ final class Nodes {
             CloseableUtils.closeQuietly(n);
         }
         ttls.clear();
+        for (GroupMember g : groups.values()) {
+            CloseableUtils.closeQuietly(g);
+        }
+        groups.clear();
     }
 }
