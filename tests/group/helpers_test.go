@@ -2,7 +2,6 @@ package group_test
 
 import (
 	"context"
-	"errors"
 	"strings"
 	"sync"
 	"testing"
@@ -58,37 +57,6 @@ func closeAtEnd(t testing.TB, c closer) {
 			t.Errorf("close: %v", err)
 		}
 	})
-}
-
-// awaitNode waits, by watch on the raw connection, until cond holds for the node at the
-// server path p (exists false and a nil stat when it is absent).
-func awaitNode(t testing.TB, conn *zk.Conn, p, what string, cond func(data []byte, st *zk.Stat, exists bool) bool) {
-	t.Helper()
-	deadline := time.NewTimer(patience)
-	defer deadline.Stop()
-	for {
-		data, st, ch, err := conn.GetW(p)
-		exists := err == nil
-		if errors.Is(err, zk.ErrNoNode) {
-			var ok bool
-			ok, _, ch, err = conn.ExistsW(p)
-			if err == nil && ok {
-				continue
-			}
-			st = nil
-		}
-		if err != nil {
-			t.Fatalf("%s: %v", what, err)
-		}
-		if cond(data, st, exists) {
-			return
-		}
-		select {
-		case <-ch:
-		case <-deadline.C:
-			t.Fatalf("%s: not true after %v (exists %v, data %x)", what, patience, exists, data)
-		}
-	}
 }
 
 // expireSession cuts c's connections (fd is its dialer) until the server has expired its
