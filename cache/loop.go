@@ -1,6 +1,7 @@
 package cache
 
 import (
+	"context"
 	"errors"
 	"math"
 	"slices"
@@ -56,6 +57,8 @@ type loop[T any] struct {
 	pending     int // reads of the current wave not done
 	initialized bool
 	resyncing   bool
+	waveStart   time.Time // when the initial load or the current resync began (for the hooks)
+	sizeTold    int       // the size last told the CacheSize hook (-1: none yet)
 	out         []item[T] // events of this batch
 	changed     bool      // the tree changed in this batch
 	retryTimer  *time.Timer
@@ -109,6 +112,7 @@ func (l *loop[T]) run() {
 		}
 	}()
 	l.wave = 1
+	l.waveStart, l.sizeTold = time.Now(), -1
 	if err := l.c.w.arm(l.c.ctx, l.rootPath); err != nil {
 		l.c.client.Logger().Warn("cache: arming the root's watch failed", "root", l.rootPath, "err", err)
 	}
@@ -226,10 +230,18 @@ func (l *loop[T]) flush() {
 				})
 			}
 			l.mark(Initialized)
+			l.hookResync("start")
 			defer close(l.c.ready) // after the events are queued
 		case l.resyncing:
 			l.resyncing = false
 			l.mark(Resynced)
+			l.hookResync("session")
+		}
+	}
+	if l.initialized && l.count != l.sizeTold {
+		l.sizeTold = l.count
+		if h := l.c.client.Hooks().CacheSize; h != nil {
+			h(context.Background(), zkrecipes.CacheSizeEvent{Path: l.rootPath, Kind: l.kind(), Size: l.count, Time: time.Now()})
 		}
 	}
 	if len(l.out) > 0 {
@@ -794,6 +806,7 @@ func (l *loop[T]) resync() {
 	l.pending = 0
 	if l.initialized {
 		l.resyncing = true
+		l.waveStart = time.Now()
 	}
 	w := l.wave
 	if err := l.c.w.arm(l.c.ctx, l.rootPath); err != nil {
@@ -831,5 +844,26 @@ func (l *loop[T]) resync() {
 	}
 	if l.wantsKids("") && root.bad != unreadable {
 		l.issue(op{kind: opKids, resync: true, path: root.path, gen: root.gen, wave: w}, false)
+	}
+}
+
+// kind names the cache for the hooks: "node", "children" or "tree".
+func (l *loop[T]) kind() string {
+	switch l.maxDepth {
+	case 0:
+		return "node"
+	case 1:
+		return "children"
+	}
+	return "tree"
+}
+
+// hookResync tells the Client's CacheResync hook that a full read (the initial load, or
+// the resync after a new session) is done; it runs on the loop's goroutine.
+func (l *loop[T]) hookResync(reason string) {
+	if h := l.c.client.Hooks().CacheResync; h != nil {
+		now := time.Now()
+		h(context.Background(), zkrecipes.CacheResyncEvent{Path: l.rootPath, Kind: l.kind(), Reason: reason,
+			Duration: now.Sub(l.waveStart), Size: l.count, Time: now})
 	}
 }
