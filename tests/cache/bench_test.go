@@ -22,7 +22,7 @@ import (
 )
 
 // The benchmarks measure the cache against the raw go-zk floor in the same run, on the
-// same server (go test -run '^$' -bench . ./cache/). They report, as metrics:
+// same server (cd tests && go test -run '^$' -bench . ./cache/). They report, as metrics:
 //
 //	BenchmarkChange            one setData to the event that reports it, per tree size,
 //	                           against setData -> watch notification -> getData on a raw
@@ -158,7 +158,7 @@ func BenchmarkChange(b *testing.B) {
 	names := []string{"raw", "cache1000", "cache10000"}
 	b.Run("latency", func(b *testing.B) {
 		i := 0
-		interleaved(b, names, func(name string) time.Duration {
+		interleaved(b, 0, names, func(name string) time.Duration {
 			i++
 			t0 := time.Now()
 			run[name](i)
@@ -251,13 +251,14 @@ func median(ds []time.Duration) time.Duration {
 	return s[len(s)/2]
 }
 
-// interleaved runs every variant once per iteration (in an order that rotates), so that a
-// busy machine slows all of them alike, and reports each one's median in ms, and the
-// ratio of the median of each variant named in ratios to the best median among base.
-func interleaved(b *testing.B, names []string, run func(name string) time.Duration, base []string, ratios ...string) map[string]time.Duration {
+// interleaved runs every variant once per iteration, at least rounds times, in an order
+// that rotates, so that a busy machine slows all of them alike; it reports each one's
+// median in ms, and the ratio of the median of each variant named in ratios to the best
+// median among base.
+func interleaved(b *testing.B, rounds int, names []string, run func(name string) time.Duration, base []string, ratios ...string) map[string]time.Duration {
 	b.Helper()
 	got := map[string][]time.Duration{}
-	for i := 0; i < b.N; i++ {
+	for i := 0; i < max(b.N, rounds); i++ {
 		for k := range names {
 			name := names[(i+k)%len(names)]
 			got[name] = append(got[name], run(name))
@@ -293,7 +294,7 @@ func BenchmarkStart(b *testing.B) {
 		b.Run(shape, func(b *testing.B) {
 			names := []string{"raw16", "raw128", "raw1024", "cache16", "cache128", "cache1024"}
 			pars := map[string]int{"raw16": 16, "raw128": 128, "raw1024": 1024, "cache16": 16, "cache128": 128, "cache1024": 1024}
-			interleaved(b, names, func(name string) time.Duration {
+			interleaved(b, 15, names, func(name string) time.Duration {
 				par := pars[name]
 				if strings.HasPrefix(name, "raw") {
 					conn, _ := zktest.Connect(b, e.srv.Servers(), 10*time.Second)

@@ -405,8 +405,7 @@ func TestStartCancelled(t *testing.T) {
 	fd.Heal()
 	// go-zk may have replaced the black-holed connection meanwhile: its new connection's
 	// loops are the Client's, not the cache's.
-	if err := goleak.Find(snapshot, goleak.IgnoreAnyFunction("github.com/go-zookeeper/zk.(*Conn).loop.func1"),
-		goleak.IgnoreAnyFunction("github.com/go-zookeeper/zk.(*Conn).loop.func2")); err != nil {
+	if err := goleak.Find(append([]goleak.Option{snapshot}, clientConnection...)...); err != nil {
 		t.Fatal(err)
 	}
 	if err := c.Start(testCtx(t)); !errors.Is(err, cache.ErrClosed) {
@@ -435,7 +434,7 @@ func TestClientClosed(t *testing.T) {
 		t.Fatal(err)
 	}
 	rec.waitFor(t, 0, "CLOSED", isState[string](zkrecipes.StateClosed))
-	if err := goleak.Find(snapshot); err != nil {
+	if err := goleak.Find(append([]goleak.Option{snapshot}, clientConnection...)...); err != nil {
 		t.Fatal(err)
 	}
 	if evs := rec.all(); evs[len(evs)-1].Type != cache.ConnectionStateChanged {
