@@ -236,6 +236,12 @@ func TestPersistentNodeAfterSessionExpiry(t *testing.T) {
 			t.Errorf("%s still belongs to the expired session %x", k, old)
 		}
 	}
+	// The node's goroutine records the path once the create's reply is back, which may come
+	// after the raw connection saw the node: a SetData is handled by that goroutine after
+	// the create it has in flight, so once it returns the path is known.
+	if err := n.SetData(testCtx(t), []byte("d")); err != nil {
+		t.Fatal(err)
+	}
 	if n.ActualPath() != p {
 		t.Errorf("ActualPath %q after expiry, want the same name %q", n.ActualPath(), p)
 	}
