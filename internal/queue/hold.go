@@ -129,7 +129,13 @@ func (h *Hold) run() {
 			return
 		}
 		if h.opts.Suspend && !c.State().IsConnected() {
-			h.end(Suspended, nil)
+			// LOST and CLOSED end the session before they are the state: a session that is
+			// still live here means the connection is merely SUSPENDED.
+			if err := m.Session.Err(); err != nil {
+				h.end(SessionEnded, err)
+			} else {
+				h.end(Suspended, nil)
+			}
 			return
 		}
 		if m.own == nil {
