@@ -119,11 +119,24 @@ func (l *loop[T]) run() {
 	l.loadNode(l.tr.root, "", l.wave)
 	l.flush()
 	var buf []input[T]
+	gather := time.NewTimer(time.Hour)
+	gather.Stop()
+	defer gather.Stop()
 	for !l.stop {
 		select {
 		case <-l.c.ctx.Done():
 			return
 		case <-l.c.mbox.signal:
+		}
+		if len(l.flights) >= gatherAt {
+			// A load or resync: results arrive one by one from many workers, and waking
+			// for each costs more than applying it. Let some gather first.
+			gather.Reset(gatherFor)
+			select {
+			case <-l.c.ctx.Done():
+				return
+			case <-gather.C:
+			}
 		}
 		in := l.c.mbox.take(buf)
 		for i := range in {
@@ -145,6 +158,13 @@ func (l *loop[T]) run() {
 		}
 	}
 }
+
+// While at least gatherAt reads are outstanding, the loop waits gatherFor after a wake-up
+// before it takes what was posted.
+const (
+	gatherAt  = 32
+	gatherFor = time.Millisecond
+)
 
 func (l *loop[T]) handle(in *input[T]) {
 	switch in.kind {

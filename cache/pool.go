@@ -13,8 +13,7 @@ import (
 type opKind uint8
 
 const (
-	opArm   opKind = iota // exists: (re)arm the data watch of an unreadable znode, keep its stat
-	opCheck               // exists: re-arm the data watch; read the data only if the stat moved
+	opCheck opKind = iota // exists: re-arm the data watch; read the data only if the stat moved
 	opRoot                // exists on the missing root: watch for its creation
 	opData                // get the data (and arm the data watch)
 	opKids                // list the children (and arm the child watch)
