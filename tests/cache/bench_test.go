@@ -29,7 +29,8 @@ import (
 //	                           *zk.Conn; CPU time and allocations per change (this process:
 //	                           the writer, go-zk and the cache)
 //	BenchmarkStart             a primed Start over 1,000 znodes against listing them and
-//	                           reading them with 16, 128 and 1,024 GetW in flight
+//	                           reading them with 16, 128 and 1,024 GetW in flight, on a raw
+//	                           *zk.Conn and on a Client's go-zk connection
 //	BenchmarkFootprint         goroutines per cache, heap bytes per cached znode at 10,000
 //	                           beyond the data (the cache's own, and go-zk's per watch)
 //	BenchmarkResync            a 10,000-znode tree cache converging after a new session,
@@ -298,10 +299,22 @@ func BenchmarkStart(b *testing.B) {
 			shape, depth = "tree", cache.Unlimited
 		}
 		b.Run(shape, func(b *testing.B) {
-			names := []string{"raw16", "raw128", "raw1024", "cache16", "cache128", "cache1024"}
-			pars := map[string]int{"raw16": 16, "raw128": 128, "raw1024": 1024, "cache16": 16, "cache128": 128, "cache1024": 1024}
+			names := []string{"raw16", "raw128", "raw1024", "clientconn128", "clientconn1024", "cache16", "cache128", "cache1024"}
+			pars := map[string]int{"raw16": 16, "raw128": 128, "raw1024": 1024, "clientconn128": 128, "clientconn1024": 1024,
+				"cache16": 16, "cache128": 128, "cache1024": 1024}
 			interleaved(b, 15, names, func(name string) time.Duration {
 				par := pars[name]
+				if strings.HasPrefix(name, "clientconn") {
+					// The same raw load on a Client's go-zk connection (its dialer wraps the
+					// TCP connection): what the Client costs under the cache.
+					cl := connect(b, e.srv, e.ns, zkrecipes.WithSessionTimeout(10*time.Second))
+					defer cl.Close(context.Background())
+					t0 := time.Now()
+					if n := rawLoad(b, cl.Conn(), e.full(root), par, kids); n != 1000 {
+						b.Fatalf("read %d", n)
+					}
+					return time.Since(t0)
+				}
 				if strings.HasPrefix(name, "raw") {
 					conn, _ := zktest.Connect(b, e.srv.Servers(), 10*time.Second)
 					defer conn.Close()
@@ -332,7 +345,7 @@ func BenchmarkStart(b *testing.B) {
 					b.Fatalf("cached %d", c.Len())
 				}
 				return d
-			}, []string{"raw16", "raw128", "raw1024"}, "cache16", "cache128", "cache1024")
+			}, []string{"raw16", "raw128", "raw1024"}, "clientconn128", "clientconn1024", "cache16", "cache128", "cache1024")
 		})
 	}
 }
