@@ -97,8 +97,13 @@ type router struct {
 	transport http.RoundTripper
 	log       *slog.Logger
 	attempts  int // most instances one read may try
-	writes    writePolicy
-	track     *tracker
+	// writeTransport sends writes, each on a connection of its own: a pooled connection to
+	// a leader that has just crashed fails only once the request is written (the outcome is
+	// then unknown), while a new one is refused before anything is sent, so the write can
+	// wait for the next leader instead.
+	writeTransport http.RoundTripper
+	writes         writePolicy
+	track          *tracker
 }
 
 func (rt *router) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -234,7 +239,7 @@ func (rt *router) write(req *http.Request) (*http.Response, error) {
 			WroteHeaderField: func(string, []string) { sent.Store(true) },
 			WroteHeaders:     func() { sent.Store(true) },
 		}))
-		resp, err := rt.transport.RoundTrip(out)
+		resp, err := rt.writeTransport.RoundTrip(out)
 		if err == nil {
 			rt.track.count(b.ID, false, true)
 			resp.Header.Set("X-Gateway-Backend", b.ID)
@@ -336,7 +341,9 @@ func newProxy(pool Pool, log *slog.Logger, cfg proxyConfig) *gatewayHandler {
 		// the way out.
 		DisableCompression: true,
 	}
-	rt := &router{pool: pool, transport: transport, log: log, attempts: max(1, cfg.readAttempts),
+	writeTransport := transport.Clone()
+	writeTransport.DisableKeepAlives = true
+	rt := &router{pool: pool, transport: transport, writeTransport: writeTransport, log: log, attempts: max(1, cfg.readAttempts),
 		writes: writePolicy{wait: cfg.writeWait, slots: make(chan struct{}, max(1, cfg.writeQueue)), retryPause: 250 * time.Millisecond, onWait: cfg.onWriteWait}}
 	rt.track = newTracker(pool, func() int { return len(rt.writes.slots) })
 	proxy := &httputil.ReverseProxy{
