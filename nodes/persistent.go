@@ -207,20 +207,7 @@ func (n *PersistentNode) SetData(ctx context.Context, data []byte) error {
 	if !started {
 		return nil
 	}
-	reply := make(chan error, 1)
-	select {
-	case n.writes <- reply:
-	case <-n.done:
-		return ErrClosed
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-	select {
-	case err := <-reply:
-		return err
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return ask(ctx, n.writes, n.done)
 }
 
 // Close stops keeping the node and deletes it, if it is this PersistentNode's, with a
@@ -588,4 +575,23 @@ func nonSequential(m zkrecipes.CreateMode) zkrecipes.CreateMode {
 		return zkrecipes.ModeEphemeral
 	}
 	return m
+}
+
+// ask hands the node's goroutine a request (on writes) and waits for its answer: ErrClosed
+// when the goroutine has ended (done) before taking it, ctx.Err() when ctx ends first.
+func ask(ctx context.Context, writes chan<- chan error, done <-chan struct{}) error {
+	reply := make(chan error, 1)
+	select {
+	case writes <- reply:
+	case <-done:
+		return ErrClosed
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case err := <-reply:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }

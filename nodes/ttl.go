@@ -182,20 +182,7 @@ func (n *TTLNode) SetData(ctx context.Context, data []byte) error {
 	if !started {
 		return nil
 	}
-	reply := make(chan error, 1)
-	select {
-	case n.writes <- reply:
-	case <-n.done:
-		return ErrClosed
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-	select {
-	case err := <-reply:
-		return err
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return ask(ctx, n.writes, n.done)
 }
 
 // Close stops touching the node and waits for the goroutine to return (or ctx to end:
