@@ -258,7 +258,7 @@ func (l *loop[T]) flush() {
 			l.hookResync("session")
 		}
 	}
-	if l.initialized && l.count != l.sizeTold {
+	if l.initialized && l.count != l.sizeTold && !l.c.opts.noSizeHook {
 		l.sizeTold = l.count
 		if h := l.c.client.Hooks().CacheSize; h != nil {
 			h(context.Background(), zkrecipes.CacheSizeEvent{Path: l.rootPath, Kind: l.kind(), Size: l.count, Time: time.Now()})

@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/zkrecipes/zkrecipes"
+	"github.com/zkrecipes/zkrecipes/internal/cacheopt"
 )
 
 // Unlimited is the depth of a cache of the whole subtree (Curator's TreeCache and
@@ -17,9 +18,14 @@ const DefaultParallelism = 128
 type Option func(*options)
 
 type options struct {
-	depth    int
-	parallel int
-	errs     []error
+	depth      int
+	parallel   int
+	noSizeHook bool // see internal/cacheopt
+	errs       []error
+}
+
+func init() {
+	cacheopt.NoSizeHook = func() any { return Option(func(o *options) { o.noSizeHook = true }) }
 }
 
 func defaultOptions() options { return options{depth: Unlimited, parallel: DefaultParallelism} }

@@ -8,27 +8,43 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/go-zookeeper/zk"
+
 	"github.com/zkrecipes/zkrecipes"
-	"github.com/zkrecipes/zkrecipes/internal/watchcache"
+	"github.com/zkrecipes/zkrecipes/cache"
+	"github.com/zkrecipes/zkrecipes/internal/cacheopt"
 )
 
 // Cache keeps the instances of one service in memory, like Curator's ServiceCache, and
 // tells listeners what changed.
 //
-// It uses ZooKeeper's one-shot watches: a change of one instance costs a read of that
-// instance only (plus the re-listing of the service that re-arms the children watch when
-// instances come or go), whatever the number of instances. A znode whose data is not a
-// valid instance, or that the Client may not read (its ACL denies READ: a *NodeError
-// wrapping zk.ErrNoAuth), is left out and reported, never fatal. The cache is not cleared when the
-// connection is SUSPENDED or LOST: it serves the last known instances until it can check.
-// After a reconnect it re-lists the service in case a change was missed; after a new
-// session (all watches lost) it reads everything again.
+// It is a cache.Cache of depth 1 on the service's znode (see package cache): one data
+// watch per instance znode and one child watch on the service, dispatched by path with no
+// goroutine per watch, so a change of one instance costs one read of that instance and the
+// same CPU with 10 or 10,000 instances. A znode whose data is not a valid instance, or
+// that the Client may not read (its ACL denies READ: a *NodeError wrapping zk.ErrNoAuth),
+// is left out and reported, never fatal; it comes back with its next version that is
+// valid. The cache is not cleared when the connection is SUSPENDED or LOST: it serves the
+// last known instances until it can check. After a reconnect that kept the session the
+// server reports what changed meanwhile; after a new session (all watches lost) the cache
+// lists the service again and re-reads only the instances whose version moved, and
+// reports the differences it found as one CacheChanged event.
+//
+// A started Cache runs four goroutines whatever the number of instances (the three of its
+// cache.Cache and one that calls the listeners), plus transient read workers during the
+// initial load and a resync.
 type Cache[T any] struct {
 	name string
+	path string // the service's znode, relative to the namespace
 	d    *Discovery[T]
 	opts options
-	wc   *watchcache.Cache[Instance[T]]
-	snap atomic.Pointer[[]Instance[T]]
+	cc   *cache.Cache[Instance[T]]
+	memo atomic.Pointer[instancesMemo[T]]
+
+	decodes atomic.Int64      // instance znodes read (decoded), for the tests' probe
+	count   int               // instances held, as told the CacheSize hook; owned by onEvent
+	initial bool              // the initial load is done; owned by onEvent
+	held    *pendingChange[T] // the changes a resync found so far, queued at Resynced; owned by onEvent
 
 	mu        sync.Mutex
 	listeners []*cacheListener[T]
@@ -36,11 +52,19 @@ type Cache[T any] struct {
 	highWater int         // the most entries queue has held
 	signal    chan struct{}
 	done      chan struct{}
+	loaded    chan struct{} // closed once Start has loaded the service
+	heard     chan struct{} // closed by onEvent at Initialized: the load's errors are reported
 	wg        sync.WaitGroup
 	startOnce sync.Once
 	closeOnce sync.Once
 	started   atomic.Bool
-	size      int // instances held, as last told the CacheSize hook (-1 before); owned by the watch cache's goroutine
+}
+
+// instancesMemo is the instance list built from one snapshot of the cache, shared by every
+// Instances call and event until the next change.
+type instancesMemo[T any] struct {
+	snap  cache.Snapshot[Instance[T]]
+	insts []Instance[T]
 }
 
 // CacheEventKind tells what a CacheEvent reports.
@@ -60,7 +84,9 @@ type CacheEvent[T any] struct {
 	// Added, Updated and Removed are set for CacheChanged. Removed holds the last known
 	// copy of each instance. An instance whose data became unreadable counts as removed.
 	Added, Updated, Removed []Instance[T]
-	// Instances is the cache's content after the change (for every kind).
+	// Instances is the cache's content when the event is delivered (for every kind): it
+	// includes the change, and may include later ones whose events are still to come. It
+	// is the slice Cache.Instances returns: do not modify it.
 	Instances []Instance[T]
 	// State is set for ConnectionStateChanged.
 	State zkrecipes.StateChange
@@ -89,34 +115,31 @@ func (d *Discovery[T]) Cache(name string, opts ...Option) (*Cache[T], error) {
 	if len(o.errs) > 0 {
 		return nil, errors.Join(o.errs...)
 	}
-	c := &Cache[T]{name: name, d: d, opts: o, signal: make(chan struct{}, 1), done: make(chan struct{}), size: -1}
-	path := d.servicePath(name)
-	c.wc = watchcache.New(d.client, watchcache.Config[Instance[T]]{
-		Path: path,
-		Decode: func(child string, data []byte) (Instance[T], error) {
-			inst, err := d.ser.Deserialize(data)
-			if err != nil {
-				return inst, &NodeError{Path: path + "/" + child, Err: err}
-			}
-			return inst, nil
-		},
-		OnChange: c.onChange,
-		OnState:  c.onState,
-		OnError: func(err error) {
-			var ne *NodeError
-			var ce *watchcache.ChildError
-			if errors.As(err, &ce) {
-				c.opts.report("cache "+name+": skipping a znode this client may not read", &NodeError{Path: ce.Path, Err: ce.Err})
-			} else if errors.As(err, &ne) {
-				c.opts.report("cache "+name+": skipping a znode that is not a valid instance", err)
-			} else {
-				c.opts.report("cache "+name+": read failed; will reload", err)
-			}
-		},
-	})
-	empty := []Instance[T]{}
-	c.snap.Store(&empty)
+	c := &Cache[T]{
+		name: name, path: d.servicePath(name), d: d, opts: o,
+		signal: make(chan struct{}, 1), done: make(chan struct{}), loaded: make(chan struct{}), heard: make(chan struct{}),
+	}
+	cc, err := cache.New(d.client, c.path, c.decode, cache.WithDepth(1), cacheopt.NoSizeHook().(cache.Option))
+	if err != nil {
+		return nil, fmt.Errorf("discovery: cache %s: %w", name, err)
+	}
+	c.cc = cc
+	cc.Listen(c.onEvent)
 	return c, nil
+}
+
+// decode turns an instance znode's data into an instance; it runs on the cache's read
+// workers, concurrently. The service's own znode holds no instance.
+func (c *Cache[T]) decode(path string, data []byte) (Instance[T], error) {
+	if path == c.path {
+		return Instance[T]{}, nil
+	}
+	c.decodes.Add(1)
+	inst, err := c.d.ser.Deserialize(data)
+	if err != nil {
+		return inst, &NodeError{Path: path, Err: err}
+	}
+	return inst, nil
 }
 
 // Name returns the service name.
@@ -125,7 +148,8 @@ func (c *Cache[T]) Name() string { return c.name }
 // Start loads the service's instances and returns once they are in the cache (an absent
 // service is simply empty), then keeps the cache current until Close. When ctx ends
 // first, the cache is closed and the error says why. It fails with ErrClosed after Close
-// and with an error when called twice.
+// (and, also matching zkrecipes.ErrClosed, when the Client closes first) and with an error
+// when called twice.
 func (c *Cache[T]) Start(ctx context.Context) error {
 	select {
 	case <-c.done:
@@ -142,24 +166,60 @@ func (c *Cache[T]) Start(ctx context.Context) error {
 	if !started {
 		return fmt.Errorf("discovery: cache %s: Start called twice", c.name)
 	}
-	if err := c.wc.Start(ctx); err != nil {
+	if err := c.cc.Start(ctx); err != nil {
 		c.Close(context.Background())
+		if errors.Is(err, cache.ErrClosed) {
+			return fmt.Errorf("discovery: cache %s: %w: %w", c.name, ErrClosed, err)
+		}
 		return fmt.Errorf("discovery: cache %s: %w", c.name, err)
 	}
+	// The znodes the load left out are reported (to the error handler) before Start
+	// returns: their Error events come before Initialized.
+	select {
+	case <-c.heard:
+	case <-c.done:
+		return fmt.Errorf("discovery: cache %s: start: %w", c.name, ErrClosed)
+	case <-ctx.Done():
+		c.Close(context.Background())
+		return fmt.Errorf("discovery: cache %s: initial load: %w", c.name, ctx.Err())
+	}
+	close(c.loaded)
 	return nil
 }
 
 // Instances returns the cached instances, sorted by znode name. The slice is shared by
-// every caller until the next change: do not modify it. It is empty before Start.
-func (c *Cache[T]) Instances() []Instance[T] { return *c.snap.Load() }
+// every caller until the next change: do not modify it. It is empty before Start. Its
+// cost is one pointer load while nothing changed; the first call after a change builds
+// the list, O(instances).
+func (c *Cache[T]) Instances() []Instance[T] {
+	snap := c.cc.Snapshot()
+	if m := c.memo.Load(); m != nil && m.snap == snap {
+		return m.insts
+	}
+	// Depth 1: the service's znode (when it exists) and its children, in name order.
+	n := snap.Len()
+	if _, ok := snap.Get(c.path); ok {
+		n--
+	}
+	insts := make([]Instance[T], 0, n)
+	for node := range snap.All() {
+		if node.Path != c.path {
+			insts = append(insts, node.Value)
+		}
+	}
+	c.memo.Store(&instancesMemo[T]{snap: snap, insts: insts})
+	return insts
+}
 
 // Listen registers fn for every change after the initial load and every connection state
 // change. Calls come from one goroutine per Cache, in order; a slow fn delays the other
 // listeners of this Cache, never the cache itself. Changes that happen while the
 // listeners are busy are folded into one event (each instance appears once, as Added,
 // Updated or Removed relative to the last event delivered, with its latest copy), so
-// memory stays bounded however slow fn is; connection state events are never folded and
-// keep their order relative to the changes. stop unregisters fn; it may be called from fn.
+// memory stays bounded however slow fn is; connection state events are not folded and
+// keep their order relative to the changes (only a burst of them that arrives faster than
+// the Cache can take them in is cut to its first and last, as package cache does). stop
+// unregisters fn; it may be called from fn.
 func (c *Cache[T]) Listen(fn func(CacheEvent[T])) (stop func()) {
 	l := &cacheListener[T]{fn: fn}
 	c.mu.Lock()
@@ -178,11 +238,13 @@ func (c *Cache[T]) Listen(fn func(CacheEvent[T])) (stop func()) {
 }
 
 // Close stops the cache and its listener calls (events not yet delivered are dropped)
-// and waits for its goroutines, or until ctx ends. It is idempotent.
+// and waits for its goroutines (after a listener call in progress, and for a read in
+// flight until go-zk answers or fails it), or until ctx ends. It is idempotent.
 func (c *Cache[T]) Close(ctx context.Context) error {
+	var err error
 	c.closeOnce.Do(func() {
-		c.wc.Close()
 		close(c.done)
+		err = c.cc.Close(ctx)
 	})
 	done := make(chan struct{})
 	go func() {
@@ -191,16 +253,19 @@ func (c *Cache[T]) Close(ctx context.Context) error {
 	}()
 	select {
 	case <-done:
-		return nil
 	case <-ctx.Done():
 		return fmt.Errorf("discovery: cache %s: close: %w", c.name, ctx.Err())
 	}
+	if err != nil {
+		return fmt.Errorf("discovery: cache %s: close: %w", c.name, err)
+	}
+	return nil
 }
 
 // ready waits for the initial load; it fails at once for a cache never started.
 func (c *Cache[T]) ready(ctx context.Context) error {
 	select {
-	case <-c.wc.Ready():
+	case <-c.loaded:
 		return nil
 	default:
 	}
@@ -213,7 +278,7 @@ func (c *Cache[T]) ready(ctx context.Context) error {
 		}
 	}
 	select {
-	case <-c.wc.Ready():
+	case <-c.loaded:
 		return nil
 	case <-c.done:
 		return ErrClosed
@@ -222,34 +287,60 @@ func (c *Cache[T]) ready(ctx context.Context) error {
 	}
 }
 
-// watches is the number of watch forwarders the cache runs (one per watch it set that
-// has not fired).
-func (c *Cache[T]) watches() int { return c.wc.Watches() }
+// watches is the number of goroutines the cache runs per watch: none (watch events are
+// dispatched by path).
+func (c *Cache[T]) watches() int { return 0 }
 
-// reads is the number of ZooKeeper reads the cache has issued.
-func (c *Cache[T]) reads() int64 { return c.wc.Reads() }
+// reads is the number of instance znodes the cache has read.
+func (c *Cache[T]) reads() int64 { return c.decodes.Load() }
 
-func values[T any](items []watchcache.Item[Instance[T]]) []Instance[T] {
-	out := make([]Instance[T], len(items))
-	for i, it := range items {
-		out[i] = it.Value
-	}
-	return out
-}
-
-// onChange runs on the watch cache's goroutine. It tells the Client's CacheSize hook,
-// with kind "discovery", whenever the number of instances changes (first with the
-// initial load).
-func (c *Cache[T]) onChange(ch watchcache.Change[Instance[T]]) {
-	all := values(ch.All)
-	c.snap.Store(&all)
-	if len(all) != c.size {
-		c.size = len(all)
-		if h := c.d.client.Hooks().CacheSize; h != nil {
-			h(context.Background(), zkrecipes.CacheSizeEvent{Path: c.d.servicePath(c.name), Kind: "discovery", Size: c.size, Time: time.Now()})
+// onEvent runs on the cache.Cache's delivery goroutine, one event at a time: it folds the
+// event into the queue of this Cache's listeners and returns at once. It tells the
+// Client's CacheSize hook, with kind "discovery", whenever the number of instances
+// changes (first with the initial load).
+func (c *Cache[T]) onEvent(ev cache.Event[Instance[T]]) {
+	switch ev.Type {
+	case cache.Initialized:
+		c.initial = true
+		c.tellSize()
+		close(c.heard)
+		return
+	case cache.Resynced:
+		c.release()
+		return
+	case cache.ConnectionStateChanged:
+		c.release()
+		c.onState(ev.State)
+		if ev.State.State == zkrecipes.StateReconnected && ev.State.NewSession && c.initial {
+			// The differences the resync finds go out as one event, at Resynced.
+			c.held = &pendingChange[T]{byName: map[string]*pendingInstance[T]{}}
 		}
+		return
+	case cache.Error:
+		c.reportError(ev.Err)
+		return
+	case cache.NodeCreated, cache.NodeChanged, cache.NodeDeleted:
+		if ev.Path == c.path {
+			return // the service's own znode
+		}
+	default:
+		return
 	}
-	if ch.Initial {
+	name := ev.New.Name()
+	switch ev.Type {
+	case cache.NodeCreated:
+		c.count++
+		c.tellSize()
+	case cache.NodeDeleted:
+		c.count--
+		c.tellSize()
+		name = ev.Old.Name()
+	}
+	if !c.initial {
+		return // the initial load, which Start reports
+	}
+	if c.held != nil {
+		c.held.fold(ev, name)
 		return
 	}
 	c.mu.Lock()
@@ -261,23 +352,54 @@ func (c *Cache[T]) onChange(ch watchcache.Change[Instance[T]]) {
 		c.queue = append(c.queue, queued[T]{change: p})
 		c.highWater = max(c.highWater, len(c.queue))
 	}
-	for _, it := range ch.Added {
-		p.note(it, false, true)
-	}
-	for _, it := range ch.Updated {
-		p.note(it, true, true)
-	}
-	for _, it := range ch.Removed {
-		p.note(it, true, false)
-	}
-	p.all = all
+	p.fold(ev, name)
 	c.mu.Unlock()
 	c.wake()
 }
 
+// release queues the changes held during a resync, if any.
+func (c *Cache[T]) release() {
+	p := c.held
+	if p == nil {
+		return
+	}
+	c.held = nil
+	if len(p.names) == 0 {
+		return
+	}
+	c.mu.Lock()
+	c.queue = append(c.queue, queued[T]{change: p})
+	c.highWater = max(c.highWater, len(c.queue))
+	c.mu.Unlock()
+	c.wake()
+}
+
+func (c *Cache[T]) tellSize() {
+	if !c.initial {
+		return
+	}
+	if h := c.d.client.Hooks().CacheSize; h != nil {
+		h(context.Background(), zkrecipes.CacheSizeEvent{Path: c.path, Kind: "discovery", Size: c.count, Time: time.Now()})
+	}
+}
+
+// reportError hands the error handler a znode the cache leaves out, or a failed read.
+func (c *Cache[T]) reportError(err error) {
+	var ce *cache.NodeError
+	var ne *NodeError
+	switch {
+	case errors.As(err, &ne):
+		c.opts.report("cache "+c.name+": skipping a znode that is not a valid instance", ne)
+	case errors.As(err, &ce) && errors.Is(err, zk.ErrNoAuth):
+		c.opts.report("cache "+c.name+": skipping a znode this client may not read", &NodeError{Path: ce.Path, Err: zk.ErrNoAuth})
+	default:
+		c.opts.report("cache "+c.name+": read failed; will retry", err)
+	}
+}
+
 func (c *Cache[T]) onState(sc zkrecipes.StateChange) {
 	c.mu.Lock()
-	c.queue = append(c.queue, queued[T]{state: &CacheEvent[T]{Kind: ConnectionStateChanged, State: sc, Instances: c.Instances()}})
+	c.queue = append(c.queue, queued[T]{state: &CacheEvent[T]{Kind: ConnectionStateChanged, State: sc}})
 	c.highWater = max(c.highWater, len(c.queue))
 	c.mu.Unlock()
 	c.wake()
@@ -295,7 +417,6 @@ type queued[T any] struct {
 type pendingChange[T any] struct {
 	names  []string // first-seen order
 	byName map[string]*pendingInstance[T]
-	all    []Instance[T]
 }
 
 type pendingInstance[T any] struct {
@@ -305,19 +426,31 @@ type pendingInstance[T any] struct {
 
 // note folds one change of a znode in: before tells whether it was present just before
 // this change, after whether it is now.
-func (p *pendingChange[T]) note(it watchcache.Item[Instance[T]], before, after bool) {
-	pi := p.byName[it.Name]
+func (p *pendingChange[T]) note(name string, inst Instance[T], before, after bool) {
+	pi := p.byName[name]
 	if pi == nil {
 		pi = &pendingInstance[T]{before: before}
-		p.byName[it.Name] = pi
-		p.names = append(p.names, it.Name)
+		p.byName[name] = pi
+		p.names = append(p.names, name)
 	}
-	pi.now, pi.last = after, it.Value
+	pi.now, pi.last = after, inst
+}
+
+// fold folds one node event of the instance znode name in.
+func (p *pendingChange[T]) fold(ev cache.Event[Instance[T]], name string) {
+	switch ev.Type {
+	case cache.NodeCreated:
+		p.note(name, ev.New.Value, false, true)
+	case cache.NodeChanged:
+		p.note(name, ev.New.Value, true, true)
+	case cache.NodeDeleted:
+		p.note(name, ev.Old.Value, true, false)
+	}
 }
 
 // event is the CacheEvent for the folded changes; ok is false when they cancel out.
 func (p *pendingChange[T]) event() (ev CacheEvent[T], ok bool) {
-	ev = CacheEvent[T]{Kind: CacheChanged, Instances: p.all}
+	ev = CacheEvent[T]{Kind: CacheChanged}
 	for _, name := range p.names {
 		pi := p.byName[name]
 		switch {
@@ -369,6 +502,7 @@ func (c *Cache[T]) deliver() {
 			} else {
 				continue
 			}
+			ev.Instances = c.Instances()
 			for _, l := range ls {
 				select {
 				case <-c.done:

@@ -12,6 +12,7 @@ import (
 	"github.com/go-zookeeper/zk"
 	"github.com/zkrecipes/zkrecipes"
 	"github.com/zkrecipes/zkrecipes/internal/broadcast"
+	"github.com/zkrecipes/zkrecipes/internal/watchhub"
 )
 
 // Discovery registers instances of services under a base path and queries them, in the
@@ -22,7 +23,9 @@ import (
 // (the old one expired, so its ephemeral znodes are gone), every instance registered
 // through this Discovery is written again from its latest local copy; a reconnect on the
 // same session changes nothing. An instance znode deleted by someone else while the
-// session lives is restored. Close unregisters everything.
+// session lives is restored (each instance znode has one exists watch, dispatched by
+// path: a Discovery runs two goroutines, a keeper and a background rewriter, whatever the
+// number of instances). Close unregisters everything.
 //
 // A Discovery is safe for concurrent use.
 type Discovery[T any] struct {
@@ -42,6 +45,7 @@ type Discovery[T any] struct {
 	stopListen func()
 	dirty      chan struct{}     // a write failed: wakes the background rewriter (buffered, 1)
 	reconnects *broadcast.Signal // fires after the rewrite at every RECONNECTED, and after background rewrites
+	keeper     keeper[T]
 }
 
 // New returns a Discovery rooted at basePath (e.g. "/services"), relative to the Client's
@@ -78,10 +82,20 @@ func New[T any](client *zkrecipes.Client, basePath string, opts ...Option) (*Dis
 		regs: map[string]*registration[T]{}, cleanups: map[string]chan struct{}{}, reconnects: broadcast.New(),
 		dirty: make(chan struct{}, 1),
 	}
+	hub := watchhub.Of(client)
+	if hub == nil {
+		return nil, fmt.Errorf("%w: discovery: the Client has no watch hub", ErrInvalidOption)
+	}
+	d.keeper = keeper[T]{
+		pending: map[*registration[T]]struct{}{}, armed: map[string]*registration[T]{},
+		signal: make(chan struct{}, 1), idle: broadcast.New(),
+	}
 	d.ctx, d.cancel = context.WithCancel(context.Background())
+	d.keeper.unsub = hub.Subscribe(d.serverPath(basePath), d.onWatch)
 	d.stopListen = client.Listen(d.onState)
-	d.wg.Add(1)
+	d.wg.Add(2)
 	go d.rewriteDirty()
+	go d.keepAlive()
 	return d, nil
 }
 
@@ -121,6 +135,7 @@ func (d *Discovery[T]) Close(ctx context.Context) error {
 			}
 		}
 		d.stopListen()
+		d.keeper.unsub()
 		if err := d.awaitCleanups(ctx); err != nil {
 			errs = append(errs, err)
 		}
@@ -177,8 +192,14 @@ func (d *Discovery[T]) onState(sc zkrecipes.StateChange) {
 	}
 	d.mu.Unlock()
 	defer d.wg.Done()
+	if sc.NewSession {
+		d.keeper.mu.Lock()
+		clear(d.keeper.armed) // every watch went with the old session
+		d.keeper.mu.Unlock()
+	}
 	// Same session: the znodes are still ours; only writes that failed are redone.
 	d.rewrite(regs, sc.NewSession)
+	d.keep(regs...) // watches that failed to be set, or went with the old session
 	d.reconnects.Fire()
 }
 
@@ -253,7 +274,8 @@ func (d *Discovery[T]) rewriteDirty() {
 			}
 			d.mu.Unlock()
 			ok := d.rewrite(regs, false)
-			d.reconnects.Fire() // watches waiting for a written znode look again
+			d.keep(regs...) // a znode written again gets its watch
+			d.reconnects.Fire()
 			if ok {
 				break
 			}

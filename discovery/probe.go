@@ -1,6 +1,7 @@
 package discovery
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/zkrecipes/zkrecipes/internal/probe"
@@ -19,6 +20,7 @@ type (
 		probePass() <-chan struct{}
 		probeDirty(name, id string) bool
 		probeDropNode(name, id string, del func(path string) error) error
+		probeKeeperIdle(ctx context.Context) (int, error)
 	}
 )
 
@@ -33,6 +35,30 @@ func init() {
 		return x.(discoveryProbe).probeDropNode(name, id, del)
 	}
 	probe.IsSequentialOf = isSequentialOf
+	probe.DiscoveryKeeperIdle = func(x any, ctx context.Context) (int, error) {
+		return x.(discoveryProbe).probeKeeperIdle(ctx)
+	}
+}
+
+// probeKeeperIdle waits until the keeper has nothing to do and returns the number of
+// registrations whose watch is set.
+func (d *Discovery[T]) probeKeeperIdle(ctx context.Context) (int, error) {
+	k := &d.keeper
+	for {
+		ch := k.idle.C()
+		k.mu.Lock()
+		if !k.busy && len(k.pending) == 0 {
+			n := len(k.armed)
+			k.mu.Unlock()
+			return n, nil
+		}
+		k.mu.Unlock()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		}
+	}
 }
 
 func (d *Discovery[T]) probePass() <-chan struct{} { return d.reconnects.C() }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/go-zookeeper/zk"
 	"github.com/zkrecipes/zkrecipes"
+	"github.com/zkrecipes/zkrecipes/internal/broadcast"
 	"github.com/zkrecipes/zkrecipes/retry"
 )
 
@@ -28,8 +29,6 @@ type registration[T any] struct {
 	// so that an abandoned create cannot land after the rewrite looked for strays.
 	unsettled []<-chan struct{}
 	strays    bool // DynamicSequential: znodes of this session other than path may exist
-	stop      chan struct{}
-	watched   bool // a goroutine watches the znode
 }
 
 func key(name, id string) string { return name + "/" + id }
@@ -109,7 +108,7 @@ func (d *Discovery[T]) register(ctx context.Context, inst Instance[T], data []by
 				return path, fmt.Errorf("discovery: register %s: waiting for the cleanup of a failed register: %w", path, ctx.Err())
 			}
 		}
-		r = &registration[T]{stop: make(chan struct{})}
+		r = &registration[T]{}
 		fresh = true
 		d.regs[k] = r
 		d.mu.Unlock()
@@ -133,7 +132,6 @@ func (d *Discovery[T]) register(ctx context.Context, inst Instance[T], data []by
 			return path, err
 		}
 		r.removed = true
-		close(r.stop)
 		d.mu.Lock()
 		if d.regs[k] == r {
 			delete(d.regs, k)
@@ -142,11 +140,7 @@ func (d *Discovery[T]) register(ctx context.Context, inst Instance[T], data []by
 		d.mu.Unlock()
 		return path, err
 	}
-	if !r.watched {
-		r.watched = true
-		d.wg.Add(1)
-		go d.watch(r)
-	}
+	d.keep(r)
 	return path, nil
 }
 
@@ -285,7 +279,6 @@ func (d *Discovery[T]) unregister(ctx context.Context, r *registration[T]) error
 	}
 	start := time.Now()
 	r.removed = true
-	close(r.stop)
 	path := r.path
 	if path == "" {
 		if r.inst.ServiceType == DynamicSequential {
@@ -612,65 +605,139 @@ func isSequentialOf(name, id string) bool {
 	return true
 }
 
-// watch keeps an exists watch on the instance's znode and restores the znode when it is
-// deleted while the instance is registered.
-func (d *Discovery[T]) watch(r *registration[T]) {
-	defer d.wg.Done()
-	for {
-		wake := d.reconnects.C()
-		r.mu.Lock()
-		path, removed := r.path, r.removed
-		r.mu.Unlock()
-		if removed || d.ctx.Err() != nil {
-			return
+// keeper watches the znodes of a Discovery's registrations and restores one that someone
+// else deletes, without a goroutine per registration: each znode has one exists watch, set
+// by the keeper's goroutine, and the watch events come by path from the Client's watch hub.
+type keeper[T any] struct {
+	mu      sync.Mutex
+	pending map[*registration[T]]struct{} // to look at: arm a watch, or restore the znode
+	armed   map[string]*registration[T]   // server path -> the registration whose watch is set there
+	signal  chan struct{}                 // buffered, 1: pending has entries
+	unsub   func()                        // ends the hub subscription
+	busy    bool                          // the goroutine is looking at a registration
+	idle    *broadcast.Signal             // fires whenever the goroutine has run out of work
+}
+
+// keep asks the keeper goroutine to look at r's znode: set its watch if it has none, and
+// restore the znode if it is gone.
+func (d *Discovery[T]) keep(regs ...*registration[T]) {
+	k := &d.keeper
+	k.mu.Lock()
+	for _, r := range regs {
+		k.pending[r] = struct{}{}
+	}
+	k.mu.Unlock()
+	select {
+	case k.signal <- struct{}{}:
+	default:
+	}
+}
+
+// onWatch runs on go-zk's receive goroutine, through the hub, for every watch event under
+// the base path: it only notes the registration whose watch fired.
+func (d *Discovery[T]) onWatch(ev zk.Event) {
+	k := &d.keeper
+	k.mu.Lock()
+	r := k.armed[ev.Path]
+	if r != nil {
+		delete(k.armed, ev.Path)
+		if ev.Type != zk.EventNotWatching {
+			// Deleted (restore it), or changed or created (set the watch again). A
+			// watch lost with its session is set again at the RECONNECTED.
+			k.pending[r] = struct{}{}
 		}
-		if path == "" {
-			// Not written yet (a write failed); a background rewrite or the next
-			// reconnect redoes it and wakes this watch.
-			if !d.wait(r, wake) {
-				return
-			}
-			continue
-		}
-		exists, _, ch, err := d.client.ExistsW(d.ctx, path)
-		if err != nil {
-			if !d.wait(r, wake) {
-				return
-			}
-			continue
-		}
-		if !exists {
-			d.restore(r, path)
-			continue
-		}
+	}
+	k.mu.Unlock()
+	if r != nil {
 		select {
-		case ev := <-ch:
-			switch ev.Type {
-			case zk.EventNodeDeleted:
-				d.restore(r, path)
-			case zk.EventNotWatching:
-				// The session ended: the re-registration at the reconnect re-creates it.
-				if !d.wait(r, wake) {
-					return
-				}
-			}
-		case <-r.stop:
-			return
-		case <-d.ctx.Done():
-			return
+		case k.signal <- struct{}{}:
+		default:
 		}
 	}
 }
 
-// wait blocks until the next reconnect; false when the watch should end.
-func (d *Discovery[T]) wait(r *registration[T], wake <-chan struct{}) bool {
-	select {
-	case <-wake:
-		return true
-	case <-r.stop:
-		return false
-	case <-d.ctx.Done():
-		return false
+// serverPath is the path of a znode on the server (with the Client's namespace).
+func (d *Discovery[T]) serverPath(path string) string {
+	ns := d.client.Namespace()
+	if ns == "" {
+		return path
+	}
+	if path == "/" {
+		return ns
+	}
+	return ns + path
+}
+
+// keepAlive is the keeper's goroutine: it looks at the registrations it is asked to, one
+// at a time, until Close.
+func (d *Discovery[T]) keepAlive() {
+	defer d.wg.Done()
+	k := &d.keeper
+	for {
+		select {
+		case <-k.signal:
+		case <-d.ctx.Done():
+			return
+		}
+		for {
+			k.mu.Lock()
+			var r *registration[T]
+			for x := range k.pending {
+				r = x
+				break
+			}
+			if r != nil {
+				delete(k.pending, r)
+			}
+			k.busy = r != nil
+			k.mu.Unlock()
+			if r == nil {
+				k.idle.Fire()
+				break
+			}
+			if d.ctx.Err() != nil {
+				break
+			}
+			d.look(r)
+		}
+	}
+}
+
+// look sets the exists watch on r's znode unless it is set already, and restores the
+// znode when it is gone. A failed exists call is tried again at the next RECONNECTED or
+// background rewrite (both ask the keeper to look at every registration).
+func (d *Discovery[T]) look(r *registration[T]) {
+	r.mu.Lock()
+	path, removed := r.path, r.removed
+	r.mu.Unlock()
+	k := &d.keeper
+	if removed || path == "" {
+		// Unregistered; or not written yet (a write failed), in which case the
+		// rewrite that writes it asks the keeper again.
+		return
+	}
+	sp := d.serverPath(path)
+	k.mu.Lock()
+	if k.armed[sp] == r {
+		k.mu.Unlock()
+		return // its watch stands
+	}
+	// Noted before the call: the watch's event may be dispatched before the call returns.
+	k.armed[sp] = r
+	k.mu.Unlock()
+	exists, _, _, err := d.client.ExistsW(d.ctx, path)
+	if err != nil {
+		k.mu.Lock()
+		if k.armed[sp] == r {
+			delete(k.armed, sp)
+		}
+		k.mu.Unlock()
+		return
+	}
+	if !exists {
+		// The watch stands on the missing path: the restoring create fires it, and the
+		// keeper looks again then.
+		d.restore(r, path)
 	}
 }
 

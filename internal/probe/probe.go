@@ -43,6 +43,10 @@ var (
 	// namespace), holding the registration, and, when del succeeds, forgets the path: the
 	// state that a failed write leaves. It fails when name/id is not registered.
 	DiscoveryDropNode func(d any, name, id string, del func(path string) error) error
+	// DiscoveryKeeperIdle waits until the goroutine that keeps the registrations' znodes
+	// watched has nothing left to do, and returns the number of registrations whose
+	// exists watch is set.
+	DiscoveryKeeperIdle func(d any, ctx context.Context) (armed int, err error)
 	// IsSequentialOf reports whether node is a sequential znode of instance id (the id
 	// followed by a ten-digit sequence number).
 	IsSequentialOf func(node, id string) bool

@@ -3,6 +3,7 @@ package discovery_test
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -196,4 +197,43 @@ func BenchmarkChange(b *testing.B) {
 		// Two changes per iteration; the time per op covers both.
 		b.ReportMetric(float64(cacheReads(c)-before)/float64(2*b.N), "reads/change")
 	})
+}
+
+// BenchmarkFootprint: the goroutines a Discovery runs with 1,000 registered instances, and
+// those a started Cache of them runs (the targets: none per instance, at most 4
+// per cache). Set up once; b.N only repeats the count.
+func BenchmarkFootprint(b *testing.B) {
+	srv := zktest.Start(b)
+	ns := namespace(b)
+	quiet := func() int {
+		// Goroutines that are finishing (a Client's call helpers) settle within a moment;
+		// take the smallest count seen over a short while.
+		least := runtime.NumGoroutine()
+		for range 20 {
+			runtime.Gosched()
+			least = min(least, runtime.NumGoroutine())
+		}
+		return least
+	}
+	wc := connect(b, srv, ns)
+	rc := connect(b, srv, ns)
+	base := quiet()
+	writer := newDiscovery(b, wc)
+	afterNew := quiet()
+	registerN(b, writer, "svc", benchInstances, 16)
+	afterRegs := quiet()
+	reader := newDiscovery(b, rc)
+	afterReader := quiet()
+	c := startCache(b, reader, "svc")
+	if n := len(c.Instances()); n != benchInstances {
+		b.Fatalf("loaded %d", n)
+	}
+	afterCache := quiet()
+	for range b.N {
+		runtime.Gosched()
+	}
+	b.ReportMetric(float64(afterNew-base), "goroutines/discovery")
+	b.ReportMetric(float64(afterRegs-afterNew)/benchInstances, "goroutines/instance")
+	b.ReportMetric(float64(afterCache-afterReader), "goroutines/cache")
+	b.ReportMetric(benchInstances, "instances")
 }
