@@ -8,6 +8,7 @@ import java.util.ArrayList;
 import java.util.Base64;
 import java.util.List;
 import java.util.Map;
+import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
@@ -27,6 +28,7 @@ import org.apache.curator.x.discovery.ServiceCache;
 import org.apache.curator.x.discovery.ServiceDiscovery;
 import org.apache.curator.x.discovery.ServiceDiscoveryBuilder;
 import org.apache.curator.x.discovery.ServiceInstance;
+import org.apache.curator.x.discovery.ServiceType;
 import org.apache.curator.x.discovery.details.JsonInstanceSerializer;
 import org.apache.curator.x.discovery.details.ServiceCacheListener;
 
@@ -195,9 +197,14 @@ final class Caches {
         return out;
     }
 
-    private static ServiceInstance<InstanceDetails> instance(String service, String id, boolean leader) throws Exception {
-        return ServiceInstance.<InstanceDetails>builder().name(service).id(id).address("127.0.0.1").port(8080)
-                .payload(new InstanceDetails(leader)).build();
+    /**
+     * A DYNAMIC instance at 127.0.0.1:8080, made with the constructor: ServiceInstance.builder()
+     * lists the host's network interfaces every time, which fails now and then ("No such
+     * device") while Docker adds or removes interfaces on a busy test machine.
+     */
+    private static ServiceInstance<InstanceDetails> instance(String service, String id, boolean leader) {
+        return new ServiceInstance<>(service, id, "127.0.0.1", 8080, null, new InstanceDetails(leader),
+                System.currentTimeMillis(), ServiceType.DYNAMIC, null, true);
     }
 
     private static ServiceDiscovery<InstanceDetails> discovery(CuratorFramework c, String basePath) throws Exception {
@@ -292,8 +299,7 @@ final class Caches {
         }
         ArrayNode out = JSON.createArrayNode();
         for (int i = 0; i < n; i++) {
-            ServiceInstance<InstanceDetails> in = ServiceInstance.<InstanceDetails>builder().name(service)
-                    .address("127.0.0.1").port(8080).payload(new InstanceDetails(false)).build();
+            ServiceInstance<InstanceDetails> in = instance(service, UUID.randomUUID().toString(), false);
             long t0 = System.nanoTime();
             registerDiscovery.registerService(in);
             out.add(System.nanoTime() - t0);
