@@ -56,9 +56,11 @@ func primedTree(b *testing.B, w writer, n int) string {
 //	           loads. CuratorCache has no depth: it reads each child's data and lists each
 //	           child's children, 2,005 requests to the server per load (zk_packets_received)
 //	           where the Go cache makes 1,005 and the floor 1,002 (every data, one listing)
+//	zkrecipes-tree  the same cache with cache.Unlimited, which lists every child's
+//	           children too (as CuratorCache does): the like-for-like comparison
 //
-// Metrics: <side>-p50-ms and <side>-mean-ms, and zkrecipes/curator, zkrecipes/raw (of the
-// medians). The targets: zkrecipes/curator <= 0.6, zkrecipes/raw <= 1.1. ns/op
+// Metrics: <side>-p50-ms and <side>-mean-ms, and zkrecipes/curator, zkrecipes/raw and
+// zkrecipes-tree/curator (of the medians). The targets: zkrecipes/curator <= 0.6, zkrecipes/raw <= 1.1. ns/op
 // counts all sides together and means nothing on its own.
 func BenchmarkStartVsCurator(b *testing.B) {
 	const n = 1000
@@ -70,9 +72,32 @@ func BenchmarkStartVsCurator(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	sides := []string{"raw", "zkrecipes"}
+	sides := []string{"raw", "zkrecipes", "zkrecipes-tree"}
 	if peer != nil {
 		sides = append(sides, "curator")
+	}
+	goLoad := func(depth int) time.Duration {
+		cl := connect(b, e.srv, e.ns, zkrecipes.WithSessionTimeout(10*time.Second))
+		defer cl.Close(context.Background())
+		// A new Client holds operations for its first 10 ms (go-zk re-sends watches first
+		// after a connection): that is the connection's, not the cache's.
+		if _, _, err := cl.Exists(testCtx(b), "/"); err != nil {
+			b.Fatal(err)
+		}
+		t0 := time.Now()
+		c, err := cache.New(cl, root, cache.Bytes, cache.WithDepth(depth))
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer c.Close(context.Background())
+		if err := c.Start(testCtx(b)); err != nil {
+			b.Fatal(err)
+		}
+		d := time.Since(t0)
+		if c.Len() != n+1 {
+			b.Fatalf("cached %d", c.Len())
+		}
+		return d
 	}
 	run := map[string]func() time.Duration{
 		"raw": func() time.Duration {
@@ -84,29 +109,8 @@ func BenchmarkStartVsCurator(b *testing.B) {
 			}
 			return time.Since(t0)
 		},
-		"zkrecipes": func() time.Duration {
-			cl := connect(b, e.srv, e.ns, zkrecipes.WithSessionTimeout(10*time.Second))
-			defer cl.Close(context.Background())
-			// A new Client holds operations for its first 10 ms (go-zk re-sends watches
-			// first after a connection): that is the connection's, not the cache's.
-			if _, _, err := cl.Exists(testCtx(b), "/"); err != nil {
-				b.Fatal(err)
-			}
-			t0 := time.Now()
-			c, err := cache.New(cl, root, cache.Bytes, cache.WithDepth(1))
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer c.Close(context.Background())
-			if err := c.Start(testCtx(b)); err != nil {
-				b.Fatal(err)
-			}
-			d := time.Since(t0)
-			if c.Len() != n+1 {
-				b.Fatalf("cached %d", c.Len())
-			}
-			return d
-		},
+		"zkrecipes":      func() time.Duration { return goLoad(1) },
+		"zkrecipes-tree": func() time.Duration { return goLoad(cache.Unlimited) },
 		"curator": func() time.Duration {
 			d, err := peer.CuratorCacheStartBench(testCtx(b), root, 0, 1)
 			if err != nil {
@@ -116,6 +120,7 @@ func BenchmarkStartVsCurator(b *testing.B) {
 		},
 	}
 	run["zkrecipes"]() // the Go side's warm-up: the server's caches, the Go heap
+	run["zkrecipes-tree"]()
 	run["raw"]()
 	s := testkit.Samples{}
 	b.ResetTimer()
@@ -126,7 +131,8 @@ func BenchmarkStartVsCurator(b *testing.B) {
 		}
 	}
 	b.StopTimer()
-	s.Report(b, "ms", "raw", "zkrecipes", "curator")
+	s.Report(b, "ms", sides...)
 	s.Ratio(b, "zkrecipes", "curator")
 	s.Ratio(b, "zkrecipes", "raw")
+	s.Ratio(b, "zkrecipes-tree", "curator")
 }
