@@ -16,6 +16,7 @@
 //	EVENT selector <name> leader|notLeader    a LeaderSelector's takeLeadership began or ended
 //	EVENT sem <name> acquired|released|done|error <msg>
 //	                                         a semaphore handle's lease, or its work loop
+//	EVENT cc <name> <json>|initialized       a CuratorCache listener (see TreeEvent)
 //
 // Commands (see java/zkrecipes/interop/Peer.java): ping, connect, session, get, children,
 // latch-start, latch-close, latch-has, latch-participants, latch-leader, latch-ourpath,
@@ -26,7 +27,9 @@
 // sem-leases, count-set, selector-start, selector-relinquish, selector-close,
 // selector-participants, selector-leader, close; and for shared counts, atomic longs,
 // persistent and TTL nodes those of java/zkrecipes/interop/Nodes.java (count-*, dal-*,
-// pn-*, ttl-*; see nodes.go).
+// pn-*, ttl-*; see nodes.go), and for CuratorCache and the cache and discovery benchmarks
+// those of java/zkrecipes/interop/Caches.java (cc-*, sc-bench*, sd-register-bench; see
+// caches.go).
 // The payload class is com.example.InstanceDetails (one boolean property, "leader").
 //
 // testdata/golden holds the exact znode bytes Java Curator writes for a few service instances

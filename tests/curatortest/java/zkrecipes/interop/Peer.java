@@ -73,6 +73,7 @@ public final class Peer {
     private final Map<String, ServiceInstance<InstanceDetails>> registered = new ConcurrentHashMap<>();
     private final Map<String, ServiceCache<InstanceDetails>> caches = new ConcurrentHashMap<>();
     private final Nodes nodes = new Nodes(this::client, this::emit, this::event);
+    private final Caches curatorCaches = new Caches(this::client, this::extra, this::emit, this::event);
     private final Map<String, MutexHandle> mutexes = new ConcurrentHashMap<>();
     private final Map<String, SemHandle> sems = new ConcurrentHashMap<>();
     private final Map<String, SelectorHandle> selectors = new ConcurrentHashMap<>();
@@ -698,7 +699,7 @@ public final class Peer {
                 return;
             }
             default:
-                if (nodes.dispatch(cmd, w)) {
+                if (nodes.dispatch(cmd, w) || curatorCaches.dispatch(cmd, w)) {
                     return;
                 }
                 throw new IllegalArgumentException("unknown command " + cmd);
@@ -1148,6 +1149,7 @@ public final class Peer {
             CloseableUtils.closeQuietly(h.selector);
         }
         selectors.clear();
+        curatorCaches.close(); // before the extra clients its benchmarks use
         for (CuratorFramework c : extras) {
             CloseableUtils.closeQuietly(c);
         }
