@@ -26,6 +26,14 @@ type options struct {
 
 func init() {
 	cacheopt.NoSizeHook = func() any { return Option(func(o *options) { o.noSizeHook = true }) }
+	cacheopt.QueueHighWater = func(c any) int { return c.(interface{ queueHighWater() int }).queueHighWater() }
+}
+
+// queueHighWater is the most events the cache has held undelivered at once.
+func (c *Cache[T]) queueHighWater() int {
+	c.q.mu.Lock()
+	defer c.q.mu.Unlock()
+	return c.q.highWater
 }
 
 func defaultOptions() options { return options{depth: Unlimited, parallel: DefaultParallelism} }

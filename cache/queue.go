@@ -34,6 +34,7 @@ type queue[T any] struct {
 	sticky     bool                // a dropped RECONNECTED had NewSession (see above)
 	signal     chan struct{}
 	len        int // entries pending, for tests
+	highWater  int // the most entries pending at once (internal/cacheopt.QueueHighWater)
 }
 
 // maxMarkers bounds the markers pending before node changes fold across them.
@@ -73,6 +74,7 @@ func (q *queue[T]) link(s *slot[T]) {
 	}
 	q.tail = s
 	q.len++
+	q.highWater = max(q.highWater, q.len)
 	if s.kind == slotState || s.kind == slotMarker {
 		q.markers++
 	}

@@ -30,9 +30,9 @@ import (
 // lists the service again and re-reads only the instances whose version moved, and
 // reports the differences it found as one CacheChanged event.
 //
-// A started Cache runs four goroutines whatever the number of instances (the three of its
-// cache.Cache and one that calls the listeners), plus transient read workers during the
-// initial load and a resync.
+// A started Cache runs three goroutines whatever the number of instances (those of its
+// cache.Cache, whose delivery goroutine also calls this Cache's listeners), plus
+// transient read workers during the initial load and a resync.
 type Cache[T any] struct {
 	name string
 	path string // the service's znode, relative to the namespace
@@ -48,13 +48,9 @@ type Cache[T any] struct {
 
 	mu        sync.Mutex
 	listeners []*cacheListener[T]
-	queue     []queued[T] // events not yet delivered; see pendingChange
-	highWater int         // the most entries queue has held
-	signal    chan struct{}
 	done      chan struct{}
 	loaded    chan struct{} // closed once Start has loaded the service
 	heard     chan struct{} // closed by onEvent at Initialized: the load's errors are reported
-	wg        sync.WaitGroup
 	startOnce sync.Once
 	closeOnce sync.Once
 	started   atomic.Bool
@@ -117,7 +113,7 @@ func (d *Discovery[T]) Cache(name string, opts ...Option) (*Cache[T], error) {
 	}
 	c := &Cache[T]{
 		name: name, path: d.servicePath(name), d: d, opts: o,
-		signal: make(chan struct{}, 1), done: make(chan struct{}), loaded: make(chan struct{}), heard: make(chan struct{}),
+		done: make(chan struct{}), loaded: make(chan struct{}), heard: make(chan struct{}),
 	}
 	cc, err := cache.New(d.client, c.path, c.decode, cache.WithDepth(1), cacheopt.NoSizeHook().(cache.Option))
 	if err != nil {
@@ -160,8 +156,6 @@ func (c *Cache[T]) Start(ctx context.Context) error {
 	c.startOnce.Do(func() {
 		c.started.Store(true)
 		started = true
-		c.wg.Add(1)
-		go c.deliver()
 	})
 	if !started {
 		return fmt.Errorf("discovery: cache %s: Start called twice", c.name)
@@ -214,12 +208,14 @@ func (c *Cache[T]) Instances() []Instance[T] {
 // Listen registers fn for every change after the initial load and every connection state
 // change. Calls come from one goroutine per Cache, in order; a slow fn delays the other
 // listeners of this Cache, never the cache itself. Changes that happen while the
-// listeners are busy are folded into one event (each instance appears once, as Added,
-// Updated or Removed relative to the last event delivered, with its latest copy), so
-// memory stays bounded however slow fn is; connection state events are not folded and
-// keep their order relative to the changes (only a burst of them that arrives faster than
-// the Cache can take them in is cut to its first and last, as package cache does). stop
-// unregisters fn; it may be called from fn.
+// listeners are busy are folded (as package cache folds its events: each instance
+// pending once, as Added, Updated or Removed relative to the last event delivered, with
+// its latest copy), so memory stays bounded by the number of instances however slow fn
+// is; connection state events are not folded into changes and keep their order relative
+// to them (of a burst of states that the listeners had no time for, the first and the
+// last are delivered). The differences a resync finds after a new session come as one
+// event. fn must not call Close (Close waits for the call in progress). stop unregisters
+// fn; it may be called from fn.
 func (c *Cache[T]) Listen(fn func(CacheEvent[T])) (stop func()) {
 	l := &cacheListener[T]{fn: fn}
 	c.mu.Lock()
@@ -246,16 +242,6 @@ func (c *Cache[T]) Close(ctx context.Context) error {
 		close(c.done)
 		err = c.cc.Close(ctx)
 	})
-	done := make(chan struct{})
-	go func() {
-		c.wg.Wait()
-		close(done)
-	}()
-	select {
-	case <-done:
-	case <-ctx.Done():
-		return fmt.Errorf("discovery: cache %s: close: %w", c.name, ctx.Err())
-	}
 	if err != nil {
 		return fmt.Errorf("discovery: cache %s: close: %w", c.name, err)
 	}
@@ -343,18 +329,9 @@ func (c *Cache[T]) onEvent(ev cache.Event[Instance[T]]) {
 		c.held.fold(ev, name)
 		return
 	}
-	c.mu.Lock()
-	var p *pendingChange[T]
-	if n := len(c.queue); n > 0 && c.queue[n-1].change != nil {
-		p = c.queue[n-1].change // not delivered yet: fold this change into it
-	} else {
-		p = &pendingChange[T]{byName: map[string]*pendingInstance[T]{}}
-		c.queue = append(c.queue, queued[T]{change: p})
-		c.highWater = max(c.highWater, len(c.queue))
-	}
+	var p pendingChange[T]
 	p.fold(ev, name)
-	c.mu.Unlock()
-	c.wake()
+	c.deliverChange(&p)
 }
 
 // release queues the changes held during a resync, if any.
@@ -364,14 +341,7 @@ func (c *Cache[T]) release() {
 		return
 	}
 	c.held = nil
-	if len(p.names) == 0 {
-		return
-	}
-	c.mu.Lock()
-	c.queue = append(c.queue, queued[T]{change: p})
-	c.highWater = max(c.highWater, len(c.queue))
-	c.mu.Unlock()
-	c.wake()
+	c.deliverChange(p)
 }
 
 func (c *Cache[T]) tellSize() {
@@ -398,22 +368,38 @@ func (c *Cache[T]) reportError(err error) {
 }
 
 func (c *Cache[T]) onState(sc zkrecipes.StateChange) {
+	c.deliver(CacheEvent[T]{Kind: ConnectionStateChanged, State: sc})
+}
+
+// deliverChange delivers the folded changes p, unless they cancel out.
+func (c *Cache[T]) deliverChange(p *pendingChange[T]) {
+	if ev, ok := p.event(); ok {
+		c.deliver(ev)
+	}
+}
+
+// deliver calls the listeners with ev (and the current instances), on the cache.Cache's
+// delivery goroutine, unless the Cache is closed.
+func (c *Cache[T]) deliver(ev CacheEvent[T]) {
 	c.mu.Lock()
-	c.queue = append(c.queue, queued[T]{state: &CacheEvent[T]{Kind: ConnectionStateChanged, State: sc}})
-	c.highWater = max(c.highWater, len(c.queue))
+	ls := c.listeners
 	c.mu.Unlock()
-	c.wake()
+	if len(ls) == 0 {
+		return
+	}
+	ev.Instances = c.Instances()
+	for _, l := range ls {
+		select {
+		case <-c.done:
+			return
+		default:
+		}
+		l.fn(ev)
+	}
 }
 
-// queued is one entry of a Cache's event queue: a connection state change, or the
-// changes that happened since the previous entry, folded together.
-type queued[T any] struct {
-	state  *CacheEvent[T]
-	change *pendingChange[T]
-}
-
-// pendingChange is the net effect of the changes not yet delivered, per znode: so the
-// queue holds at most one entry per state change plus one, however slow the listeners.
+// pendingChange is the net effect of changes, per znode: one change, or those a resync
+// found.
 type pendingChange[T any] struct {
 	names  []string // first-seen order
 	byName map[string]*pendingInstance[T]
@@ -429,6 +415,9 @@ type pendingInstance[T any] struct {
 func (p *pendingChange[T]) note(name string, inst Instance[T], before, after bool) {
 	pi := p.byName[name]
 	if pi == nil {
+		if p.byName == nil {
+			p.byName = map[string]*pendingInstance[T]{}
+		}
 		pi = &pendingInstance[T]{before: before}
 		p.byName[name] = pi
 		p.names = append(p.names, name)
@@ -465,59 +454,5 @@ func (p *pendingChange[T]) event() (ev CacheEvent[T], ok bool) {
 	return ev, len(ev.Added)+len(ev.Updated)+len(ev.Removed) > 0
 }
 
-func (c *Cache[T]) wake() {
-	select {
-	case c.signal <- struct{}{}:
-	default:
-	}
-}
-
-// deliver calls the listeners, one event at a time, in order. An event leaves the queue
-// only when its delivery starts, so changes keep folding into the last entry for as long
-// as the listeners are busy.
-func (c *Cache[T]) deliver() {
-	defer c.wg.Done()
-	for {
-		select {
-		case <-c.done:
-			return
-		case <-c.signal:
-		}
-		for {
-			c.mu.Lock()
-			if len(c.queue) == 0 {
-				c.mu.Unlock()
-				break
-			}
-			q := c.queue[0]
-			c.queue[0] = queued[T]{}
-			c.queue = c.queue[1:]
-			ls := append([]*cacheListener[T](nil), c.listeners...)
-			c.mu.Unlock()
-			var ev CacheEvent[T]
-			if q.state != nil {
-				ev = *q.state
-			} else if e, ok := q.change.event(); ok {
-				ev = e
-			} else {
-				continue
-			}
-			ev.Instances = c.Instances()
-			for _, l := range ls {
-				select {
-				case <-c.done:
-					return
-				default:
-				}
-				l.fn(ev)
-			}
-		}
-	}
-}
-
-// queueHighWater is the largest number of entries the event queue has held.
-func (c *Cache[T]) queueHighWater() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.highWater
-}
+// queueHighWater is the most events the underlying cache has held undelivered at once.
+func (c *Cache[T]) queueHighWater() int { return cacheopt.QueueHighWater(c.cc) }

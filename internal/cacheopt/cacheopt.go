@@ -9,3 +9,7 @@ package cacheopt
 // cache from telling the Client's CacheSize hook its size, for a recipe that reports a
 // size of its own (the discovery Cache counts instances, not znodes).
 var NoSizeHook func() any
+
+// QueueHighWater returns the most events a *cache.Cache (of any type) has held
+// undelivered at once, for the probes of the recipes built on it.
+var QueueHighWater func(cache any) int
