@@ -1015,7 +1015,21 @@ public final class Peer {
         if (w.length < from + 5) {
             throw new IllegalArgumentException("usage: " + w[0] + " <name> <id|-> <address|-> <port|-> <leader|null> [key=value...]");
         }
-        ServiceInstanceBuilder<InstanceDetails> b = ServiceInstance.builder();
+        // builder() lists the host's network interfaces for a default address, which fails
+        // now and then while Docker adds or removes one (SocketException "No such device"):
+        // such a failure is transient, so try again a few times.
+        ServiceInstanceBuilder<InstanceDetails> b;
+        for (int attempt = 1; ; attempt++) {
+            try {
+                b = ServiceInstance.builder();
+                break;
+            } catch (java.net.SocketException e) {
+                if (attempt == 10) {
+                    throw e;
+                }
+                Thread.sleep(20L * attempt);
+            }
+        }
         b.name(w[from]);
         if (!w[from + 1].equals("-")) {
             b.id(w[from + 1]);
