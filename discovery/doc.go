@@ -10,7 +10,8 @@
 //     URISpec is its URI template.
 //   - Discovery registers, updates and unregisters instances and keeps them registered
 //     across session expiry; it also answers one-off queries.
-//   - Cache keeps one service's instances in memory and reports what changes.
+//   - Cache keeps one service's instances in memory and reports what changes (a
+//     cache.Cache of depth 1: one read per change, no goroutine per instance).
 //   - Provider picks instances from a Cache: filters, a down-instance policy and a
 //     Strategy (RoundRobin, Random, Sticky).
 //
@@ -20,7 +21,8 @@
 // service); cache events say what was added, updated and removed; a DynamicSequential
 // instance is never duplicated by a re-registration; a znode the Client may not read is
 // skipped and reported like bad data; changes a slow cache listener has not seen yet are
-// folded into one event.
+// folded, one entry per instance; the differences a resync finds after a new session come
+// as one event.
 //
 // Unknown outcomes. A write whose ctx ends, or whose connection fails, while it is in
 // flight may or may not have been applied (zkrecipes.ErrOutcomeUnknown). Discovery never
