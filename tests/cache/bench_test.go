@@ -38,8 +38,15 @@ import (
 
 // flatTree creates n children of /bench/flat<n> (once per namespace) and returns its path.
 func flatTree(b *testing.B, w writer, n int) string {
+	return childTree(b, w, fmt.Sprintf("/bench/flat%d", n), n, func(string) string {
+		return `{"name":"svc","address":"10.0.0.1","port":8080,"payload":{"leader":false}}`
+	})
+}
+
+// childTree creates root and n children instance-<i> of it, with data(child path), in
+// multis, unless root exists (once per namespace), and returns root.
+func childTree(b *testing.B, w writer, root string, n int, data func(path string) string) string {
 	b.Helper()
-	root := fmt.Sprintf("/bench/flat%d", n)
 	if ok, _, _ := w.c.Exists(testCtx(b), root); ok {
 		return root
 	}
@@ -47,9 +54,7 @@ func flatTree(b *testing.B, w writer, n int) string {
 	for i := range n {
 		paths = append(paths, fmt.Sprintf("%s/instance-%05d", root, i))
 	}
-	w.createMany(paths, func(p string) string {
-		return `{"name":"svc","address":"10.0.0.1","port":8080,"payload":{"leader":false}}`
-	})
+	w.createMany(paths, data)
 	return root
 }
 

@@ -27,20 +27,10 @@ func benchPeer(b *testing.B, e *benchEnv) *curatortest.Peer {
 // primedTree creates n children of one parent, ~100 bytes of data each, in multis, once
 // per namespace, and returns the parent's path.
 func primedTree(b *testing.B, w writer, n int) string {
-	b.Helper()
-	root := fmt.Sprintf("/bench/primed%d", n)
-	if ok, _, _ := w.c.Exists(testCtx(b), root); ok {
-		return root
-	}
-	paths := []string{root}
-	for i := range n {
-		paths = append(paths, fmt.Sprintf("%s/instance-%05d", root, i))
-	}
-	w.createMany(paths, func(p string) string {
+	return childTree(b, w, fmt.Sprintf("/bench/primed%d", n), n, func(p string) string {
 		d := `{"name":"svc","id":"` + p[strings.LastIndexByte(p, '/')+1:] + `","address":"10.0.0.1","port":8080,"payload":{"leader":false}}`
 		return d + strings.Repeat(" ", max(0, 100-len(d)))
 	})
-	return root
 }
 
 // BenchmarkStartVsCurator: a primed Start over 1,000 existing znodes (children of one
