@@ -100,6 +100,7 @@ func Connect(ctx context.Context, servers []string, opts ...Option) (*Client, er
 	c := &Client{cfg: cfg, ns: ns, log: log, hub: watchhub.New()}
 	c.negotiated.handshake = max(cfg.sessionTimeout/time.Duration(len(hosts)), time.Second)
 	c.negotiated.tls = cfg.tls
+	c.negotiated.authFrames, c.negotiated.authCount = authFrames(cfg.auth), len(cfg.auth)
 	c.negotiated.onErr = func(err error, bad bool) {
 		if bad {
 			log.Warn("zkrecipes: connection to ZooKeeper failed", "err", err)
@@ -177,12 +178,6 @@ func Connect(ctx context.Context, servers []string, opts ...Option) (*Client, er
 			return nil, fmt.Errorf("%w: %v within %v; last connection error: %w", ErrConnectTimeout, hosts, cfg.connectionTimeout, last)
 		}
 		return nil, fmt.Errorf("%w: %v within %v", ErrConnectTimeout, hosts, cfg.connectionTimeout)
-	}
-	for _, a := range cfg.auth {
-		if err := conn.AddAuth(a.scheme, a.auth); err != nil {
-			_ = c.Close(context.Background())
-			return nil, fmt.Errorf("zkrecipes: add %s auth: %w", a.scheme, err)
-		}
 	}
 	return c, nil
 }

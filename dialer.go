@@ -38,6 +38,10 @@ type negotiatedTimeout struct {
 	stalls    atomic.Int32
 	// tls, when set, runs TLS over every connection, under the snooping (WithTLS).
 	tls *tls.Config
+	// authFrames are the setAuth requests every connection sends after the session
+	// handshake (authCount of them; see auth.go).
+	authFrames []byte
+	authCount  int
 	// onErr is told why a dial, a TLS handshake or the session handshake failed; bad is
 	// true for failures that are a misconfiguration rather than a server being away (TLS).
 	onErr func(err error, bad bool)
@@ -150,7 +154,14 @@ type snoopConn struct {
 	mu      sync.Mutex
 	head    []byte
 	done    bool
+	// read and frameLen count the bytes of the connect response (frameLen, known once its
+	// head is read, is its length): the credentials' replies come after it.
+	read, frameLen int
+	auth           authState
 }
+
+// Write sends the credentials ahead of go-zk's first request (see auth.go).
+func (s *snoopConn) Write(p []byte) (int, error) { return s.writeWithAuth(p) }
 
 // Close closes the connection and releases its tie to the Client's abandon context.
 func (s *snoopConn) Close() error {
@@ -180,6 +191,9 @@ func (s *snoopConn) capped(t time.Time) time.Time {
 }
 
 func (s *snoopConn) Read(p []byte) (int, error) {
+	if s.auth.armed.Load() {
+		return s.readPastAuth(p)
+	}
 	n, err := s.Conn.Read(p)
 	if err != nil && n == 0 && s.abandon.Err() == nil {
 		s.mu.Lock()
@@ -197,6 +211,9 @@ func (s *snoopConn) Read(p []byte) (int, error) {
 	}
 	if n > 0 {
 		s.mu.Lock()
+		if s.nt.authCount > 0 {
+			s.read += n
+		}
 		if !s.done {
 			need := 12 - len(s.head)
 			if need > n {
@@ -213,6 +230,7 @@ func (s *snoopConn) Read(p []byte) (int, error) {
 			}
 			if len(s.head) >= 12 {
 				s.done = true
+				s.frameLen = 4 + int(binary.BigEndian.Uint32(s.head[:4]))
 				s.nt.stalls.Store(0)
 				if ms := int32(binary.BigEndian.Uint32(s.head[8:12])); ms > 0 {
 					s.nt.ms.Store(int64(ms))
@@ -220,7 +238,11 @@ func (s *snoopConn) Read(p []byte) (int, error) {
 				s.head = nil
 			}
 		}
+		complete := s.nt.authCount > 0 && s.frameLen > 0 && s.read >= s.frameLen
 		s.mu.Unlock()
+		if complete {
+			s.arm() // the next read is past the connect response
+		}
 	}
 	return n, err
 }

@@ -95,7 +95,12 @@ func WithNamespace(ns string) Option {
 }
 
 // WithDigestAuth authenticates the session with ZooKeeper's digest scheme (user:password),
-// again after every reconnect. Combine it with WithACL(zk.DigestACL(...)) or
+// on every connection: the Client's dialer sends the credentials ahead of the first
+// request after each session handshake, so nothing the connection carries, watches set
+// again after a reconnect included, runs unauthenticated. (go-zk is not given them: its own
+// re-sending after a reconnect can wedge its connection loop for good when a write fails,
+// see auth.go.) A server that refuses them fails the connection, which is retried, and the
+// failure is logged. Combine it with WithACL(zk.DigestACL(...)) or
 // WithACL(zk.AuthACL(zk.PermAll)) to make the nodes the client creates private to it.
 func WithDigestAuth(user, password string) Option {
 	return func(c *config) {
