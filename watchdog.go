@@ -26,6 +26,7 @@ import (
 // set at every further bound, and closes the connection again; it does not replace the
 // go-zk connection (go-zk cannot resume a session on a new connection object, and
 // Client.Conn hands the object out), so such a client stays unusable until it is closed.
+// The wedge known in go-zk v1.0.4 (re-sent credentials) is avoided altogether: see auth.go.
 type watchdog struct {
 	mu       sync.Mutex
 	pending  int       // calls started through call and not yet returned by go-zk
