@@ -18,6 +18,9 @@
 //   - A member that gives up (ctx ended, an error, a try that found the lock taken)
 //     deletes its node with a guaranteed delete, so it never blocks anyone; it deletes
 //     only its own node, known by its exact name.
+//   - An acquisition sends its first reads (the listing, and its node's likely name)
+//     right behind its join's create, in the same round trip (joinRead), and uses an
+//     answer only when it proves it came after the create; otherwise it reads again.
 //
 // The latch (package leader) uses the steps (Join, ReadOwn, List, Watch) from its own
 // state machine; the lock recipes use Acquire, which runs the whole wait, and Hold, which
