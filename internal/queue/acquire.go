@@ -81,6 +81,8 @@ func (m *Member) Queue() *Queue { return m.q }
 type Counters struct {
 	Wakeups atomic.Int64
 	Fast    atomic.Int64
+	// Pipelined counts joins settled by the reads sent behind the create alone.
+	Pipelined atomic.Int64
 	// Waiting, if set (before the acquisitions start), runs each time an acquisition
 	// begins to wait with its watches armed.
 	Waiting func()
@@ -342,6 +344,9 @@ func (a *acquisition) readJoined(ctx context.Context, pre *pipelined) ([]string,
 	if pre.guess == a.node && pre.guessErr == nil {
 		a.own, a.owner, a.czxid, a.version, a.data = pre.w, pre.st.EphemeralOwner, pre.st.Czxid, pre.st.Version, pre.data
 		if pre.listErr == nil && IndexOf(pre.sorted, a.name) >= 0 {
+			if a.counters != nil {
+				a.counters.Pipelined.Add(1)
+			}
 			return pre.sorted, pre.pst, nil
 		}
 	}
