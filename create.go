@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"github.com/go-zookeeper/zk"
+
+	"github.com/zkrecipes/zkrecipes/internal/pipeline"
 )
 
 // CreateMode is the kind of node to create.
@@ -63,6 +65,15 @@ type CreateOption func(*createConfig)
 type createConfig struct {
 	parents bool
 	acl     []zk.ACL
+	// beforeSend, set through internal/pipeline, runs before each attempt of a protected
+	// create is sent, with its target path.
+	beforeSend func(target string)
+}
+
+func init() {
+	pipeline.BeforeSend = func(fn func(target string)) any {
+		return CreateOption(func(c *createConfig) { c.beforeSend = fn })
+	}
 }
 
 // WithParents creates missing parent nodes (and the namespace) as containers with empty

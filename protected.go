@@ -47,6 +47,9 @@ func (c *Client) CreateProtected(ctx context.Context, path string, data []byte, 
 		return p, p != "", err
 	}
 	p, attempts, inflight, err := doRetry(c, ctx, "create", path, opIdempotent, find, func(bool) (string, error) {
+		if cc.beforeSend != nil {
+			cc.beforeSend(target)
+		}
 		return c.createOnce(target, data, flags, cc)
 	})
 	if errors.Is(err, ErrOutcomeUnknown) && !c.closed() {

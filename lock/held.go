@@ -160,11 +160,18 @@ func (l *Lock) Release(ctx context.Context) error {
 	if l.deleted {
 		return nil
 	}
+	signalled := false
 	if !l.stopped {
 		l.stopped = true
-		l.hold.Stop(ErrReleased)
+		l.hold.Signal(ErrReleased)
+		signalled = true
 	}
 	err := l.member.Queue().Leave(ctx, l.member.Path)
+	if signalled {
+		// The hold's goroutine exits while the delete is under way; a Lost it reported
+		// before the signal is done before the release reports.
+		<-l.hold.Done()
+	}
 	if l.kind != "" && l.reported.CompareAndSwap(false, true) {
 		hookReleased(ctx, l.client, l.path, l.kind, l.member.Path, time.Since(l.since), false, err)
 	}

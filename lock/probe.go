@@ -13,6 +13,7 @@ func init() {
 		m := x.(*Mutex)
 		return m.counters.Wakeups.Load(), m.counters.Fast.Load()
 	}
+	probe.MutexPipelined = func(x any) int64 { return x.(*Mutex).counters.Pipelined.Load() }
 	probe.SetMutexWaiting = func(x any, fn func()) {
 		switch m := x.(type) {
 		case *Mutex:

@@ -58,6 +58,9 @@ var (
 	// acquisitions received, and how many of them were granted straight from that node's
 	// deletion (fast hand-over), summed over every Acquire of the mutex.
 	MutexCounters func(mutex any) (wakeups, fastHandovers int64)
+	// MutexPipelined returns how many of the mutex's joins were settled by the reads sent
+	// behind the create alone (both answers came after it: nothing was read again).
+	MutexPipelined func(mutex any) int64
 	// SetMutexWaiting installs fn to run each time an Acquire of the mutex begins to wait
 	// with its watches armed. Call it before the first Acquire.
 	SetMutexWaiting func(mutex any, fn func())

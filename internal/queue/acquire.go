@@ -81,6 +81,8 @@ func (m *Member) Queue() *Queue { return m.q }
 type Counters struct {
 	Wakeups atomic.Int64
 	Fast    atomic.Int64
+	// Pipelined counts joins settled by the reads sent behind the create alone.
+	Pipelined atomic.Int64
 	// Waiting, if set (before the acquisitions start), runs each time an acquisition
 	// begins to wait with its watches armed.
 	Waiting func()
@@ -191,18 +193,22 @@ func (a *acquisition) run(ctx context.Context) (*Member, error) {
 			}
 			continue
 		}
+		var sorted []string
+		var pst *zk.Stat
+		var err error
 		if a.node == "" {
-			p, err := a.q.Join(ctx, a.req.Marker, a.req.Data)
-			if err != nil {
-				if err := a.failed(ctx, err); err != nil {
+			p, pre, jerr := a.q.joinRead(ctx, a.req.Marker, a.req.Data)
+			if jerr != nil {
+				if err := a.failed(ctx, jerr); err != nil {
 					return nil, err
 				}
 				continue
 			}
 			a.setNode(p)
+			sorted, pst, err = a.readJoined(ctx, pre)
+		} else {
+			sorted, pst, err = a.read(ctx)
 		}
-
-		sorted, pst, err := a.read(ctx)
 		switch {
 		case errors.Is(err, errOwnGone):
 			a.forget()
@@ -327,6 +333,24 @@ func (a *acquisition) read(ctx context.Context) ([]string, *zk.Stat, error) {
 		a.own, a.owner, a.czxid, a.version, a.data = w, st.EphemeralOwner, st.Czxid, st.Version, data
 	}
 	return sorted, pst, nil
+}
+
+// readJoined is read for the node that joinRead just made, taking what the reads sent
+// behind the create answered wherever the answer proves that it came after the create:
+// the own-node read when it read the created node itself (one that overtook the create
+// found no node with the create's fresh uuid; one with a wrong guess read another name),
+// the listing when it holds the created node. Whatever is not proven is read again.
+func (a *acquisition) readJoined(ctx context.Context, pre *pipelined) ([]string, *zk.Stat, error) {
+	if pre.guess == a.node && pre.guessErr == nil {
+		a.own, a.owner, a.czxid, a.version, a.data = pre.w, pre.st.EphemeralOwner, pre.st.Czxid, pre.st.Version, pre.data
+		if pre.listErr == nil && IndexOf(pre.sorted, a.name) >= 0 {
+			if a.counters != nil {
+				a.counters.Pipelined.Add(1)
+			}
+			return pre.sorted, pre.pst, nil
+		}
+	}
+	return a.read(ctx)
 }
 
 var errOwnGone = errors.New("queue: own node gone")

@@ -87,12 +87,20 @@ func (h *Hold) Done() <-chan struct{} { return h.done }
 // stays) and waits until the hold's goroutine has returned, which it does at once, also
 // when it is in the middle of a read (Stop cancels it). It is idempotent.
 func (h *Hold) Stop(cause error) {
+	h.Signal(cause)
+	<-h.done
+}
+
+// Signal is Stop without the wait: the context is cancelled with cause and the hold
+// counts as given up (it reports nothing through Lost from then on), and its goroutine
+// returns soon after; Done says when. A release signals, deletes the node, and only then
+// waits, so that the goroutine's exit overlaps the delete.
+func (h *Hold) Signal(cause error) {
 	h.cancel(cause)
 	h.stopOnce.Do(func() {
 		close(h.stop)
 		h.opCancel()
 	})
-	<-h.done
 }
 
 func (h *Hold) stopped() bool {

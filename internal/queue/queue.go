@@ -18,6 +18,9 @@
 //   - A member that gives up (ctx ended, an error, a try that found the lock taken)
 //     deletes its node with a guaranteed delete, so it never blocks anyone; it deletes
 //     only its own node, known by its exact name.
+//   - An acquisition sends its first reads (the listing, and its node's likely name)
+//     right behind its join's create, in the same round trip (joinRead), and uses an
+//     answer only when it proves it came after the create; otherwise it reads again.
 //
 // The latch (package leader) uses the steps (Join, ReadOwn, List, Watch) from its own
 // state machine; the lock recipes use Acquire, which runs the whole wait, and Hold, which
@@ -28,10 +31,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
+	"sync"
+	"sync/atomic"
 
 	"github.com/go-zookeeper/zk"
 
 	"github.com/zkrecipes/zkrecipes"
+	"github.com/zkrecipes/zkrecipes/internal/pipeline"
 	"github.com/zkrecipes/zkrecipes/retry"
 )
 
@@ -40,6 +47,11 @@ type Queue struct {
 	client *zkrecipes.Client
 	path   string
 	order  Order
+
+	// The sequence number of the last node this queue's joins made, if any: with no one
+	// else creating nodes here, the server numbers the next one lastSeq+1 (see joinRead).
+	lastSeq   atomic.Int32
+	lastSeqOK atomic.Bool
 }
 
 // New returns the queue of nodes under path (relative to the client's namespace),
@@ -68,6 +80,77 @@ func (q *Queue) Join(ctx context.Context, marker string, data []byte) (string, e
 	return q.client.CreateProtected(ctx, zkrecipes.JoinPath(q.path, marker), data,
 		zkrecipes.ModeEphemeralSequential, zkrecipes.WithParents())
 }
+
+// pipelined is what the reads sent right behind a join's create answered (joinRead). They
+// prove nothing by themselves: each may have overtaken the create.
+type pipelined struct {
+	sorted   []string
+	pst      *zk.Stat
+	listErr  error
+	guess    string // the path the own-node read read, "" when it was not sent
+	data     []byte
+	st       *zk.Stat
+	w        <-chan zk.Event
+	guessErr error
+}
+
+// joinRead is Join, with the reads that an acquisition makes next sent right behind the
+// create's attempt, in the same round trip: the listing of the parent, and a read (with
+// a data watch) of the node the create most likely makes, whose name is the create's
+// target plus a guessed sequence number (one more than that of the node the previous join
+// made: right when no one else joined since, as in the uncontended case). Only the first
+// attempt gets them. It returns once the create and the reads have all returned;
+// a read whose answer the caller does not use set no watch unless it read a node with
+// this create's uuid, one that the create's own rules then adopt or delete.
+func (q *Queue) joinRead(ctx context.Context, marker string, data []byte) (string, *pipelined, error) {
+	if data == nil {
+		data = []byte{}
+	}
+	pre := &pipelined{}
+	var (
+		mu   sync.Mutex
+		done bool // the reads may no longer start: pre is the caller's
+		sent bool
+		wg   sync.WaitGroup
+	)
+	seq, known := q.lastSeq.Load()+1, q.lastSeqOK.Load()
+	send := func(target string) {
+		mu.Lock()
+		defer mu.Unlock()
+		if done || sent {
+			return
+		}
+		sent = true
+		wg.Go(func() { pre.sorted, pre.pst, pre.listErr = q.List(ctx) })
+		if known {
+			pre.guess = fmt.Sprintf("%s%010d", target, seq)
+			wg.Go(func() { pre.data, pre.st, pre.w, pre.guessErr = q.ReadOwn(ctx, pre.guess) })
+		}
+	}
+	opts := []zkrecipes.CreateOption{zkrecipes.WithParents()}
+	if pipeline.BeforeSend != nil {
+		opts = append(opts, pipeline.BeforeSend(send).(zkrecipes.CreateOption))
+	}
+	p, err := q.client.CreateProtected(ctx, zkrecipes.JoinPath(q.path, marker), data,
+		zkrecipes.ModeEphemeralSequential, opts...)
+	mu.Lock()
+	done = true
+	mu.Unlock()
+	wg.Wait()
+	if !sent {
+		pre.listErr = errNotSent
+	}
+	if err == nil && len(p) >= 10 {
+		// The server appends the parent's counter as exactly ten characters.
+		if n, perr := strconv.ParseInt(p[len(p)-10:], 10, 32); perr == nil {
+			q.lastSeq.Store(int32(n))
+			q.lastSeqOK.Store(true)
+		}
+	}
+	return p, pre, err
+}
+
+var errNotSent = errors.New("queue: not sent")
 
 // ReadOwn reads a member's own node and sets a data watch on it, which fires when the node
 // is deleted or its data changes (a revoke request).

@@ -226,3 +226,61 @@ func (p *Peer) GroupClose(ctx context.Context, name string) error {
 	_, err := p.Cmd(ctx, "group-close "+name)
 	return err
 }
+
+// GroupViewsStart starts k Java GroupMembers called name (ids name-0 .. name-(k-1)) in the
+// group at path (a full server path: their clients have no namespace), each on a Curator
+// client of its own with the given session timeout, for timing how fast the views see a
+// member go.
+func (p *Peer) GroupViewsStart(ctx context.Context, name, connectString, path string, k int, session time.Duration) error {
+	if err := words(name, connectString, path); err != nil {
+		return err
+	}
+	_, err := p.Cmd(ctx, fmt.Sprintf("group-views %s %s %s %d %d", name, connectString, path, k, session.Milliseconds()))
+	return err
+}
+
+// GroupViewsAwait waits until every view of name lists the member id (Java waits on its
+// caches' events, for at most d).
+func (p *Peer) GroupViewsAwait(ctx context.Context, name, id string, d time.Duration) error {
+	if err := words(name, id); err != nil {
+		return err
+	}
+	_, err := p.Cmd(ctx, fmt.Sprintf("group-views-await %s %s %d", name, id, d.Milliseconds()))
+	return err
+}
+
+// GroupViewsArm checks that every view of name lists id and makes the peer note the
+// instant the last of them drops it; GroupViewsDropped returns that instant.
+func (p *Peer) GroupViewsArm(ctx context.Context, name, id string) error {
+	if err := words(name, id); err != nil {
+		return err
+	}
+	_, err := p.Cmd(ctx, fmt.Sprintf("group-views-arm %s %s", name, id))
+	return err
+}
+
+// GroupViewsDropped waits for the drop that GroupViewsArm armed and returns its instant:
+// Java's Instant.now() when its last view had dropped the member. It is a wall-clock time
+// without a monotonic reading, so Sub against a time.Now of this process compares the two
+// readings of the host's one realtime clock.
+func (p *Peer) GroupViewsDropped(ctx context.Context, name string) (time.Time, error) {
+	prefix := "groupviews " + name + " dropped "
+	ev, err := p.WaitEvent(ctx, func(ev string) bool { return strings.HasPrefix(ev, prefix) })
+	if err != nil {
+		return time.Time{}, err
+	}
+	ns, err := strconv.ParseInt(strings.TrimPrefix(ev, prefix), 10, 64)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("curatortest: %q: %w", ev, err)
+	}
+	return time.Unix(0, ns), nil
+}
+
+// GroupViewsClose closes the views and their clients.
+func (p *Peer) GroupViewsClose(ctx context.Context, name string) error {
+	if err := word(name); err != nil {
+		return err
+	}
+	_, err := p.Cmd(ctx, "group-views-close "+name)
+	return err
+}

@@ -17,6 +17,8 @@
 //	EVENT sem <name> acquired|released|done|error <msg>
 //	                                         a semaphore handle's lease, or its work loop
 //	EVENT cc <name> <json>|initialized       a CuratorCache listener (see TreeEvent)
+//	EVENT groupviews <name> dropped <epochNs> every group view armed by group-views-arm has
+//	                                         dropped the member (Java's wall clock)
 //
 // Commands (see java/zkrecipes/interop/Peer.java): ping, connect, session, get, children,
 // latch-start, latch-close, latch-has, latch-participants, latch-leader, latch-ourpath,
@@ -26,10 +28,10 @@
 // mutex-handoff-bench, mutex-contend-bench, sem-new, sem-acquire, sem-release, sem-work,
 // sem-leases, count-set, selector-start, selector-relinquish, selector-close,
 // selector-participants, selector-leader, close; and for shared counts, atomic longs,
-// persistent and TTL nodes those of java/zkrecipes/interop/Nodes.java (count-*, dal-*,
-// pn-*, ttl-*; see nodes.go), and for CuratorCache and the cache and discovery benchmarks
-// those of java/zkrecipes/interop/Caches.java (cc-*, sc-bench*, sd-register-bench; see
-// caches.go).
+// persistent and TTL nodes, group members and group views those of
+// java/zkrecipes/interop/Nodes.java (count-*, dal-*, pn-*, ttl-*, group-*; see nodes.go),
+// and for CuratorCache and the cache and discovery benchmarks those of
+// java/zkrecipes/interop/Caches.java (cc-*, sc-bench*, sd-register-bench; see caches.go).
 // The payload class is com.example.InstanceDetails (one boolean property, "leader").
 //
 // testdata/golden holds the exact znode bytes Java Curator writes for a few service instances

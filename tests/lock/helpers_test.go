@@ -249,3 +249,5 @@ func waitDone(t testing.TB, ctx context.Context, what string) error {
 }
 
 func mutexCounters(m *lock.Mutex) (wakeups, fast int64) { return probe.MutexCounters(m) }
+
+func mutexPipelined(m *lock.Mutex) int64 { return probe.MutexPipelined(m) }

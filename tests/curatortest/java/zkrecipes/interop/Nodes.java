@@ -2,7 +2,9 @@ package zkrecipes.interop;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.lang.reflect.Field;
 import java.nio.charset.StandardCharsets;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -16,6 +18,8 @@ import org.apache.curator.framework.CuratorFramework;
 import org.apache.curator.framework.CuratorFrameworkFactory;
 import org.apache.curator.framework.recipes.atomic.AtomicValue;
 import org.apache.curator.framework.recipes.atomic.DistributedAtomicLong;
+import org.apache.curator.framework.recipes.cache.CuratorCache;
+import org.apache.curator.framework.recipes.cache.CuratorCacheListener;
 import org.apache.curator.framework.recipes.nodes.GroupMember;
 import org.apache.curator.framework.recipes.nodes.PersistentNode;
 import org.apache.curator.framework.recipes.nodes.PersistentTtlNode;
@@ -52,6 +56,13 @@ import org.apache.zookeeper.CreateMode;
  * group-close name
  * count-bench connectString path threads n   n trySetCount increments shared by threads contenders,
  *                                 each with its own client and SharedCount; prints the elapsed nanoseconds
+ * group-views name connectString path k sessionMs   k GroupMembers with ids name-0..name-(k-1) in the
+ *                                 group at path (a full server path), each on a client of its own
+ * group-views-await name id ms    waits until every view of name lists member id
+ * group-views-arm name id         checks that every view lists id, then, once every view has dropped
+ *                                 it, emits "EVENT groupviews name dropped epochNanos" (the wall-clock
+ *                                 instant of the last view's drop, Instant.now() on the host's clock)
+ * group-views-close name
  * </pre>
  */
 final class Nodes {
@@ -64,6 +75,7 @@ final class Nodes {
     private final Map<String, PersistentNode> nodes = new ConcurrentHashMap<>();
     private final Map<String, PersistentTtlNode> ttls = new ConcurrentHashMap<>();
     private final Map<String, GroupMember> groups = new ConcurrentHashMap<>();
+    private final Map<String, GroupViews> views = new ConcurrentHashMap<>();
 
     Nodes(Supplier<CuratorFramework> client, Consumer<String> emit, Consumer<String> event) {
         this.client = client;
@@ -234,6 +246,32 @@ final class Nodes {
                 g.close();
                 return true;
             }
+            case "group-views": {
+                need(w, 6, "group-views <name> <connectString> <path> <k> <sessionMs>");
+                GroupViews v = new GroupViews(w[1], event);
+                views.put(w[1], v);
+                v.start(w[2], w[3], Integer.parseInt(w[4]), Integer.parseInt(w[5]));
+                return true;
+            }
+            case "group-views-await": {
+                need(w, 4, "group-views-await <name> <id> <ms>");
+                views(w[1]).awaitPresent(w[2], Long.parseLong(w[3]));
+                return true;
+            }
+            case "group-views-arm": {
+                need(w, 3, "group-views-arm <name> <id>");
+                views(w[1]).arm(w[2]);
+                return true;
+            }
+            case "group-views-close": {
+                need(w, 2, "group-views-close <name>");
+                GroupViews v = views.remove(w[1]);
+                if (v == null) {
+                    throw new IllegalArgumentException("no group views " + w[1]);
+                }
+                v.close();
+                return true;
+            }
             case "count-bench": {
                 need(w, 5, "count-bench <connectString> <path> <threads> <n>");
                 emit.accept(Long.toString(countBench(w[1], w[2], Integer.parseInt(w[3]), Integer.parseInt(w[4]))));
@@ -295,6 +333,119 @@ final class Nodes {
         }
     }
 
+    private GroupViews views(String name) {
+        GroupViews v = views.get(name);
+        if (v == null) {
+            throw new IllegalArgumentException("no group views " + name);
+        }
+        return v;
+    }
+
+    /**
+     * Several GroupMember views of one group, each on a client of its own, for the drop benchmark.
+     * GroupMember offers no listener, so one is added to its private cache by reflection: it runs
+     * after the cache has applied a change, so getCurrentMembers then shows it. Waiting is on
+     * those events, never by polling, so the drop instant is the instant the view changed.
+     */
+    private static final class GroupViews {
+        private final String name;
+        private final Consumer<String> event;
+        private final List<CuratorFramework> clients = new ArrayList<>();
+        private final List<GroupMember> members = new ArrayList<>();
+        // Guarded by this.
+        private String armed;
+        private boolean[] dropped;
+
+        GroupViews(String name, Consumer<String> event) {
+            this.name = name;
+            this.event = event;
+        }
+
+        void start(String connectString, String path, int k, int sessionMs) throws Exception {
+            Field f = GroupMember.class.getDeclaredField("cache");
+            f.setAccessible(true);
+            for (int i = 0; i < k; i++) {
+                CuratorFramework c = CuratorFrameworkFactory.newClient(connectString, sessionMs, 15000, new RetryNTimes(3, 100));
+                c.start();
+                clients.add(c);
+                if (!c.blockUntilConnected(60, TimeUnit.SECONDS)) {
+                    throw new IllegalStateException("view client did not connect");
+                }
+                GroupMember g = new GroupMember(c, path, name + "-" + i);
+                ((CuratorCache) f.get(g)).listenable().addListener(new CuratorCacheListener() {
+                    @Override
+                    public void event(Type type, org.apache.curator.framework.recipes.cache.ChildData oldData,
+                            org.apache.curator.framework.recipes.cache.ChildData data) {
+                        changed();
+                    }
+
+                    @Override
+                    public void initialized() {
+                        changed();
+                    }
+                });
+                members.add(g);
+                g.start();
+            }
+        }
+
+        private synchronized void changed() {
+            if (armed != null) {
+                boolean all = true;
+                for (int i = 0; i < members.size(); i++) {
+                    if (!dropped[i] && !members.get(i).getCurrentMembers().containsKey(armed)) {
+                        dropped[i] = true;
+                    }
+                    all &= dropped[i];
+                }
+                if (all) {
+                    Instant now = Instant.now();
+                    long epochNanos = now.getEpochSecond() * 1_000_000_000L + now.getNano();
+                    armed = null;
+                    event.accept("groupviews " + name + " dropped " + epochNanos);
+                }
+            }
+            notifyAll();
+        }
+
+        private boolean allHave(String id) {
+            for (GroupMember g : members) {
+                if (!g.getCurrentMembers().containsKey(id)) {
+                    return false;
+                }
+            }
+            return true;
+        }
+
+        synchronized void awaitPresent(String id, long ms) throws InterruptedException {
+            long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(ms);
+            while (!allHave(id)) {
+                long left = TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime());
+                if (left <= 0) {
+                    throw new IllegalStateException("not every view lists " + id + " after " + ms + " ms");
+                }
+                wait(left);
+            }
+        }
+
+        synchronized void arm(String id) {
+            if (!allHave(id)) {
+                throw new IllegalStateException("not every view lists " + id);
+            }
+            armed = id;
+            dropped = new boolean[members.size()];
+        }
+
+        void close() {
+            for (GroupMember g : members) {
+                CloseableUtils.closeQuietly(g);
+            }
+            for (CuratorFramework c : clients) {
+                CloseableUtils.closeQuietly(c);
+            }
+        }
+    }
+
     private SharedCount count(String name) {
         SharedCount c = counts.get(name);
         if (c == null) {
@@ -334,5 +485,9 @@ final class Nodes {
             CloseableUtils.closeQuietly(g);
         }
         groups.clear();
+        for (GroupViews v : views.values()) {
+            v.close();
+        }
+        views.clear();
     }
 }
