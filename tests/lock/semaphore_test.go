@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -443,4 +444,91 @@ func TestSemaphoreTryAcquireLostReply(t *testing.T) {
 	}
 	release(t, l)
 	waitChildren(t, cb, "/sem/leases", 0)
+}
+
+// Go's TryAcquire sees the leases Java's InterProcessSemaphoreV2 (Curator 5.4) holds, and
+// Java's waiter on P/locks, and its own lease counts for Java: with two leases held by
+// Java it is refused (leaving no node), likewise while a Java participant waits; once a
+// Java lease is returned it holds, and a Java acquire then waits for it.
+func TestSemaphoreTryAcquireInteropWithCurator(t *testing.T) {
+	srv := zktest.Start(t)
+	ns := newNamespace(t)
+	peer := curatortest.Start(t, srv.ConnectString(), curatortest.WithNamespace(ns))
+	ctx := testCtx(t)
+	c := connect(t, srv.Servers(), ns)
+	sem := newSem(t, c, "/sem", 2)
+	for _, j := range []string{"j1", "j2", "j3"} {
+		if err := peer.SemNew(ctx, j, "/sem", 2, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	javaAcquire := func(j string) {
+		t.Helper()
+		if err := peer.SemAcquire(ctx, j); err != nil {
+			t.Fatal(err)
+		}
+	}
+	refused := func(what string) {
+		t.Helper()
+		if l, err := sem.TryAcquire(ctx); !errors.Is(err, lock.ErrLocked) || l != nil {
+			t.Fatalf("TryAcquire %s = %v, %v", what, l, err)
+		}
+		for _, dir := range []string{"/sem/leases", "/sem/locks"} {
+			kids, _, err := c.Children(ctx, dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, k := range kids {
+				if _, st, err := c.Get(ctx, dir+"/"+k); err == nil && st.EphemeralOwner == c.SessionID() {
+					t.Fatalf("TryAcquire %s left %s/%s", what, dir, k)
+				}
+			}
+		}
+	}
+	for _, j := range []string{"j1", "j2"} {
+		javaAcquire(j)
+		if err := peer.WaitSem(ctx, j, "acquired"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	refused("with both leases held by Java")
+	if nodes, err := peer.SemLeases(ctx, "j1"); err != nil || len(nodes) != 2 {
+		t.Fatalf("Java sees leases %v, %v", nodes, err)
+	}
+	javaAcquire("j3")
+	waitChildren(t, c, "/sem/locks", 1)
+	waitChildren(t, c, "/sem/leases", 3)
+	refused("while a Java participant waits")
+	if err := peer.SemRelease(ctx, "j1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := peer.WaitSem(ctx, "j3", "acquired"); err != nil {
+		t.Fatal(err)
+	}
+	waitChildren(t, c, "/sem/locks", 0)
+	refused("with j2 and j3 holding")
+	if err := peer.SemRelease(ctx, "j2"); err != nil {
+		t.Fatal(err)
+	}
+	g, err := sem.TryAcquire(ctx)
+	if err != nil {
+		t.Fatalf("TryAcquire of the lease j2 returned: %v", err)
+	}
+	nodes, err := peer.SemLeases(ctx, "j1")
+	if err != nil || len(nodes) != 2 || !slices.Contains(nodes, name(g.Node())) {
+		t.Fatalf("Java sees leases %v (%v), want the Go lease %s among 2", nodes, err, g.Node())
+	}
+	javaAcquire("j1")
+	waitChildren(t, c, "/sem/leases", 3)
+	waitChildren(t, c, "/sem/locks", 1)
+	release(t, g)
+	if err := peer.WaitSem(ctx, "j1", "acquired"); err != nil {
+		t.Fatal(err)
+	}
+	for _, j := range []string{"j1", "j3"} {
+		if err := peer.SemRelease(ctx, j); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitChildren(t, c, "/sem/leases", 0)
 }
