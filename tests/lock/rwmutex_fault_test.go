@@ -14,8 +14,8 @@ import (
 )
 
 // cutRuns is how many times the cut tests of the read/write lock and the semaphore
-// depose a holder; the mutex's test does it 20 times on one server, these on an ensemble.
-const cutRuns = 10
+// depose a holder, on an ensemble, as often as the mutex's test does on one server.
+const cutRuns = 20
 
 // connectEnsemble opens a Client on every member of e, through its host provider.
 func connectEnsemble(t *testing.T, e *zktest.Ensemble, ns string, session time.Duration) *zkrecipes.Client {
