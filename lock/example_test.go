@@ -156,4 +156,51 @@ func ExampleSemaphore() {
 	// jobs at once, at most: 2
 }
 
+// Run a job only if a lease is free right now, and skip it otherwise instead of queueing.
+func ExampleSemaphore_TryAcquire() {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	client, err := zkrecipes.Connect(ctx, examplezk.Servers(), // your ensemble, e.g. []string{"zk1:2181", "zk2:2181", "zk3:2181"}
+		zkrecipes.WithNamespace(examplezk.Namespace()),
+		zkrecipes.WithSessionTimeout(4*time.Second))
+	if err != nil {
+		fmt.Println("connect:", err)
+		return
+	}
+	defer client.Close(ctx)
+
+	sem, err := lock.NewSemaphore(client, "/myapp/reports", 1)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	first, err := sem.TryAcquire(ctx)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println("first report runs")
+
+	// Another process (here the same one) finds no free lease and does not wait.
+	_, err = sem.TryAcquire(ctx)
+	fmt.Println("second report skipped:", errors.Is(err, lock.ErrLocked))
+	leases, _ := sem.Leases(ctx)
+	fmt.Println("leases out:", len(leases))
+
+	if err := first.Release(ctx); err != nil {
+		fmt.Println(err)
+		return
+	}
+	again, err := sem.TryAcquire(ctx)
+	fmt.Println("after release:", err)
+	if err == nil {
+		_ = again.Release(ctx)
+	}
+	// Output:
+	// first report runs
+	// second report skipped: true
+	// leases out: 1
+	// after release: <nil>
+}
+
 func TestMain(m *testing.M) { examplezk.Main(m) }

@@ -126,8 +126,33 @@ func (s *Semaphore) Path() string { return s.path }
 // and leaves no node behind (the lease node and the P/locks node are deleted, in the
 // background when ctx is over). Connection trouble is retried until ctx ends.
 func (s *Semaphore) Acquire(ctx context.Context) (*Lock, error) {
+	return s.acquireLease(ctx, false)
+}
+
+// TryAcquire is Acquire without the waiting, like Curator's acquire with a zero timeout:
+// it returns a held lease, or an error wrapping ErrLocked as soon as it finds that no
+// lease is free. That is when, its lease node created, P/leases has more children than
+// the lease count (the count read once, for a shared one), and also when another
+// participant holds P/locks at that moment: that participant either waits for a lease (so
+// none is free) or is creating its own. Before it returns ErrLocked, TryAcquire deletes
+// what it created, its lease node and its P/locks node, each by its exact name, with a
+// guaranteed delete (which the Client finishes in the background if the connection drops
+// meanwhile), so a failed try never blocks anyone nor counts as a lease.
+//
+// Other failures are Acquire's. Connection trouble is retried until ctx ends (use a ctx
+// with a deadline to bound it), and so is a restart (the lease node vanished, or the
+// session changed, before the count). When ctx ends, TryAcquire returns ctx.Err()
+// (wrapped) and leaves no node: a node whose create returned is deleted, in the
+// background when ctx is over, and a create whose outcome is unknown (its reply lost, or
+// ctx ended while it was in flight) is cleaned up by the Client by its protected uuid,
+// once that create has returned, so only a node of this acquisition is ever deleted.
+func (s *Semaphore) TryAcquire(ctx context.Context) (*Lock, error) {
+	return s.acquireLease(ctx, true)
+}
+
+func (s *Semaphore) acquireLease(ctx context.Context, try bool) (*Lock, error) {
 	start := time.Now()
-	l, err := s.acquire(ctx)
+	l, err := s.acquire(ctx, try)
 	if err != nil {
 		err = acquireError(s.path, err)
 		hookAcquired(ctx, s.client, s.path, s.kind, "", false, time.Since(start), err)
@@ -177,13 +202,13 @@ var errBadCount = errors.New("lock: shared count unusable")
 // errRestart: the acquisition must start over from taking P/locks.
 var errRestart = errors.New("lock: semaphore acquisition starts over")
 
-func (s *Semaphore) acquire(ctx context.Context) (*Lock, error) {
+func (s *Semaphore) acquire(ctx context.Context, try bool) (*Lock, error) {
 	for failures := 0; ; failures++ {
-		lk, err := s.locks.acquire(ctx, false)
+		lk, err := s.locks.acquire(ctx, try)
 		if err != nil {
 			return nil, err
 		}
-		l, err := s.lease(ctx, lk)
+		l, err := s.lease(ctx, lk, try)
 		// As Curator does, the P/locks node goes whatever happened (in the background when
 		// ctx is over).
 		_ = lk.Release(ctx)
@@ -208,8 +233,9 @@ func pause(ctx context.Context, failures int) error {
 	}
 }
 
-// lease creates the lease node and waits until it is held, holding lk (P/locks).
-func (s *Semaphore) lease(ctx context.Context, lk *Lock) (*Lock, error) {
+// lease creates the lease node and waits until it is held, holding lk (P/locks); with
+// try it gives up with queue.ErrBusy instead of waiting.
+func (s *Semaphore) lease(ctx context.Context, lk *Lock, try bool) (*Lock, error) {
 	node, err := s.leases.Join(ctx, leaseMarker, s.data)
 	if err != nil {
 		return nil, err
@@ -261,6 +287,9 @@ func (s *Semaphore) lease(ctx context.Context, lk *Lock) (*Lock, error) {
 			}
 			held = true
 			return newLock(s.client, s.path, s.kind, mem, s.cfg, s.kind == "semaphore-mutex"), nil
+		}
+		if try {
+			return nil, queue.ErrBusy
 		}
 		select {
 		case <-ctx.Done():

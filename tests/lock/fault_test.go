@@ -16,7 +16,8 @@ import (
 	"github.com/zkrecipes/zkrecipes/tests/zktest"
 )
 
-// member is a contender with its own client and fault dialer.
+// member is a contender with its own client and fault dialer (m is its Mutex, for the
+// mutex tests; the other recipes' tests make theirs on c).
 type member struct {
 	name string
 	c    *zkrecipes.Client
@@ -26,9 +27,41 @@ type member struct {
 }
 
 func newMember(t *testing.T, servers []string, ns, name, path string, session time.Duration, opts ...lock.Option) *member {
+	mb := newFaultyClient(t, servers, ns, name, session)
+	mb.m = newMutex(t, mb.c, path, opts...)
+	return mb
+}
+
+// newFaultyClient is a member without a recipe: a client with a fault dialer of its own
+// and a session of the given timeout (copts come last: an ensemble's host provider).
+func newFaultyClient(t *testing.T, servers []string, ns, name string, session time.Duration, copts ...zkrecipes.Option) *member {
 	d := zktest.NewFaultDialer()
-	c := connect(t, servers, ns, zkrecipes.WithDialer(d.Dial), zkrecipes.WithSessionTimeout(session))
-	return &member{name: name, c: c, d: d, st: watchStates(t, c), m: newMutex(t, c, path, opts...)}
+	c := connect(t, servers, ns, append([]zkrecipes.Option{zkrecipes.WithDialer(d.Dial), zkrecipes.WithSessionTimeout(session)}, copts...)...)
+	return &member{name: name, c: c, d: d, st: watchStates(t, c)}
+}
+
+// memberOf returns the ensemble member c is connected to.
+func memberOf(t testing.TB, e *zktest.Ensemble, c *zkrecipes.Client) *zktest.Node {
+	t.Helper()
+	server := c.Conn().Server()
+	for _, n := range e.Nodes {
+		if n.Addr() == server {
+			return n
+		}
+	}
+	t.Fatalf("client connected to %s, no member of %v", server, e.Servers())
+	return nil
+}
+
+// restart starts a killed member again and waits until the ensemble serves.
+func restart(t testing.TB, ctx context.Context, e *zktest.Ensemble, n *zktest.Node) {
+	t.Helper()
+	if err := n.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.WaitReady(ctx); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // cancelledAt returns a channel that receives the time at which ctx was seen cancelled
@@ -151,26 +184,6 @@ func TestMutexEnsembleServerKilled(t *testing.T) {
 	ca, cb, admin := connectE(), connectE(), connectE()
 	ma, mb := newMutex(t, ca, "/l"), newMutex(t, cb, "/l")
 	ctx := testCtx(t)
-	memberOf := func(c *zkrecipes.Client) *zktest.Node {
-		t.Helper()
-		server := c.Conn().Server()
-		for _, n := range e.Nodes {
-			if n.Addr() == server {
-				return n
-			}
-		}
-		t.Fatalf("client connected to %s, no member of %v", server, e.Servers())
-		return nil
-	}
-	restart := func(n *zktest.Node) {
-		t.Helper()
-		if err := n.Start(ctx); err != nil {
-			t.Fatal(err)
-		}
-		if err := e.WaitReady(ctx); err != nil {
-			t.Fatal(err)
-		}
-	}
 
 	// 1. The holder's server dies.
 	la := acquire(t, ma)
@@ -178,7 +191,7 @@ func TestMutexEnsembleServerKilled(t *testing.T) {
 	waitChildren(t, admin, "/l", 2)
 	sa := watchStates(t, ca)
 	mark := sa.mark()
-	victim := memberOf(ca)
+	victim := memberOf(t, e, ca)
 	t.Logf("holder on member %d; killing it", victim.ID)
 	if err := victim.Kill(ctx); err != nil {
 		t.Fatal(err)
@@ -199,12 +212,12 @@ func TestMutexEnsembleServerKilled(t *testing.T) {
 	if lb.err != nil {
 		t.Fatal(lb.err)
 	}
-	restart(victim)
+	restart(t, ctx, e, victim)
 
 	// 2. The waiter's server dies while it waits; the holder releases meanwhile.
 	res = acquireAsync(ctx, ma)
 	waitChildren(t, admin, "/l", 2)
-	victim = memberOf(ca)
+	victim = memberOf(t, e, ca)
 	t.Logf("waiter on member %d; killing it", victim.ID)
 	mark = sa.mark()
 	if err := victim.Kill(ctx); err != nil {
@@ -219,7 +232,7 @@ func TestMutexEnsembleServerKilled(t *testing.T) {
 	if _, st, err := admin.Get(ctx, la2.l.Node()); err != nil || st.EphemeralOwner != ca.SessionID() {
 		t.Fatalf("the new holder's node: %v", err)
 	}
-	restart(victim)
+	restart(t, ctx, e, victim)
 
 	// 3. The ensemble's leader dies: every member drops its clients while a new leader is
 	// elected.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -308,4 +309,226 @@ func TestSemaphoreMutexInteropWithCurator(t *testing.T) {
 	if _, err := lock.NewSemaphoreMutex(c, "/x", lock.WithRevocable()); !errors.Is(err, lock.ErrInvalidOption) {
 		t.Fatalf("a revocable semaphore = %v", err)
 	}
+}
+
+// TryAcquire takes a free lease at once, and otherwise returns ErrLocked at once, with
+// its lease node and its P/locks node deleted before it returns: when every lease is
+// held, when another participant waits for one (holding P/locks), and with a shared count
+// that is used up.
+func TestSemaphoreTryAcquire(t *testing.T) {
+	srv := zktest.Start(t)
+	ns := newNamespace(t)
+	ctx := testCtx(t)
+	ca, cb, cc := connect(t, srv.Servers(), ns), connect(t, srv.Servers(), ns), connect(t, srv.Servers(), ns)
+	sa, sb, sc := newSem(t, ca, "/sem", 2), newSem(t, cb, "/sem", 2), newSem(t, cc, "/sem", 2)
+	noneOf := func(c *zkrecipes.Client, dirs ...string) {
+		t.Helper()
+		for _, dir := range dirs {
+			kids, _, err := ca.Children(ctx, dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, k := range kids {
+				if _, st, err := ca.Get(ctx, dir+"/"+k); err == nil && st.EphemeralOwner == c.SessionID() {
+					t.Fatalf("a failed TryAcquire left %s/%s", dir, k)
+				}
+			}
+		}
+	}
+	a, err := sa.TryAcquire(ctx)
+	if err != nil {
+		t.Fatalf("TryAcquire of a free semaphore: %v", err)
+	}
+	b, err := sb.TryAcquire(ctx)
+	if err != nil {
+		t.Fatalf("TryAcquire of the second lease: %v", err)
+	}
+	if !leaseNode.MatchString(name(b.Node())) || b.Context().Err() != nil {
+		t.Fatalf("lease %s (%v)", b.Node(), context.Cause(b.Context()))
+	}
+	if l, err := sc.TryAcquire(ctx); !errors.Is(err, lock.ErrLocked) || l != nil {
+		t.Fatalf("TryAcquire of a third lease of two = %v, %v", l, err)
+	}
+	noneOf(cc, "/sem/leases", "/sem/locks")
+	if kids, _, err := ca.Children(ctx, "/sem/leases"); err != nil || len(kids) != 2 {
+		t.Fatalf("leases %v, %v", kids, err)
+	}
+
+	// A waiter holds P/locks: a try is refused without waiting for it.
+	res := semAsync(ctx, sc)
+	waitChildren(t, ca, "/sem/locks", 1)
+	waitChildren(t, ca, "/sem/leases", 3)
+	cd := connect(t, srv.Servers(), ns)
+	if l, err := newSem(t, cd, "/sem", 2).TryAcquire(ctx); !errors.Is(err, lock.ErrLocked) || l != nil {
+		t.Fatalf("TryAcquire while a participant waits = %v, %v", l, err)
+	}
+	noneOf(cd, "/sem/leases", "/sem/locks")
+	release(t, a)
+	c := await(t, res, "the waiter's lease")
+	if c.err != nil {
+		t.Fatal(c.err)
+	}
+	release(t, b)
+	waitChildren(t, ca, "/sem/locks", 0)
+	d, err := newSem(t, cd, "/sem", 2).TryAcquire(ctx)
+	if err != nil {
+		t.Fatalf("TryAcquire of a returned lease: %v", err)
+	}
+	release(t, c.l)
+	release(t, d)
+	waitChildren(t, ca, "/sem/leases", 0)
+
+	// A shared count.
+	if _, err := ca.Create(ctx, "/count", lock.EncodeSharedCount(1), zkrecipes.ModePersistent); err != nil {
+		t.Fatal(err)
+	}
+	shared := func(c *zkrecipes.Client) *lock.Semaphore {
+		s, err := lock.NewSharedSemaphore(c, "/ssem", "/count")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	s1, err := shared(ca).TryAcquire(ctx)
+	if err != nil {
+		t.Fatalf("TryAcquire with a count of 1: %v", err)
+	}
+	if l, err := shared(cb).TryAcquire(ctx); !errors.Is(err, lock.ErrLocked) || l != nil {
+		t.Fatalf("second TryAcquire with a count of 1 = %v, %v", l, err)
+	}
+	noneOf(cb, "/ssem/leases", "/ssem/locks")
+	if _, err := ca.Set(ctx, "/count", lock.EncodeSharedCount(2), -1); err != nil {
+		t.Fatal(err)
+	}
+	s2, err := shared(cb).TryAcquire(ctx)
+	if err != nil {
+		t.Fatalf("TryAcquire with a count of 2: %v", err)
+	}
+	release(t, s1)
+	release(t, s2)
+}
+
+// A TryAcquire whose lease create reaches the server but loses its reply: the protected
+// create finds its node again by its uuid, so the try counts exactly one lease of its
+// own. With the lease taken, it is refused and that node is gone when it returns; with
+// the lease free, it holds with that node and no second one.
+func TestSemaphoreTryAcquireLostReply(t *testing.T) {
+	srv := zktest.Start(t)
+	ns := newNamespace(t)
+	ctx := testCtx(t)
+	fd := zktest.NewFaultDialer()
+	ca := connect(t, srv.Servers(), ns, zkrecipes.WithDialer(fd.Dial))
+	cb := connect(t, srv.Servers(), ns)
+	isLease := func(op int32, p string) bool {
+		return (op == zktest.OpCreate || op == zktest.OpCreate2) && strings.Contains(p, "/sem/leases/")
+	}
+	held := semAcquire(t, newSem(t, cb, "/sem", 1))
+	sa := newSem(t, ca, "/sem", 1)
+	lost := fd.LoseNextReply(isLease)
+	if l, err := sa.TryAcquire(ctx); !errors.Is(err, lock.ErrLocked) || l != nil {
+		t.Fatalf("TryAcquire of a taken lease, reply lost = %v, %v", l, err)
+	}
+	await(t, lost, "the lost reply")
+	if kids, _, err := cb.Children(ctx, "/sem/leases"); err != nil || len(kids) != 1 || "/sem/leases/"+kids[0] != held.Node() {
+		t.Fatalf("leases after the refused try: %v, %v", kids, err)
+	}
+	release(t, held)
+	lost = fd.LoseNextReply(isLease)
+	l, err := sa.TryAcquire(ctx)
+	if err != nil {
+		t.Fatalf("TryAcquire of a free lease, reply lost: %v", err)
+	}
+	await(t, lost, "the lost reply")
+	if kids, _, err := cb.Children(ctx, "/sem/leases"); err != nil || len(kids) != 1 || "/sem/leases/"+kids[0] != l.Node() {
+		t.Fatalf("leases after the try: %v, %v (holding %s)", kids, err, l.Node())
+	}
+	release(t, l)
+	waitChildren(t, cb, "/sem/leases", 0)
+}
+
+// Go's TryAcquire sees the leases Java's InterProcessSemaphoreV2 (Curator 5.4) holds, and
+// Java's waiter on P/locks, and its own lease counts for Java: with two leases held by
+// Java it is refused (leaving no node), likewise while a Java participant waits; once a
+// Java lease is returned it holds, and a Java acquire then waits for it.
+func TestSemaphoreTryAcquireInteropWithCurator(t *testing.T) {
+	srv := zktest.Start(t)
+	ns := newNamespace(t)
+	peer := curatortest.Start(t, srv.ConnectString(), curatortest.WithNamespace(ns))
+	ctx := testCtx(t)
+	c := connect(t, srv.Servers(), ns)
+	sem := newSem(t, c, "/sem", 2)
+	for _, j := range []string{"j1", "j2", "j3"} {
+		if err := peer.SemNew(ctx, j, "/sem", 2, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	javaAcquire := func(j string) {
+		t.Helper()
+		if err := peer.SemAcquire(ctx, j); err != nil {
+			t.Fatal(err)
+		}
+	}
+	refused := func(what string) {
+		t.Helper()
+		if l, err := sem.TryAcquire(ctx); !errors.Is(err, lock.ErrLocked) || l != nil {
+			t.Fatalf("TryAcquire %s = %v, %v", what, l, err)
+		}
+		for _, dir := range []string{"/sem/leases", "/sem/locks"} {
+			kids, _, err := c.Children(ctx, dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, k := range kids {
+				if _, st, err := c.Get(ctx, dir+"/"+k); err == nil && st.EphemeralOwner == c.SessionID() {
+					t.Fatalf("TryAcquire %s left %s/%s", what, dir, k)
+				}
+			}
+		}
+	}
+	for _, j := range []string{"j1", "j2"} {
+		javaAcquire(j)
+		if err := peer.WaitSem(ctx, j, "acquired"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	refused("with both leases held by Java")
+	if nodes, err := peer.SemLeases(ctx, "j1"); err != nil || len(nodes) != 2 {
+		t.Fatalf("Java sees leases %v, %v", nodes, err)
+	}
+	javaAcquire("j3")
+	waitChildren(t, c, "/sem/locks", 1)
+	waitChildren(t, c, "/sem/leases", 3)
+	refused("while a Java participant waits")
+	if err := peer.SemRelease(ctx, "j1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := peer.WaitSem(ctx, "j3", "acquired"); err != nil {
+		t.Fatal(err)
+	}
+	waitChildren(t, c, "/sem/locks", 0)
+	refused("with j2 and j3 holding")
+	if err := peer.SemRelease(ctx, "j2"); err != nil {
+		t.Fatal(err)
+	}
+	g, err := sem.TryAcquire(ctx)
+	if err != nil {
+		t.Fatalf("TryAcquire of the lease j2 returned: %v", err)
+	}
+	nodes, err := peer.SemLeases(ctx, "j1")
+	if err != nil || len(nodes) != 2 || !slices.Contains(nodes, name(g.Node())) {
+		t.Fatalf("Java sees leases %v (%v), want the Go lease %s among 2", nodes, err, g.Node())
+	}
+	javaAcquire("j1")
+	waitChildren(t, c, "/sem/leases", 3)
+	waitChildren(t, c, "/sem/locks", 1)
+	release(t, g)
+	if err := peer.WaitSem(ctx, "j1", "acquired"); err != nil {
+		t.Fatal(err)
+	}
+	for _, j := range []string{"j1", "j3"} {
+		if err := peer.SemRelease(ctx, j); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitChildren(t, c, "/sem/leases", 0)
 }

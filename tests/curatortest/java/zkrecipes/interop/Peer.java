@@ -515,8 +515,10 @@ public final class Peer {
             case "sem-leases": {
                 need(w, 2, "sem-leases <name>");
                 ArrayNode arr = JSON.createArrayNode();
+                // Curator 5.4 returns the lease nodes' names (children of P/leases), which
+                // ZKPaths.getNodeFromPath rejects for not starting with "/".
                 for (String p : sem(w[1]).sem.getParticipantNodes()) {
-                    arr.add(ZKPaths.getNodeFromPath(p));
+                    arr.add(p.startsWith("/") ? ZKPaths.getNodeFromPath(p) : p);
                 }
                 emit(JSON.writeValueAsString(arr));
                 return;
