@@ -7,6 +7,7 @@ import (
 
 	"github.com/zkrecipes/zkrecipes"
 	"github.com/zkrecipes/zkrecipes/leader"
+	"github.com/zkrecipes/zkrecipes/tests/internal/testkit"
 	"github.com/zkrecipes/zkrecipes/tests/zktest"
 )
 
@@ -16,10 +17,10 @@ import (
 // same with the ensemble's own leader, which forces a quorum election.
 func TestLatchEnsembleServerKilled(t *testing.T) {
 	e := zktest.StartEnsemble(t, 3)
-	ns := newNamespace(t)
+	ns := testkit.Namespace(t)
 	h := newHistory()
 	connectE := func() *zkrecipes.Client {
-		return connect(t, e.Servers(), ns, zkrecipes.WithHostProvider(e.HostProvider()),
+		return testkit.Connect(t, e.Servers(), ns, zkrecipes.WithHostProvider(e.HostProvider()),
 			zkrecipes.WithSessionTimeout(4*time.Second))
 	}
 	admin := connectE()
@@ -32,7 +33,7 @@ func TestLatchEnsembleServerKilled(t *testing.T) {
 		latches[name] = startLatch(t, clients[name], "/e", name, h)
 	}
 	leading := func(name string) bool { return latches[name].HasLeadership() }
-	ctx := testCtx(t)
+	ctx := testkit.Ctx(t)
 
 	leader := settle(t, h, admin, "/e", n, leading)
 	server := clients[leader].Conn().Server()

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/zkrecipes/zkrecipes/internal/probe"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -14,7 +13,9 @@ import (
 	"github.com/go-zookeeper/zk"
 
 	"github.com/zkrecipes/zkrecipes"
+	"github.com/zkrecipes/zkrecipes/internal/probe"
 	"github.com/zkrecipes/zkrecipes/leader"
+	"github.com/zkrecipes/zkrecipes/tests/internal/testkit"
 	"github.com/zkrecipes/zkrecipes/tests/zktest"
 )
 
@@ -23,14 +24,14 @@ import (
 // node; nobody else leads in between.
 func TestLatchShortCutStandardPolicy(t *testing.T) {
 	srv := zktest.Start(t)
-	ns := newNamespace(t)
+	ns := testkit.Namespace(t)
 	h := newHistory()
 	d := zktest.NewFaultDialer()
 	// 4 s (the harness's maximum): go-zk waits a second before redialling.
-	ca := connect(t, srv.Servers(), ns, zkrecipes.WithDialer(d.Dial), zkrecipes.WithSessionTimeout(4*time.Second))
+	ca := testkit.Connect(t, srv.Servers(), ns, zkrecipes.WithDialer(d.Dial), zkrecipes.WithSessionTimeout(4*time.Second))
 	st := watchStates(t, ca, nil)
 	a := startLatch(t, ca, "/e", "a", h)
-	startLatch(t, connect(t, srv.Servers(), ns), "/e", "b", h)
+	startLatch(t, testkit.Connect(t, srv.Servers(), ns), "/e", "b", h)
 	h.waitLeader(t, "a")
 	node := a.Node()
 
@@ -61,10 +62,10 @@ func TestLatchShortCutStandardPolicy(t *testing.T) {
 // NotLeader.
 func TestLatchShortCutSessionPolicy(t *testing.T) {
 	srv := zktest.Start(t)
-	ns := newNamespace(t)
+	ns := testkit.Namespace(t)
 	h := newHistory()
 	d := zktest.NewFaultDialer()
-	ca := connect(t, srv.Servers(), ns, zkrecipes.WithDialer(d.Dial), zkrecipes.WithSessionTimeout(4*time.Second))
+	ca := testkit.Connect(t, srv.Servers(), ns, zkrecipes.WithDialer(d.Dial), zkrecipes.WithSessionTimeout(4*time.Second))
 	st := watchStates(t, ca, nil)
 	settled := make(chan struct{}, 100)
 	a := startLatchWith(t, ca, "/e", "a", h, func(l *leader.Latch) {
@@ -75,7 +76,7 @@ func TestLatchShortCutSessionPolicy(t *testing.T) {
 			}
 		})
 	}, leader.WithErrorPolicy(leader.SessionPolicy))
-	startLatch(t, connect(t, srv.Servers(), ns), "/e", "b", h)
+	startLatch(t, testkit.Connect(t, srv.Servers(), ns), "/e", "b", h)
 	h.waitLeader(t, "a")
 	node := a.Node()
 	for len(settled) > 0 {
@@ -96,7 +97,7 @@ func TestLatchShortCutSessionPolicy(t *testing.T) {
 	// is over it has handled SUSPENDED and RECONNECTED.
 	select {
 	case <-settled:
-	case <-time.After(patience):
+	case <-time.After(testkit.Patience):
 		t.Fatal("the latch did not settle after RECONNECTED")
 	}
 	h.mu.Lock()
@@ -118,7 +119,7 @@ type faultyMember struct {
 
 func newFaultyMember(t *testing.T, servers []string, ns, name string, h *history, session time.Duration, opts ...zkrecipes.Option) *faultyMember {
 	m := &faultyMember{name: name, d: zktest.NewFaultDialer()}
-	m.c = connect(t, servers, ns, append([]zkrecipes.Option{zkrecipes.WithDialer(m.d.Dial), zkrecipes.WithSessionTimeout(session)}, opts...)...)
+	m.c = testkit.Connect(t, servers, ns, append([]zkrecipes.Option{zkrecipes.WithDialer(m.d.Dial), zkrecipes.WithSessionTimeout(session)}, opts...)...)
 	m.st = watchStates(t, m.c, func(sc zkrecipes.StateChange) {
 		if sc.State == zkrecipes.StateLost {
 			h.note(name, sc.State)
@@ -142,12 +143,12 @@ func newFaultyMember(t *testing.T, servers []string, ns, name string, h *history
 // successor can even be notified.
 func TestLatchCrashRounds(t *testing.T) {
 	srv := zktest.Start(t)
-	ns := newNamespace(t)
+	ns := testkit.Namespace(t)
 	seed := time.Now().UnixNano()
 	t.Logf("seed %d", seed)
 	rng := rand.New(rand.NewPCG(uint64(seed), 0))
 	h := newHistory()
-	admin := connect(t, srv.Servers(), ns)
+	admin := testkit.Connect(t, srv.Servers(), ns)
 	const n = 3
 	members := make([]*faultyMember, n)
 	for i := range members {
@@ -229,13 +230,13 @@ func TestLatchCrashRounds(t *testing.T) {
 // once it is back; the new leader can, and its token is higher.
 func TestTermFencesDeposedLeader(t *testing.T) {
 	srv := zktest.Start(t)
-	ns := newNamespace(t)
+	ns := testkit.Namespace(t)
 	h := newHistory()
 	a := newFaultyMember(t, srv.Servers(), ns, "a", h, 2*time.Second)
 	a.l = startLatch(t, a.c, "/e", "a", h)
 	b := newFaultyMember(t, srv.Servers(), ns, "b", h, 2*time.Second)
 	b.l = startLatch(t, b.c, "/e", "b", h)
-	ctx := testCtx(t)
+	ctx := testkit.Ctx(t)
 	if _, err := b.c.Create(ctx, "/data", []byte("0"), zkrecipes.ModePersistent, zkrecipes.WithParents()); err != nil {
 		t.Fatal(err)
 	}
@@ -278,7 +279,7 @@ func TestTermFencesDeposedLeader(t *testing.T) {
 // says it leads; it returns the leader's name.
 func settle(t *testing.T, h *history, admin *zkrecipes.Client, path string, n int, leading func(string) bool) string {
 	t.Helper()
-	deadline := time.NewTimer(patience)
+	deadline := time.NewTimer(testkit.Patience)
 	defer deadline.Stop()
 	for {
 		h.waitFor(t, "one leader", func(l []string) bool { return len(l) == 1 })
@@ -302,11 +303,11 @@ func settle(t *testing.T, h *history, admin *zkrecipes.Client, path string, n in
 // returned), and Run campaigns again with a new node once reconnected.
 func TestRunCancelsOnSuspended(t *testing.T) {
 	srv := zktest.Start(t)
-	ns := newNamespace(t)
+	ns := testkit.Namespace(t)
 	h := newHistory()
 	a := newFaultyMember(t, srv.Servers(), ns, "a", h, 4*time.Second)
-	admin := connect(t, srv.Servers(), ns)
-	ctx, cancel := context.WithCancel(testCtx(t))
+	admin := testkit.Connect(t, srv.Servers(), ns)
+	ctx, cancel := context.WithCancel(testkit.Ctx(t))
 	defer cancel()
 	type termEnd struct {
 		term      leader.Term
@@ -357,16 +358,16 @@ func TestRunCancelsOnSuspended(t *testing.T) {
 // leads again with the same node; a Close then hands over to the next participant.
 func TestLatchProductionLikeSettings(t *testing.T) {
 	srv := zktest.StartDedicated(t, zktest.WithTickTime(2*time.Second))
-	ns := newNamespace(t)
+	ns := testkit.Namespace(t)
 	h := newHistory()
 	d := zktest.NewFaultDialer()
-	ca := connect(t, srv.Servers(), ns, zkrecipes.WithDialer(d.Dial), zkrecipes.WithSessionTimeout(60*time.Second))
+	ca := testkit.Connect(t, srv.Servers(), ns, zkrecipes.WithDialer(d.Dial), zkrecipes.WithSessionTimeout(60*time.Second))
 	if got := ca.SessionTimeout(); got != 40*time.Second {
 		t.Fatalf("negotiated session timeout %v, want 40s", got)
 	}
 	st := watchStates(t, ca, nil)
 	a := startLatch(t, ca, "/e", "a", h)
-	startLatch(t, connect(t, srv.Servers(), ns, zkrecipes.WithSessionTimeout(60*time.Second)), "/e", "b", h)
+	startLatch(t, testkit.Connect(t, srv.Servers(), ns, zkrecipes.WithSessionTimeout(60*time.Second)), "/e", "b", h)
 	h.waitLeader(t, "a")
 	node := a.Node()
 

@@ -14,6 +14,7 @@ import (
 
 	"github.com/zkrecipes/zkrecipes"
 	"github.com/zkrecipes/zkrecipes/leader"
+	"github.com/zkrecipes/zkrecipes/tests/internal/testkit"
 	"github.com/zkrecipes/zkrecipes/tests/zktest"
 )
 
@@ -81,7 +82,7 @@ func (c *countingConn) Read(p []byte) (int, error) {
 // session watches.
 func watchesBySession(t testing.TB, addr string) map[int64][]string {
 	t.Helper()
-	out, err := zktest.FourLetter(testCtx(t), addr, "wchc")
+	out, err := zktest.FourLetter(testkit.Ctx(t), addr, "wchc")
 	if err != nil {
 		t.Fatalf("wchc: %v", err)
 	}
@@ -110,7 +111,7 @@ func watchesBySession(t testing.TB, addr string) map[int64][]string {
 // a notification.
 func TestLatchHerd(t *testing.T) {
 	srv := zktest.Start(t)
-	ns := newNamespace(t)
+	ns := testkit.Namespace(t)
 	const n = 50
 	h := newHistory()
 	counters := make([]*notificationCounter, n)
@@ -118,11 +119,11 @@ func TestLatchHerd(t *testing.T) {
 	latches := make([]*leader.Latch, n)
 	for i := range latches {
 		counters[i] = &notificationCounter{}
-		clients[i] = connect(t, srv.Servers(), ns, zkrecipes.WithDialer(counters[i].Dial))
+		clients[i] = testkit.Connect(t, srv.Servers(), ns, zkrecipes.WithDialer(counters[i].Dial))
 		latches[i] = startLatch(t, clients[i], "/e", fmt.Sprintf("p%02d", i), h)
 	}
 	h.waitLeader(t, "p00")
-	ctx := testCtx(t)
+	ctx := testkit.Ctx(t)
 
 	// The server's view: each session watches its own node and, unless it
 	// leads, the node just before its own; nothing else.
