@@ -14,6 +14,7 @@ import (
 
 	"github.com/zkrecipes/zkrecipes"
 	"github.com/zkrecipes/zkrecipes/cache"
+	"github.com/zkrecipes/zkrecipes/tests/internal/testkit"
 	"github.com/zkrecipes/zkrecipes/tests/zktest"
 )
 
@@ -24,7 +25,7 @@ import (
 // znode above the depth, and nothing else.
 func TestDepths(t *testing.T) {
 	srv := zktest.Start(t)
-	ns := namespace(t)
+	ns := testkit.Namespace(t)
 	w := writer{t, connect(t, srv, ns)}
 	for _, p := range []string{"/app", "/app/a", "/app/a/x", "/app/a/x/deep", "/app/b"} {
 		w.create(p, strings.TrimPrefix(p, "/app"))
@@ -79,7 +80,7 @@ func TestDepths(t *testing.T) {
 		cache.Unlimited: {"NodeChanged /app >root2", "NodeChanged /app/a/x /a/x>x2", "NodeCreated /app/c=c", "NodeCreated /app/a/x/deep2=d2", "NodeDeleted /app/b=/b"},
 	}
 	for _, r := range runs {
-		if err := r.c.Sync(testCtx(t)); err != nil {
+		if err := r.c.Sync(testkit.Ctx(t)); err != nil {
 			t.Fatal(err)
 		}
 		got := nodeEvents(r.rec.all()[len(initial[r.depth])+1:])
@@ -108,7 +109,7 @@ func sameSet(a, b []string) bool {
 // change (the version moved); successive changes of one znode arrive in order.
 func TestChangedCarriesOldAndNew(t *testing.T) {
 	srv := zktest.Start(t)
-	ns := namespace(t)
+	ns := testkit.Namespace(t)
 	w := writer{t, connect(t, srv, ns)}
 	w.create("/cfg/k", "v0")
 	c, rec := startCache(t, connect(t, srv, ns), "/cfg", cache.String)
@@ -140,7 +141,7 @@ func TestChangedCarriesOldAndNew(t *testing.T) {
 // its descendants, and the cache and its watches are as if the subtree never existed.
 func TestDeletedParentWithSubtree(t *testing.T) {
 	srv := zktest.Start(t)
-	ns := namespace(t)
+	ns := testkit.Namespace(t)
 	w := writer{t, connect(t, srv, ns)}
 	w.create("/t/keep", "k")
 	var sub []string
@@ -184,14 +185,14 @@ func TestDeletedParentWithSubtree(t *testing.T) {
 // with it, and for the root.
 func TestDeletedAndCreatedAgain(t *testing.T) {
 	srv := zktest.Start(t)
-	ns := namespace(t)
+	ns := testkit.Namespace(t)
 	wc := connect(t, srv, ns)
 	w := writer{t, wc}
 	w.create("/r/n", "v1")
 	w.create("/r/m", "m1")
 	w.create("/r/p/kid", "kid")
 	c, rec := startCache(t, connect(t, srv, ns), "/r", cache.String)
-	ctx := testCtx(t)
+	ctx := testkit.Ctx(t)
 
 	from := rec.len()
 	w.deleteAll("/r/n")
@@ -239,11 +240,11 @@ func TestDeletedAndCreatedAgain(t *testing.T) {
 // children.
 func TestUnreadableChild(t *testing.T) {
 	srv := zktest.Start(t)
-	ns := namespace(t)
+	ns := testkit.Namespace(t)
 	w := writer{t, connect(t, srv, ns)}
 	w.create("/s/open", "o")
 	owner := connect(t, srv, ns, zkrecipes.WithDigestAuth("java", "secret"))
-	ctx := testCtx(t)
+	ctx := testkit.Ctx(t)
 	acl := zk.DigestACL(zk.PermAll, "java", "secret")
 	if _, err := owner.Create(ctx, "/s/secret", []byte("hidden"), zkrecipes.ModePersistent, zkrecipes.WithNodeACL(acl)); err != nil {
 		t.Fatal(err)
@@ -286,7 +287,7 @@ func TestUnreadableChild(t *testing.T) {
 // never stops the cache: a good version brings it in, a bad one takes it out again.
 func TestMalformedData(t *testing.T) {
 	srv := zktest.Start(t)
-	ns := namespace(t)
+	ns := testkit.Namespace(t)
 	w := writer{t, connect(t, srv, ns)}
 	w.create("/m/good", "1")
 	w.create("/m/bad", "garbage")
@@ -302,7 +303,7 @@ func TestMalformedData(t *testing.T) {
 		return v, nil
 	}
 	c, rec := startCache(t, connect(t, srv, ns), "/m", cache.Decoder[int](decode), cache.WithDepth(1))
-	if err := c.Sync(testCtx(t)); err != nil {
+	if err := c.Sync(testkit.Ctx(t)); err != nil {
 		t.Fatal(err)
 	}
 	var errs []string
@@ -323,7 +324,7 @@ func TestMalformedData(t *testing.T) {
 	from := rec.len()
 	w.set("/m/bad", "2")
 	w.set("/m/good", "nope")
-	if err := c.Sync(testCtx(t)); err != nil {
+	if err := c.Sync(testkit.Ctx(t)); err != nil {
 		t.Fatal(err)
 	}
 	got := strings.Split(strings.TrimSpace(describe(rec.all()[from:])), "\n")
@@ -339,7 +340,7 @@ func TestMalformedData(t *testing.T) {
 // root; the cache fills when the root is created and empties when it goes.
 func TestMissingRoot(t *testing.T) {
 	srv := zktest.Start(t)
-	ns := namespace(t)
+	ns := testkit.Namespace(t)
 	w := writer{t, connect(t, srv, ns)}
 	cl := connect(t, srv, ns)
 	c, rec := startCache(t, cl, "/late", cache.String)
@@ -348,7 +349,7 @@ func TestMissingRoot(t *testing.T) {
 	}
 	missing := map[int64]watchSet{cl.SessionID(): {data: map[string]bool{"/" + ns + "/late": true}}}
 	checkWatches(t, srv, "missing root", missing)
-	if ok, _, _ := w.c.Exists(testCtx(t), "/late"); ok {
+	if ok, _, _ := w.c.Exists(testkit.Ctx(t), "/late"); ok {
 		t.Fatal("the cache created its root")
 	}
 	w.create("/late/a/b", "b")
@@ -361,7 +362,7 @@ func TestMissingRoot(t *testing.T) {
 // A Snapshot never changes, and taking one costs nothing whatever the size.
 func TestSnapshotIsImmutable(t *testing.T) {
 	srv := zktest.Start(t)
-	ns := namespace(t)
+	ns := testkit.Namespace(t)
 	w := writer{t, connect(t, srv, ns)}
 	w.create("/i/a", "1")
 	c, _ := startCache(t, connect(t, srv, ns), "/i", cache.String)
@@ -385,7 +386,7 @@ func TestSnapshotIsImmutable(t *testing.T) {
 // black-holed so the load cannot finish, then healed).
 func TestStartCancelled(t *testing.T) {
 	srv := zktest.Start(t)
-	ns := namespace(t)
+	ns := testkit.Namespace(t)
 	w := writer{t, connect(t, srv, ns)}
 	w.create("/c/a", "1")
 	fd := zktest.NewFaultDialer()
@@ -408,10 +409,10 @@ func TestStartCancelled(t *testing.T) {
 	if err := goleak.Find(append([]goleak.Option{snapshot}, clientConnection...)...); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.Start(testCtx(t)); !errors.Is(err, cache.ErrClosed) {
+	if err := c.Start(testkit.Ctx(t)); !errors.Is(err, cache.ErrClosed) {
 		t.Errorf("Start after a cancelled Start = %v, want ErrClosed", err)
 	}
-	if err := c.Close(testCtx(t)); err != nil {
+	if err := c.Close(testkit.Ctx(t)); err != nil {
 		t.Errorf("Close after a cancelled Start = %v", err)
 	}
 }
@@ -420,9 +421,9 @@ func TestStartCancelled(t *testing.T) {
 // goroutines end without Close.
 func TestClientClosed(t *testing.T) {
 	srv := zktest.Start(t)
-	ns := namespace(t)
+	ns := testkit.Namespace(t)
 	writer{t, connect(t, srv, ns)}.create("/cc/a", "1")
-	ctx, cancel := context.WithTimeout(context.Background(), patience)
+	ctx, cancel := context.WithTimeout(context.Background(), testkit.Patience)
 	defer cancel()
 	cl, err := zkrecipes.Connect(ctx, srv.Servers(), zkrecipes.WithNamespace(ns))
 	if err != nil {
@@ -450,7 +451,7 @@ func TestClientClosed(t *testing.T) {
 
 func TestNewRejectsBadArguments(t *testing.T) {
 	srv := zktest.Start(t)
-	cl := connect(t, srv, namespace(t))
+	cl := connect(t, srv, testkit.Namespace(t))
 	for _, c := range []struct {
 		name string
 		err  func() error
@@ -470,19 +471,19 @@ func TestNewRejectsBadArguments(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := c.Sync(testCtx(t)); err == nil {
+	if err := c.Sync(testkit.Ctx(t)); err == nil {
 		t.Error("Sync before Start succeeded")
 	}
-	if err := c.Start(testCtx(t)); err != nil {
+	if err := c.Start(testkit.Ctx(t)); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.Start(testCtx(t)); err == nil {
+	if err := c.Start(testkit.Ctx(t)); err == nil {
 		t.Error("a second Start succeeded")
 	}
-	if err := c.Close(testCtx(t)); err != nil {
+	if err := c.Close(testkit.Ctx(t)); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.Close(testCtx(t)); err != nil {
+	if err := c.Close(testkit.Ctx(t)); err != nil {
 		t.Fatal(err)
 	}
 }

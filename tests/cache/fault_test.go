@@ -10,6 +10,7 @@ import (
 
 	"github.com/zkrecipes/zkrecipes"
 	"github.com/zkrecipes/zkrecipes/cache"
+	"github.com/zkrecipes/zkrecipes/tests/internal/testkit"
 	"github.com/zkrecipes/zkrecipes/tests/zktest"
 )
 
@@ -72,7 +73,7 @@ var wantAfterChanges = []string{
 // watches.
 func TestShortCut(t *testing.T) {
 	srv := zktest.Start(t)
-	ns := namespace(t)
+	ns := testkit.Namespace(t)
 	w := writer{t, connect(t, srv, ns)}
 	faultTree(w)
 	fd := zktest.NewFaultDialer()
@@ -119,7 +120,7 @@ func TestShortCut(t *testing.T) {
 // the cache's watches and the old one none.
 func TestSessionExpiryResync(t *testing.T) {
 	srv := zktest.Start(t)
-	ns := namespace(t)
+	ns := testkit.Namespace(t)
 	w := writer{t, connect(t, srv, ns)}
 	faultTree(w)
 	fd := zktest.NewFaultDialer()
@@ -130,7 +131,7 @@ func TestSessionExpiryResync(t *testing.T) {
 	oldSession := cl.SessionID()
 	// The client's LOST timer can run out before the server expires the session; an
 	// ephemeral of the cache's session tells when the server has.
-	ctx := testCtx(t)
+	ctx := testkit.Ctx(t)
 	if _, err := cl.Create(ctx, "/expiry-marker", nil, zkrecipes.ModeEphemeral); err != nil {
 		t.Fatal(err)
 	}
