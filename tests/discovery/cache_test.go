@@ -9,6 +9,7 @@ import (
 
 	"github.com/go-zookeeper/zk"
 	"github.com/zkrecipes/zkrecipes/discovery"
+	"github.com/zkrecipes/zkrecipes/tests/internal/testkit"
 	"github.com/zkrecipes/zkrecipes/tests/zktest"
 )
 
@@ -22,9 +23,9 @@ func ids[T any](in []discovery.Instance[T]) []string {
 }
 
 func TestCacheEvents(t *testing.T) {
-	ctx := testCtx(t)
+	ctx := testkit.Ctx(t)
 	srv := zktest.Start(t)
-	ns := namespace(t)
+	ns := testkit.Namespace(t)
 	writer := newDiscovery(t, connect(t, srv, ns))
 	reader := newDiscovery(t, connect(t, srv, ns))
 
@@ -83,9 +84,9 @@ func TestCacheEvents(t *testing.T) {
 }
 
 func TestCacheOfMissingService(t *testing.T) {
-	ctx := testCtx(t)
+	ctx := testkit.Ctx(t)
 	srv := zktest.Start(t)
-	ns := namespace(t)
+	ns := testkit.Namespace(t)
 	d := newDiscovery(t, connect(t, srv, ns))
 	cache := startCache(t, d, "later")
 	rec := record(cache)
@@ -106,9 +107,9 @@ func TestCacheOfMissingService(t *testing.T) {
 // Bad data written by someone else is skipped and reported, never fatal; the good
 // instances are still served, by the cache and by Instances.
 func TestBadDataIsSkipped(t *testing.T) {
-	ctx := testCtx(t)
+	ctx := testkit.Ctx(t)
 	srv := zktest.Start(t)
-	ns := namespace(t)
+	ns := testkit.Namespace(t)
 	var reported errs
 	d := newDiscovery(t, connect(t, srv, ns), discovery.WithErrorHandler(reported.add))
 	good := mustInstance(t, "svc", true)
@@ -176,9 +177,9 @@ func checkReported(t *testing.T, e *errs, want int) {
 
 // A change costs reads of the changed children only.
 func TestCacheReadsPerChange(t *testing.T) {
-	ctx := testCtx(t)
+	ctx := testkit.Ctx(t)
 	srv := zktest.Start(t)
-	ns := namespace(t)
+	ns := testkit.Namespace(t)
 	writer := newDiscovery(t, connect(t, srv, ns))
 	reader := newDiscovery(t, connect(t, srv, ns))
 	var all []discovery.Instance[instanceDetails]
@@ -226,7 +227,7 @@ func TestCacheReadsPerChange(t *testing.T) {
 
 func TestCacheCloseAndStartErrors(t *testing.T) {
 	srv := zktest.Start(t)
-	ns := namespace(t)
+	ns := testkit.Namespace(t)
 	d := newDiscovery(t, connect(t, srv, ns))
 	if _, err := d.Cache("a/b"); !errors.Is(err, discovery.ErrInvalidInstance) {
 		t.Errorf("Cache(a/b) = %v", err)

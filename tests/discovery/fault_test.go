@@ -2,13 +2,14 @@ package discovery_test
 
 import (
 	"context"
-	"github.com/zkrecipes/zkrecipes/internal/probe"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/zkrecipes/zkrecipes"
 	"github.com/zkrecipes/zkrecipes/discovery"
+	"github.com/zkrecipes/zkrecipes/internal/probe"
+	"github.com/zkrecipes/zkrecipes/tests/internal/testkit"
 	"github.com/zkrecipes/zkrecipes/tests/zktest"
 )
 
@@ -28,9 +29,9 @@ func allLeaders(ev discovery.CacheEvent[instanceDetails], n int) bool {
 // timeout): its instances vanish from other clients' caches, and come back after the
 // heal, with the payload last given to Update, and never twice.
 func TestSessionExpiryReregisters(t *testing.T) {
-	ctx := testCtx(t)
+	ctx := testkit.Ctx(t)
 	srv := zktest.Start(t)
-	ns := namespace(t)
+	ns := testkit.Namespace(t)
 	fd := zktest.NewFaultDialer()
 	a := connect(t, srv, ns, zkrecipes.WithDialer(fd.Dial), zkrecipes.WithSessionTimeout(1600*time.Millisecond))
 	states := logStates(t, a)
@@ -104,9 +105,9 @@ func TestSessionExpiryReregisters(t *testing.T) {
 // A cut shorter than the session timeout, on the registering side or on the caching
 // side, causes no remove/add churn in caches.
 func TestShortCutNoChurn(t *testing.T) {
-	ctx := testCtx(t)
+	ctx := testkit.Ctx(t)
 	srv := zktest.Start(t)
-	ns := namespace(t)
+	ns := testkit.Namespace(t)
 	fdA, fdB := zktest.NewFaultDialer(), zktest.NewFaultDialer()
 	a := connect(t, srv, ns, zkrecipes.WithDialer(fdA.Dial), zkrecipes.WithSessionTimeout(4*time.Second))
 	b := connect(t, srv, ns, zkrecipes.WithDialer(fdB.Dial), zkrecipes.WithSessionTimeout(4*time.Second))
@@ -168,9 +169,9 @@ func TestShortCutNoChurn(t *testing.T) {
 // An instance unregistered while its session is gone is not brought back by the
 // re-registration after the heal (the phantom instance of Curator's bug).
 func TestUnregisterDuringExpiryStaysUnregistered(t *testing.T) {
-	ctx := testCtx(t)
+	ctx := testkit.Ctx(t)
 	srv := zktest.Start(t)
-	ns := namespace(t)
+	ns := testkit.Namespace(t)
 	fd := zktest.NewFaultDialer()
 	a := connect(t, srv, ns, zkrecipes.WithDialer(fd.Dial), zkrecipes.WithSessionTimeout(1600*time.Millisecond))
 	states := logStates(t, a)
@@ -213,9 +214,9 @@ func TestUnregisterDuringExpiryStaysUnregistered(t *testing.T) {
 // The caching client's own session expires while instances change: after the heal the
 // cache reloads and ends up right, with one event for what changed meanwhile.
 func TestCacheResyncsAfterOwnExpiry(t *testing.T) {
-	ctx := testCtx(t)
+	ctx := testkit.Ctx(t)
 	srv := zktest.Start(t)
-	ns := namespace(t)
+	ns := testkit.Namespace(t)
 	dw := newDiscovery(t, connect(t, srv, ns))
 	fd := zktest.NewFaultDialer()
 	b := connect(t, srv, ns, zkrecipes.WithDialer(fd.Dial), zkrecipes.WithSessionTimeout(1600*time.Millisecond))

@@ -3,7 +3,6 @@ package discovery_test
 import (
 	"context"
 	"fmt"
-	"github.com/zkrecipes/zkrecipes/internal/probe"
 	"strings"
 	"sync"
 	"testing"
@@ -12,46 +11,18 @@ import (
 	"github.com/go-zookeeper/zk"
 	"github.com/zkrecipes/zkrecipes"
 	"github.com/zkrecipes/zkrecipes/discovery"
-	"github.com/zkrecipes/zkrecipes/retry"
+	"github.com/zkrecipes/zkrecipes/internal/probe"
+	"github.com/zkrecipes/zkrecipes/tests/internal/testkit"
 	"github.com/zkrecipes/zkrecipes/tests/zktest"
 )
 
-// patience bounds every wait: generous, because the box is small and shared, and never
-// part of an assertion about durations.
-const patience = 60 * time.Second
-
 const seedClass = "com.example.InstanceDetails"
 
-func testCtx(t testing.TB) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), 3*patience)
-	t.Cleanup(cancel)
-	return ctx
-}
-
-// namespace returns a namespace no other test uses, for all clients of one test.
-func namespace(t testing.TB) string { return strings.TrimPrefix(zktest.BasePath(t), "/") }
-
-// connect opens a Client in ns with a short session (the harness's tickTime is 200 ms)
-// and closes it when the test ends.
+// connect opens a Client of srv in ns (testkit.Connect) with a 4 s session; opts come
+// after and win.
 func connect(t testing.TB, srv *zktest.Server, ns string, opts ...zkrecipes.Option) *zkrecipes.Client {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), patience)
-	defer cancel()
-	all := append([]zkrecipes.Option{
-		zkrecipes.WithSessionTimeout(4 * time.Second),
-		zkrecipes.WithNamespace(ns),
-		zkrecipes.WithRetryPolicy(retry.ExponentialBackoffMax(50*time.Millisecond, 5, 500*time.Millisecond)),
-	}, opts...)
-	c, err := zkrecipes.Connect(ctx, srv.Servers(), all...)
-	if err != nil {
-		t.Fatalf("connect: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), patience)
-		defer cancel()
-		_ = c.Close(ctx)
-	})
-	return c
+	return testkit.Connect(t, srv.Servers(), ns, append([]zkrecipes.Option{zkrecipes.WithSessionTimeout(4 * time.Second)}, opts...)...)
 }
 
 // errs collects what an error handler receives.
@@ -80,7 +51,7 @@ func newDiscovery(t testing.TB, c *zkrecipes.Client, opts ...discovery.Option) *
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), patience)
+		ctx, cancel := context.WithTimeout(context.Background(), testkit.Patience)
 		defer cancel()
 		if err := d.Close(ctx); err != nil {
 			t.Errorf("close discovery: %v", err)
@@ -128,7 +99,7 @@ func (r *recorder[T]) snapshot() []discovery.CacheEvent[T] {
 // waitFor waits until an event at index >= from satisfies match and returns its index.
 func (r *recorder[T]) waitFor(t testing.TB, from int, what string, match func(discovery.CacheEvent[T]) bool) int {
 	t.Helper()
-	deadline := time.NewTimer(patience)
+	deadline := time.NewTimer(testkit.Patience)
 	defer deadline.Stop()
 	for {
 		evs := r.snapshot()
@@ -140,7 +111,7 @@ func (r *recorder[T]) waitFor(t testing.TB, from int, what string, match func(di
 		select {
 		case <-r.notify:
 		case <-deadline.C:
-			t.Fatalf("no cache event %s after %v; events: %s", what, patience, describe(evs[min(from, len(evs)):]))
+			t.Fatalf("no cache event %s after %v; events: %s", what, testkit.Patience, describe(evs[min(from, len(evs)):]))
 		}
 	}
 }
@@ -163,7 +134,7 @@ func startCache(t testing.TB, d *discovery.Discovery[instanceDetails], name stri
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), patience)
+	ctx, cancel := context.WithTimeout(context.Background(), testkit.Patience)
 	defer cancel()
 	if err := c.Start(ctx); err != nil {
 		t.Fatal(err)
@@ -186,7 +157,7 @@ func children(t testing.TB, conn *zk.Conn, path string) []string {
 // path) satisfy cond, and returns them.
 func awaitChildren(t testing.TB, conn *zk.Conn, path, what string, cond func([]string) bool) []string {
 	t.Helper()
-	deadline := time.NewTimer(patience)
+	deadline := time.NewTimer(testkit.Patience)
 	defer deadline.Stop()
 	for {
 		kids, _, ch, err := conn.ChildrenW(path)
@@ -206,7 +177,7 @@ func awaitChildren(t testing.TB, conn *zk.Conn, path, what string, cond func([]s
 		select {
 		case <-ch:
 		case <-deadline.C:
-			t.Fatalf("%s: not true after %v (children %v)", what, patience, kids)
+			t.Fatalf("%s: not true after %v (children %v)", what, testkit.Patience, kids)
 		}
 	}
 }
@@ -236,7 +207,7 @@ func logStates(t testing.TB, c *zkrecipes.Client) *stateLog {
 // waitFor waits for a state change at index >= from that matches and returns its index.
 func (l *stateLog) waitFor(t testing.TB, from int, want zkrecipes.State) (int, zkrecipes.StateChange) {
 	t.Helper()
-	deadline := time.NewTimer(patience)
+	deadline := time.NewTimer(testkit.Patience)
 	defer deadline.Stop()
 	for {
 		l.mu.Lock()
