@@ -1,7 +1,8 @@
 // Package testkit holds the helpers that several integration-test packages share: a
 // bounded context, a namespace of the test's own, a Client closed at cleanup, a wait on a
-// node by watch, a wait for a session's ephemeral children to go, and a session expiry
-// made by cutting a client off until the server has expired its session.
+// node by watch, a wait for a session's ephemeral children to go, a session expiry made
+// by cutting a client off until the server has expired its session, and counts of the
+// watches a server holds and of the notifications a client receives.
 package testkit
 
 import (
