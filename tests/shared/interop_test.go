@@ -37,21 +37,7 @@ func TestInteropCountNoLostIncrement(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for done := 0; done < goEach; {
-				v, err := c.Get()
-				if err != nil {
-					t.Error(err)
-					return
-				}
-				ok, err := c.TrySet(ctx, v, v.Value+1)
-				if err != nil {
-					t.Error(err)
-					return
-				}
-				if ok {
-					done++
-				}
-			}
+			increment(t, ctx, c, goEach)
 		}()
 	}
 	wg.Wait()

@@ -2,6 +2,7 @@ package shared_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/hex"
 	"errors"
 	"strings"
@@ -27,6 +28,27 @@ func startCount(t testing.TB, c *zkrecipes.Client, path string, seed int32) *sha
 	}
 	testkit.CloseAtEnd(t, n)
 	return n
+}
+
+// increment adds 1 to n's value times times by Get and TrySet, trying again after each
+// TrySet that loses a race; it stops at the first error, which it reports with t.Error.
+func increment(t testing.TB, ctx context.Context, n *shared.Count, times int) {
+	t.Helper()
+	for done := 0; done < times; {
+		v, err := n.Get()
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		ok, err := n.TrySet(ctx, v, v.Value+1)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		if ok {
+			done++
+		}
+	}
 }
 
 // The count node is a PERSISTENT node holding 4 big-endian bytes under container
@@ -125,21 +147,7 @@ func TestCountContention(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for done := 0; done < each; {
-				v, err := n.Get()
-				if err != nil {
-					t.Error(err)
-					return
-				}
-				ok, err := n.TrySet(ctx, v, v.Value+1)
-				if err != nil {
-					t.Error(err)
-					return
-				}
-				if ok {
-					done++
-				}
-			}
+			increment(t, ctx, n, each)
 		}()
 	}
 	wg.Wait()
