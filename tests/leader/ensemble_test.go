@@ -47,13 +47,13 @@ func TestLatchEnsembleServerKilled(t *testing.T) {
 		t.Fatalf("leader %s is connected to %s, which is no member of %v", leader, server, e.Servers())
 	}
 	t.Logf("leader %s is connected to member %d (%s); killing it", leader, victim.ID, server)
-	st := watchStates(t, clients[leader], nil)
-	mark := st.mark()
+	st := testkit.WatchStates(t, clients[leader], nil)
+	mark := st.Mark()
 	if err := victim.Kill(ctx); err != nil {
 		t.Fatal(err)
 	}
-	st.waitFor(t, mark, zkrecipes.StateSuspended, nil)
-	st.waitFor(t, mark, zkrecipes.StateReconnected, nil)
+	st.WaitFor(t, mark, zkrecipes.StateSuspended, nil)
+	st.WaitFor(t, mark, zkrecipes.StateReconnected, nil)
 	after := settle(t, h, admin, "/e", n, leading)
 	t.Logf("settled: %s leads", after)
 	h.check(t)
@@ -69,14 +69,14 @@ func TestLatchEnsembleServerKilled(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("killing the ensemble's leader, member %d", zkLeader.ID)
-	st = watchStates(t, clients[after], nil)
-	mark = st.mark()
+	st = testkit.WatchStates(t, clients[after], nil)
+	mark = st.Mark()
 	if err := zkLeader.Kill(ctx); err != nil {
 		t.Fatal(err)
 	}
 	// Every member drops its clients while the quorum elects a new leader.
-	st.waitFor(t, mark, zkrecipes.StateSuspended, nil)
-	st.waitFor(t, mark, zkrecipes.StateReconnected, nil)
+	st.WaitFor(t, mark, zkrecipes.StateSuspended, nil)
+	st.WaitFor(t, mark, zkrecipes.StateReconnected, nil)
 	after = settle(t, h, admin, "/e", n, leading)
 	t.Logf("settled: %s leads", after)
 	h.check(t)

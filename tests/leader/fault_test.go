@@ -29,21 +29,21 @@ func TestLatchShortCutStandardPolicy(t *testing.T) {
 	d := zktest.NewFaultDialer()
 	// 4 s (the harness's maximum): go-zk waits a second before redialling.
 	ca := testkit.Connect(t, srv.Servers(), ns, zkrecipes.WithDialer(d.Dial), zkrecipes.WithSessionTimeout(4*time.Second))
-	st := watchStates(t, ca, nil)
+	st := testkit.WatchStates(t, ca, nil)
 	a := startLatch(t, ca, "/e", "a", h)
 	startLatch(t, testkit.Connect(t, srv.Servers(), ns), "/e", "b", h)
 	h.waitLeader(t, "a")
 	node := a.Node()
 
-	m := st.mark()
+	m := st.Mark()
 	d.Cut()
 	h.waitFor(t, "a to step down", func(l []string) bool { return len(l) == 0 })
 	if a.HasLeadership() {
 		t.Fatal("HasLeadership after NotLeader")
 	}
-	st.waitFor(t, m, zkrecipes.StateSuspended, nil)
+	st.WaitFor(t, m, zkrecipes.StateSuspended, nil)
 	d.Heal()
-	if rc := st.waitFor(t, m, zkrecipes.StateReconnected, nil); rc.NewSession {
+	if rc := st.WaitFor(t, m, zkrecipes.StateReconnected, nil); rc.NewSession {
 		t.Fatal("the session expired during a short cut (machine too slow?)")
 	}
 	h.waitLeader(t, "a")
@@ -66,7 +66,7 @@ func TestLatchShortCutSessionPolicy(t *testing.T) {
 	h := newHistory()
 	d := zktest.NewFaultDialer()
 	ca := testkit.Connect(t, srv.Servers(), ns, zkrecipes.WithDialer(d.Dial), zkrecipes.WithSessionTimeout(4*time.Second))
-	st := watchStates(t, ca, nil)
+	st := testkit.WatchStates(t, ca, nil)
 	settled := make(chan struct{}, 100)
 	a := startLatchWith(t, ca, "/e", "a", h, func(l *leader.Latch) {
 		probe.SetLatchSettled(l, func() {
@@ -83,14 +83,14 @@ func TestLatchShortCutSessionPolicy(t *testing.T) {
 		<-settled
 	}
 
-	m := st.mark()
+	m := st.Mark()
 	d.Cut()
-	st.waitFor(t, m, zkrecipes.StateSuspended, nil)
+	st.WaitFor(t, m, zkrecipes.StateSuspended, nil)
 	if !a.HasLeadership() {
 		t.Fatal("the session policy stepped down on SUSPENDED")
 	}
 	d.Heal()
-	if rc := st.waitFor(t, m, zkrecipes.StateReconnected, nil); rc.NewSession {
+	if rc := st.WaitFor(t, m, zkrecipes.StateReconnected, nil); rc.NewSession {
 		t.Fatal("the session expired during a short cut (machine too slow?)")
 	}
 	// The latch reads the children again after RECONNECTED; once that round
@@ -113,14 +113,14 @@ type faultyMember struct {
 	name string
 	c    *zkrecipes.Client
 	d    *zktest.FaultDialer
-	st   *states
+	st   *testkit.States
 	l    *leader.Latch
 }
 
 func newFaultyMember(t *testing.T, servers []string, ns, name string, h *history, session time.Duration, opts ...zkrecipes.Option) *faultyMember {
 	m := &faultyMember{name: name, d: zktest.NewFaultDialer()}
 	m.c = testkit.Connect(t, servers, ns, append([]zkrecipes.Option{zkrecipes.WithDialer(m.d.Dial), zkrecipes.WithSessionTimeout(session)}, opts...)...)
-	m.st = watchStates(t, m.c, func(sc zkrecipes.StateChange) {
+	m.st = testkit.WatchStates(t, m.c, func(sc zkrecipes.StateChange) {
 		if sc.State == zkrecipes.StateLost {
 			h.note(name, sc.State)
 		}
@@ -175,23 +175,23 @@ func TestLatchCrashRounds(t *testing.T) {
 		followers := slices.DeleteFunc(slices.Clone(members), func(m *faultyMember) bool { return m == leader })
 		others := func(l []string) bool { return len(l) == 1 && l[0] != leader.name }
 		none := func(l []string) bool { return !slices.Contains(l, leader.name) }
-		mark := leader.st.mark()
+		mark := leader.st.Mark()
 		switch action := rng.IntN(10); {
 		case action < 3: // the leader is cut past its session timeout
 			t.Logf("round %d: cut leader %s until it expires", round, leader.name)
 			leader.d.Cut()
 			h.waitFor(t, leader.name+" to step down", none)
 			h.waitFor(t, "a successor", others)
-			leader.st.waitFor(t, mark, zkrecipes.StateLost, nil)
+			leader.st.WaitFor(t, mark, zkrecipes.StateLost, nil)
 			leader.d.Heal()
-			leader.st.waitFor(t, mark, zkrecipes.StateReconnected, func(sc zkrecipes.StateChange) bool { return sc.NewSession })
+			leader.st.WaitFor(t, mark, zkrecipes.StateReconnected, func(sc zkrecipes.StateChange) bool { return sc.NewSession })
 		case action < 4: // the leader is black-holed past its session timeout
 			t.Logf("round %d: black-hole leader %s until it expires", round, leader.name)
 			leader.d.BlackHole()
 			h.waitFor(t, "a successor", others)
-			leader.st.waitFor(t, mark, zkrecipes.StateLost, nil)
+			leader.st.WaitFor(t, mark, zkrecipes.StateLost, nil)
 			leader.d.Heal()
-			leader.st.waitFor(t, mark, zkrecipes.StateReconnected, func(sc zkrecipes.StateChange) bool { return sc.NewSession })
+			leader.st.WaitFor(t, mark, zkrecipes.StateReconnected, func(sc zkrecipes.StateChange) bool { return sc.NewSession })
 		case action < 6: // a short cut: who leads afterwards is up to timing
 			t.Logf("round %d: short cut of leader %s", round, leader.name)
 			leader.d.Cut()
@@ -206,18 +206,18 @@ func TestLatchCrashRounds(t *testing.T) {
 			f := followers[rng.IntN(len(followers))]
 			t.Logf("round %d: cut follower %s until it expires", round, f.name)
 			node := leader.l.Node()
-			fm := f.st.mark()
+			fm := f.st.Mark()
 			f.d.Cut()
-			f.st.waitFor(t, fm, zkrecipes.StateLost, nil)
+			f.st.WaitFor(t, fm, zkrecipes.StateLost, nil)
 			f.d.Heal()
-			f.st.waitFor(t, fm, zkrecipes.StateReconnected, nil)
+			f.st.WaitFor(t, fm, zkrecipes.StateReconnected, nil)
 			// The leader keeps its node and its leadership, unless its own
 			// connection had trouble meanwhile (a loaded machine).
-			if after := settle(); (after != leader || after.l.Node() != node) && leader.st.mark() == mark {
+			if after := settle(); (after != leader || after.l.Node() != node) && leader.st.Mark() == mark {
 				t.Fatalf("round %d: leadership moved from %s to %s when follower %s expired; history:\n%s",
 					round, leader.name, after.name, f.name, h.dump())
-			} else if leader.st.mark() != mark {
-				t.Logf("round %d: leader %s's own connection changed state meanwhile: %v", round, leader.name, leader.st.since(mark))
+			} else if leader.st.Mark() != mark {
+				t.Logf("round %d: leader %s's own connection changed state meanwhile: %v", round, leader.name, leader.st.Since(mark))
 			}
 		}
 		h.check(t)
@@ -243,16 +243,16 @@ func TestTermFencesDeposedLeader(t *testing.T) {
 	h.waitLeader(t, "a")
 	ta, _ := a.l.Term()
 
-	mark := a.st.mark()
+	mark := a.st.Mark()
 	a.d.Cut()
 	h.waitLeader(t, "b")
 	tb, ok := b.l.Term()
 	if !ok || tb.Token <= ta.Token {
 		t.Fatalf("new term %v (%v) after %v", tb, ok, ta)
 	}
-	a.st.waitFor(t, mark, zkrecipes.StateLost, nil)
+	a.st.WaitFor(t, mark, zkrecipes.StateLost, nil)
 	a.d.Heal()
-	a.st.waitFor(t, mark, zkrecipes.StateReconnected, nil)
+	a.st.WaitFor(t, mark, zkrecipes.StateReconnected, nil)
 
 	_, err := ta.Multi(ctx, &zk.SetDataRequest{Path: "/data", Data: []byte("late write of a"), Version: -1})
 	if !errors.Is(err, leader.ErrNotLeader) {
@@ -328,7 +328,7 @@ func TestRunCancelsOnSuspended(t *testing.T) {
 		})
 	}()
 	first := <-started
-	mark := a.st.mark()
+	mark := a.st.Mark()
 	a.d.Cut()
 	end := <-ends
 	if end.term != first || !errors.Is(end.cause, leader.ErrLeadershipLost) || !strings.Contains(end.cause.Error(), "suspended") {
@@ -338,7 +338,7 @@ func TestRunCancelsOnSuspended(t *testing.T) {
 		t.Fatal("the node was released before fn returned")
 	}
 	a.d.Heal()
-	a.st.waitFor(t, mark, zkrecipes.StateReconnected, nil)
+	a.st.WaitFor(t, mark, zkrecipes.StateReconnected, nil)
 	second := <-started
 	if second.Node == first.Node || second.Token <= first.Token {
 		t.Fatalf("second term %v after %v", second, first)
@@ -365,17 +365,17 @@ func TestLatchProductionLikeSettings(t *testing.T) {
 	if got := ca.SessionTimeout(); got != 40*time.Second {
 		t.Fatalf("negotiated session timeout %v, want 40s", got)
 	}
-	st := watchStates(t, ca, nil)
+	st := testkit.WatchStates(t, ca, nil)
 	a := startLatch(t, ca, "/e", "a", h)
 	startLatch(t, testkit.Connect(t, srv.Servers(), ns, zkrecipes.WithSessionTimeout(60*time.Second)), "/e", "b", h)
 	h.waitLeader(t, "a")
 	node := a.Node()
 
-	m := st.mark()
+	m := st.Mark()
 	d.Cut()
 	h.waitFor(t, "a to step down", func(l []string) bool { return len(l) == 0 })
 	d.Heal()
-	if rc := st.waitFor(t, m, zkrecipes.StateReconnected, nil); rc.NewSession {
+	if rc := st.WaitFor(t, m, zkrecipes.StateReconnected, nil); rc.NewSession {
 		t.Fatal("a 40 s session expired during a short cut")
 	}
 	h.waitLeader(t, "a")

@@ -134,7 +134,7 @@ func TestLatchHandoverFullPathAfterReconnect(t *testing.T) {
 	h.waitLeader(t, "a")
 	d := zktest.NewFaultDialer()
 	cb := testkit.Connect(t, srv.Servers(), ns, zkrecipes.WithDialer(d.Dial), zkrecipes.WithSessionTimeout(4*time.Second))
-	st := watchStates(t, cb, nil)
+	st := testkit.WatchStates(t, cb, nil)
 	heard := make(chan zkrecipes.State, 16)
 	b := startLatchWith(t, cb, "/e", "b", h, func(l *leader.Latch) {
 		probe.SetLatchStateHeard(l, func(sc zkrecipes.StateChange) {
@@ -145,9 +145,9 @@ func TestLatchHandoverFullPathAfterReconnect(t *testing.T) {
 		})
 	})
 
-	m := st.mark()
+	m := st.Mark()
 	d.Cut()
-	st.waitFor(t, m, zkrecipes.StateSuspended, nil)
+	st.WaitFor(t, m, zkrecipes.StateSuspended, nil)
 	// The latch hears of SUSPENDED on its own listener goroutine.
 	deadline := time.NewTimer(testkit.Patience)
 	defer deadline.Stop()
@@ -161,7 +161,7 @@ func TestLatchHandoverFullPathAfterReconnect(t *testing.T) {
 	}
 	closeLatch(t, a)
 	d.Heal()
-	if rc := st.waitFor(t, m, zkrecipes.StateReconnected, nil); rc.NewSession {
+	if rc := st.WaitFor(t, m, zkrecipes.StateReconnected, nil); rc.NewSession {
 		t.Skip("the session expired during a short cut (machine too slow?)")
 	}
 	h.waitLeader(t, "b")

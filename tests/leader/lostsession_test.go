@@ -29,20 +29,20 @@ func restartable(t *testing.T) *zktest.Server {
 // outage stops the server until every client in sts has reported LOST
 // after mark, starts it again, and waits until each of them reported
 // RECONNECTED on its old session (NewSession false, same session id).
-func outage(t *testing.T, srv *zktest.Server, clients []*zkrecipes.Client, sts []*states, also func()) {
+func outage(t *testing.T, srv *zktest.Server, clients []*zkrecipes.Client, sts []*testkit.States, also func()) {
 	t.Helper()
 	ctx := testkit.Ctx(t)
 	marks := make([]int, len(sts))
 	sids := make([]int64, len(clients))
 	for i := range sts {
-		marks[i] = sts[i].mark()
+		marks[i] = sts[i].Mark()
 		sids[i] = clients[i].SessionID()
 	}
 	if err := srv.Node().Stop(ctx); err != nil {
 		t.Fatal(err)
 	}
 	for i, st := range sts {
-		st.waitFor(t, marks[i], zkrecipes.StateLost, nil)
+		st.WaitFor(t, marks[i], zkrecipes.StateLost, nil)
 	}
 	if also != nil {
 		also()
@@ -51,9 +51,9 @@ func outage(t *testing.T, srv *zktest.Server, clients []*zkrecipes.Client, sts [
 		t.Fatal(err)
 	}
 	for i, st := range sts {
-		sc := st.waitFor(t, marks[i], zkrecipes.StateReconnected, nil)
+		sc := st.WaitFor(t, marks[i], zkrecipes.StateReconnected, nil)
 		if sc.NewSession || sc.SessionID != sids[i] {
-			t.Fatalf("client %d: RECONNECTED %+v after %v, want the old session %#x back", i, sc, st.since(marks[i]), sids[i])
+			t.Fatalf("client %d: RECONNECTED %+v after %v, want the old session %#x back", i, sc, st.Since(marks[i]), sids[i])
 		}
 	}
 }
@@ -69,15 +69,15 @@ func TestLatchLostThenSameSession(t *testing.T) {
 	hp := func() zkrecipes.Option { return zkrecipes.WithHostProvider(srv.HostProvider()) }
 	ca := testkit.Connect(t, srv.Servers(), ns, hp(), zkrecipes.WithSessionTimeout(4*time.Second))
 	cb := testkit.Connect(t, srv.Servers(), ns, hp(), zkrecipes.WithSessionTimeout(4*time.Second))
-	sa := watchStates(t, ca, func(sc zkrecipes.StateChange) { h.note("a", sc.State) })
-	sb := watchStates(t, cb, func(sc zkrecipes.StateChange) { h.note("b", sc.State) })
+	sa := testkit.WatchStates(t, ca, func(sc zkrecipes.StateChange) { h.note("a", sc.State) })
+	sb := testkit.WatchStates(t, cb, func(sc zkrecipes.StateChange) { h.note("b", sc.State) })
 	a := startLatch(t, ca, "/e", "a", h)
 	h.waitLeader(t, "a")
 	b := startLatch(t, cb, "/e", "b", h)
 	nodeA, nodeB := a.Node(), b.Node()
 	termA, _ := a.Term()
 
-	outage(t, srv, []*zkrecipes.Client{ca, cb}, []*states{sa, sb}, func() {
+	outage(t, srv, []*zkrecipes.Client{ca, cb}, []*testkit.States{sa, sb}, func() {
 		if a.HasLeadership() {
 			t.Fatal("a still leads after its client reported LOST")
 		}
@@ -121,7 +121,7 @@ func TestRunLostThenSameSession(t *testing.T) {
 	ns := testkit.Namespace(t)
 	c := testkit.Connect(t, srv.Servers(), ns, zkrecipes.WithHostProvider(srv.HostProvider()),
 		zkrecipes.WithSessionTimeout(4*time.Second))
-	st := watchStates(t, c, nil)
+	st := testkit.WatchStates(t, c, nil)
 	ctx, cancel := context.WithCancel(testkit.Ctx(t))
 	defer cancel()
 	type termEnd struct {
@@ -141,7 +141,7 @@ func TestRunLostThenSameSession(t *testing.T) {
 	}()
 	first := <-started
 
-	outage(t, srv, []*zkrecipes.Client{c}, []*states{st}, func() {
+	outage(t, srv, []*zkrecipes.Client{c}, []*testkit.States{st}, func() {
 		// Cancelled by LOST at the latest (SessionPolicy rides out SUSPENDED).
 		select {
 		case end := <-ends:

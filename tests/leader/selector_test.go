@@ -185,7 +185,7 @@ func TestSelectorCancelsOnSuspended(t *testing.T) {
 	admin := testkit.Connect(t, srv.Servers(), ns)
 	r := runSelector(t, a.c, "/s", "a")
 	first := awaitTerm(t, r.started)
-	mark := a.st.mark()
+	mark := a.st.Mark()
 	a.d.Cut()
 	var cause error
 	select {
@@ -197,7 +197,7 @@ func TestSelectorCancelsOnSuspended(t *testing.T) {
 		t.Fatalf("cause %v", cause)
 	}
 	a.d.Heal()
-	a.st.waitFor(t, mark, zkrecipes.StateReconnected, nil)
+	a.st.WaitFor(t, mark, zkrecipes.StateReconnected, nil)
 	second := awaitTerm(t, r.started)
 	if second.Node == first.Node || second.Token <= first.Token {
 		t.Fatalf("second term %v after %v", second, first)

@@ -22,14 +22,14 @@ func TestLatchRecoversAfterWatchdog(t *testing.T) {
 	var fired atomic.Int64
 	ca := testkit.Connect(t, srv.Servers(), ns, zkrecipes.WithDialer(d.Dial),
 		zkrecipes.WithHooks(zkrecipes.Hooks{Watchdog: func(context.Context, zkrecipes.WatchdogEvent) { fired.Add(1) }}))
-	st := watchStates(t, ca, nil)
+	st := testkit.WatchStates(t, ca, nil)
 	a := startLatch(t, ca, "/e", "a", h)
 	startLatch(t, testkit.Connect(t, srv.Servers(), ns), "/e", "b", h)
 	h.waitLeader(t, "a")
 	node := a.Node()
 	sid := ca.SessionID()
 
-	m := st.mark()
+	m := st.Mark()
 	if n := d.Wedge(); n != 1 {
 		t.Fatalf("wedged %d connections, want 1", n)
 	}
@@ -41,8 +41,8 @@ func TestLatchRecoversAfterWatchdog(t *testing.T) {
 	if fired.Load() == 0 {
 		t.Fatal("the call returned without the watchdog firing")
 	}
-	st.waitFor(t, m, zkrecipes.StateSuspended, nil)
-	if rc := st.waitFor(t, m, zkrecipes.StateReconnected, nil); rc.NewSession || rc.SessionID != sid {
+	st.WaitFor(t, m, zkrecipes.StateSuspended, nil)
+	if rc := st.WaitFor(t, m, zkrecipes.StateReconnected, nil); rc.NewSession || rc.SessionID != sid {
 		t.Fatalf("reconnected %+v, want session %#x resumed", rc, sid)
 	}
 	h.waitLeader(t, "a")
