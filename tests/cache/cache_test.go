@@ -55,7 +55,7 @@ func TestDepths(t *testing.T) {
 			want = append(want, fmt.Sprintf("NodeCreated %s=%s", p, strings.TrimPrefix(p, "/app")))
 		}
 		want = append(want, "Initialized")
-		if got := strings.Split(strings.TrimSpace(describe(r.rec.all())), "\n"); !slices.Equal(got, want) {
+		if got := strings.Split(strings.TrimSpace(describe(r.rec.All())), "\n"); !slices.Equal(got, want) {
 			t.Errorf("depth %d: initial events\n%s\nwant\n%s", r.depth, strings.Join(got, "\n"), strings.Join(want, "\n"))
 		}
 		if r.c.Len() != len(initial[r.depth]) {
@@ -83,7 +83,7 @@ func TestDepths(t *testing.T) {
 		if err := r.c.Sync(testkit.Ctx(t)); err != nil {
 			t.Fatal(err)
 		}
-		got := nodeEvents(r.rec.all()[len(initial[r.depth])+1:])
+		got := nodeEvents(r.rec.All()[len(initial[r.depth])+1:])
 		// Changes of different znodes are read in parallel: compare as sets, the order of
 		// one znode's events is checked elsewhere.
 		if !sameSet(got, after[r.depth]) {
@@ -113,12 +113,12 @@ func TestChangedCarriesOldAndNew(t *testing.T) {
 	w := writer{t, connect(t, srv, ns)}
 	w.create("/cfg/k", "v0")
 	c, rec := startCache(t, connect(t, srv, ns), "/cfg", cache.String)
-	from := rec.len()
+	from := rec.Len()
 	for _, v := range []string{"v1", "v1", "v2"} {
 		w.set("/cfg/k", v)
 		// One at a time, so that none coalesce.
 		i := rec.waitFor(t, from, "change to "+v, isType[string](cache.NodeChanged))
-		ev := rec.all()[i]
+		ev := rec.All()[i]
 		from = i + 1
 		if ev.New.Value != v || string(ev.New.Data) != v || ev.New.Stat.Version != ev.Old.Stat.Version+1 {
 			t.Errorf("change to %s: old %q v%d, new %q v%d", v, ev.Old.Data, ev.Old.Stat.Version, ev.New.Data, ev.New.Stat.Version)
@@ -127,7 +127,7 @@ func TestChangedCarriesOldAndNew(t *testing.T) {
 			t.Errorf("change to %s: stats %+v -> %+v", v, ev.Old.Stat, ev.New.Stat)
 		}
 	}
-	got := nodeEvents(rec.all()[2:])
+	got := nodeEvents(rec.All()[2:])
 	want := []string{"NodeChanged /cfg/k v0>v1", "NodeChanged /cfg/k v1>v1", "NodeChanged /cfg/k v1>v2"}
 	if !slices.Equal(got, want) {
 		t.Errorf("events %v, want %v", got, want)
@@ -156,10 +156,10 @@ func TestDeletedParentWithSubtree(t *testing.T) {
 	sub = append(sub, "/t/p")
 	cl := connect(t, srv, ns)
 	c, rec := startCache(t, cl, "/t", cache.String)
-	from := rec.len()
+	from := rec.Len()
 	w.deleteAll("/t/p")
 	checkContent(t, c, "after the delete", map[string]string{"/t": "", "/t/keep": "k"})
-	evs := rec.all()[from:]
+	evs := rec.All()[from:]
 	var deleted []string
 	for _, ev := range evs {
 		if ev.Type != cache.NodeDeleted {
@@ -194,16 +194,16 @@ func TestDeletedAndCreatedAgain(t *testing.T) {
 	c, rec := startCache(t, connect(t, srv, ns), "/r", cache.String)
 	ctx := testkit.Ctx(t)
 
-	from := rec.len()
+	from := rec.Len()
 	w.deleteAll("/r/n")
 	rec.waitFor(t, from, "deleted n", isType[string](cache.NodeDeleted))
 	w.create("/r/n", "v2")
 	i := rec.waitFor(t, from, "created n", isType[string](cache.NodeCreated))
-	if got := nodeEvents(rec.all()[from : i+1]); !slices.Equal(got, []string{"NodeDeleted /r/n=v1", "NodeCreated /r/n=v2"}) {
+	if got := nodeEvents(rec.All()[from : i+1]); !slices.Equal(got, []string{"NodeDeleted /r/n=v1", "NodeCreated /r/n=v2"}) {
 		t.Errorf("apart: %v", got)
 	}
 
-	from = rec.len()
+	from = rec.Len()
 	if _, err := wc.Multi(ctx, &zk.DeleteRequest{Path: "/r/m", Version: -1},
 		&zk.CreateRequest{Path: "/r/m", Data: []byte("m2")}); err != nil {
 		t.Fatal(err)
@@ -211,23 +211,23 @@ func TestDeletedAndCreatedAgain(t *testing.T) {
 	if err := c.Sync(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if got := nodeEvents(rec.all()[from:]); !slices.Equal(got, []string{"NodeDeleted /r/m=m1", "NodeCreated /r/m=m2"}) {
+	if got := nodeEvents(rec.All()[from:]); !slices.Equal(got, []string{"NodeDeleted /r/m=m1", "NodeCreated /r/m=m2"}) {
 		t.Errorf("in one transaction: %v", got)
 	}
 
-	from = rec.len()
+	from = rec.Len()
 	w.deleteAll("/r/p")
 	w.create("/r/p", "p2")
 	checkContent(t, c, "parent again", map[string]string{"/r": "", "/r/n": "v2", "/r/m": "m2", "/r/p": "p2"})
-	if got := nodeEvents(rec.all()[from:]); !slices.Equal(got, []string{"NodeDeleted /r/p/kid=kid", "NodeDeleted /r/p=", "NodeCreated /r/p=p2"}) {
+	if got := nodeEvents(rec.All()[from:]); !slices.Equal(got, []string{"NodeDeleted /r/p/kid=kid", "NodeDeleted /r/p=", "NodeCreated /r/p=p2"}) {
 		t.Errorf("parent: %v", got)
 	}
 
-	from = rec.len()
+	from = rec.Len()
 	w.deleteAll("/r")
 	w.create("/r", "root2")
 	checkContent(t, c, "root again", map[string]string{"/r": "root2"})
-	evs := nodeEvents(rec.all()[from:])
+	evs := nodeEvents(rec.All()[from:])
 	if len(evs) < 2 || evs[len(evs)-2] != "NodeDeleted /r=" || evs[len(evs)-1] != "NodeCreated /r=root2" {
 		t.Errorf("root: %v", evs)
 	}
@@ -255,7 +255,7 @@ func TestUnreadableChild(t *testing.T) {
 	cl := connect(t, srv, ns)
 	c, rec := startCache(t, cl, "/s", cache.String)
 	i := rec.waitFor(t, 0, "error for the secret", isType[string](cache.Error))
-	ev := rec.all()[i]
+	ev := rec.All()[i]
 	var ne *cache.NodeError
 	if ev.Path != "/s/secret" || !errors.As(ev.Err, &ne) || !errors.Is(ev.Err, zk.ErrNoAuth) {
 		t.Errorf("error event %s: %v", ev.Path, ev.Err)
@@ -267,7 +267,7 @@ func TestUnreadableChild(t *testing.T) {
 	checkWatches(t, srv, "with the secret left out", map[int64]watchSet{
 		cl.SessionID(): expectedWatches(ns, "/s", map[string]string{"/s": "", "/s/open": ""}, -1)})
 
-	from := rec.len()
+	from := rec.Len()
 	if _, err := owner.Conn().SetACL("/"+ns+"/s/secret", zk.WorldACL(zk.PermAll), -1); err != nil {
 		t.Fatal(err)
 	}
@@ -276,7 +276,7 @@ func TestUnreadableChild(t *testing.T) {
 	})
 	checkContent(t, c, "readable", map[string]string{"/s": "", "/s/open": "o", "/s/secret": "hidden", "/s/secret/below": "b"})
 	checkWatches(t, srv, "readable", map[int64]watchSet{cl.SessionID(): expectedWatches(ns, "/s", cacheTree(c), -1)})
-	for _, ev := range rec.all()[1:] {
+	for _, ev := range rec.All()[1:] {
 		if ev.Type == cache.Error {
 			t.Errorf("reported again: %s", line(ev))
 		}
@@ -307,7 +307,7 @@ func TestMalformedData(t *testing.T) {
 		t.Fatal(err)
 	}
 	var errs []string
-	for _, ev := range rec.all() {
+	for _, ev := range rec.All() {
 		if ev.Type == cache.Error {
 			if !errors.Is(ev.Err, cache.ErrUndecodable) {
 				t.Errorf("%s: %v does not match ErrUndecodable", ev.Path, ev.Err)
@@ -321,13 +321,13 @@ func TestMalformedData(t *testing.T) {
 	if got := cacheTree(c); !equalMaps(got, map[string]string{"/m/good": "1"}) {
 		t.Errorf("cache %v", got)
 	}
-	from := rec.len()
+	from := rec.Len()
 	w.set("/m/bad", "2")
 	w.set("/m/good", "nope")
 	if err := c.Sync(testkit.Ctx(t)); err != nil {
 		t.Fatal(err)
 	}
-	got := strings.Split(strings.TrimSpace(describe(rec.all()[from:])), "\n")
+	got := strings.Split(strings.TrimSpace(describe(rec.All()[from:])), "\n")
 	if !sameSet(got, []string{"NodeCreated /m/bad=2", "NodeDeleted /m/good=1", "Error /m/good"}) {
 		t.Errorf("events %v", got)
 	}
@@ -344,8 +344,8 @@ func TestMissingRoot(t *testing.T) {
 	w := writer{t, connect(t, srv, ns)}
 	cl := connect(t, srv, ns)
 	c, rec := startCache(t, cl, "/late", cache.String)
-	if c.Len() != 0 || !slices.Equal(nodeEvents(rec.all()), nil) {
-		t.Fatalf("not empty: %d, %v", c.Len(), rec.all())
+	if c.Len() != 0 || !slices.Equal(nodeEvents(rec.All()), nil) {
+		t.Fatalf("not empty: %d, %v", c.Len(), rec.All())
 	}
 	missing := map[int64]watchSet{cl.SessionID(): {data: map[string]bool{"/" + ns + "/late": true}}}
 	checkWatches(t, srv, "missing root", missing)
@@ -438,7 +438,7 @@ func TestClientClosed(t *testing.T) {
 	if err := goleak.Find(append([]goleak.Option{snapshot}, clientConnection...)...); err != nil {
 		t.Fatal(err)
 	}
-	if evs := rec.all(); evs[len(evs)-1].Type != cache.ConnectionStateChanged {
+	if evs := rec.All(); evs[len(evs)-1].Type != cache.ConnectionStateChanged {
 		t.Errorf("last event %s", line(evs[len(evs)-1]))
 	}
 	if n, ok := c.Get("/cc/a"); !ok || n.Value != "1" {

@@ -25,56 +25,22 @@ func connect(t testing.TB, srv *zktest.Server, ns string, opts ...zkrecipes.Opti
 }
 
 // recorder keeps a cache's events for a test to wait on.
-type recorder[T any] struct {
-	mu     sync.Mutex
-	events []cache.Event[T]
-	notify chan struct{}
-}
+type recorder[T any] struct{ *testkit.Log[cache.Event[T]] }
 
 func record[T any](c *cache.Cache[T]) *recorder[T] {
-	r := &recorder[T]{notify: make(chan struct{}, 1)}
-	c.Listen(func(ev cache.Event[T]) {
-		r.mu.Lock()
-		r.events = append(r.events, ev)
-		r.mu.Unlock()
-		select {
-		case r.notify <- struct{}{}:
-		default:
-		}
-	})
+	r := &recorder[T]{testkit.NewLog[cache.Event[T]]()}
+	c.Listen(r.Add)
 	return r
-}
-
-func (r *recorder[T]) all() []cache.Event[T] {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return append([]cache.Event[T](nil), r.events...)
-}
-
-func (r *recorder[T]) len() int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return len(r.events)
 }
 
 // waitFor waits for an event at index from or later that satisfies ok and returns its index.
 func (r *recorder[T]) waitFor(t testing.TB, from int, what string, ok func(cache.Event[T]) bool) int {
 	t.Helper()
-	deadline := time.NewTimer(testkit.Patience)
-	defer deadline.Stop()
-	for {
-		evs := r.all()
-		for i := from; i < len(evs); i++ {
-			if ok(evs[i]) {
-				return i
-			}
-		}
-		select {
-		case <-r.notify:
-		case <-deadline.C:
-			t.Fatalf("no event for %q after %v; events since %d:\n%s", what, testkit.Patience, from, describe(evs[min(from, len(evs)):]))
-		}
+	i, evs := r.Await(from, ok)
+	if i < 0 {
+		t.Fatalf("no event for %q after %v; events since %d:\n%s", what, testkit.Patience, from, describe(evs[min(from, len(evs)):]))
 	}
+	return i
 }
 
 func isType[T any](typ cache.EventType) func(cache.Event[T]) bool {

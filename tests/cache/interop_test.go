@@ -90,7 +90,7 @@ func TestEventSequenceMatchesCurator(t *testing.T) {
 	// goEvents renders the Go cache's node events and Initialized like TreeEvent.String.
 	goEvents := func() []string {
 		var out []string
-		for _, ev := range rec.all() {
+		for _, ev := range rec.All() {
 			switch ev.Type {
 			case cache.NodeCreated:
 				out = append(out, curatortest.TreeEvent{Type: "NODE_CREATED", Path: ev.Path, New: ev.New.Data}.String())
@@ -117,7 +117,7 @@ func TestEventSequenceMatchesCurator(t *testing.T) {
 				return evs
 			}
 			select {
-			case <-rec.notify:
+			case <-rec.Notify():
 			case <-deadline.C:
 				t.Fatalf("%s: the Go cache reported %d of %d events:\n%s", what, len(evs), n, strings.Join(evs, "\n"))
 			}

@@ -101,7 +101,7 @@ func TestTenThousandNodes(t *testing.T) {
 	if c.Len() != len(paths) {
 		t.Fatalf("loaded %d znodes, want %d", c.Len(), len(paths))
 	}
-	if n := len(nodeEvents(rec.all())); n != len(paths) {
+	if n := len(nodeEvents(rec.All())); n != len(paths) {
 		t.Errorf("%d NodeCreated events, want %d", n, len(paths))
 	}
 	want := expectedWatches(ns, "/big", serverTree(t, w.c, "/big", -1), -1)

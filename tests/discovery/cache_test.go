@@ -44,7 +44,7 @@ func TestCacheEvents(t *testing.T) {
 		t.Fatal(err)
 	}
 	i := rec.waitFor(t, 0, "adding the second", func(ev discovery.CacheEvent[instanceDetails]) bool { return ev.Kind == discovery.CacheChanged })
-	ev := rec.snapshot()[i]
+	ev := rec.All()[i]
 	if len(ev.Added) != 1 || ev.Added[0].ID != second.ID || len(ev.Updated)+len(ev.Removed) != 0 || len(ev.Instances) != 2 {
 		t.Errorf("add event: %s", describe([]discovery.CacheEvent[instanceDetails]{ev}))
 	}
@@ -54,7 +54,7 @@ func TestCacheEvents(t *testing.T) {
 		t.Fatal(err)
 	}
 	i = rec.waitFor(t, i+1, "updating the second", func(ev discovery.CacheEvent[instanceDetails]) bool { return ev.Kind == discovery.CacheChanged })
-	ev = rec.snapshot()[i]
+	ev = rec.All()[i]
 	if len(ev.Updated) != 1 || !ev.Updated[0].Payload.Leader || len(ev.Added)+len(ev.Removed) != 0 {
 		t.Errorf("update event: %s", describe([]discovery.CacheEvent[instanceDetails]{ev}))
 	}
@@ -63,7 +63,7 @@ func TestCacheEvents(t *testing.T) {
 		t.Fatal(err)
 	}
 	i = rec.waitFor(t, i+1, "removing the first", func(ev discovery.CacheEvent[instanceDetails]) bool { return ev.Kind == discovery.CacheChanged })
-	ev = rec.snapshot()[i]
+	ev = rec.All()[i]
 	if len(ev.Removed) != 1 || ev.Removed[0].ID != first.ID || len(ev.Added)+len(ev.Updated) != 0 {
 		t.Errorf("remove event: %s", describe([]discovery.CacheEvent[instanceDetails]{ev}))
 	}
@@ -79,7 +79,7 @@ func TestCacheEvents(t *testing.T) {
 		return len(ev.Added) == 1 && ev.Added[0].ID == third.ID
 	})
 	if j != i+1 {
-		t.Errorf("extra events: %s", describe(rec.snapshot()[i+1:j]))
+		t.Errorf("extra events: %s", describe(rec.All()[i+1:j]))
 	}
 }
 
@@ -198,7 +198,7 @@ func TestCacheReadsPerChange(t *testing.T) {
 	step := func(what string, maxReads int64, change func(), match func(discovery.CacheEvent[instanceDetails]) bool) {
 		t.Helper()
 		before := cacheReads(cache)
-		from := len(rec.snapshot())
+		from := len(rec.All())
 		change()
 		rec.waitFor(t, from, what, match)
 		if got := cacheReads(cache) - before; got > maxReads {

@@ -71,49 +71,23 @@ func mustInstance(t testing.TB, name string, leader bool, opts ...discovery.Inst
 
 // recorder keeps a Cache's events for a test to wait on.
 type recorder[T any] struct {
-	mu     sync.Mutex
-	events []discovery.CacheEvent[T]
-	notify chan struct{}
+	*testkit.Log[discovery.CacheEvent[T]]
 }
 
 func record[T any](c *discovery.Cache[T]) *recorder[T] {
-	r := &recorder[T]{notify: make(chan struct{}, 1)}
-	c.Listen(func(ev discovery.CacheEvent[T]) {
-		r.mu.Lock()
-		r.events = append(r.events, ev)
-		r.mu.Unlock()
-		select {
-		case r.notify <- struct{}{}:
-		default:
-		}
-	})
+	r := &recorder[T]{testkit.NewLog[discovery.CacheEvent[T]]()}
+	c.Listen(r.Add)
 	return r
-}
-
-func (r *recorder[T]) snapshot() []discovery.CacheEvent[T] {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return append([]discovery.CacheEvent[T](nil), r.events...)
 }
 
 // waitFor waits until an event at index >= from satisfies match and returns its index.
 func (r *recorder[T]) waitFor(t testing.TB, from int, what string, match func(discovery.CacheEvent[T]) bool) int {
 	t.Helper()
-	deadline := time.NewTimer(testkit.Patience)
-	defer deadline.Stop()
-	for {
-		evs := r.snapshot()
-		for i := from; i < len(evs); i++ {
-			if match(evs[i]) {
-				return i
-			}
-		}
-		select {
-		case <-r.notify:
-		case <-deadline.C:
-			t.Fatalf("no cache event %s after %v; events: %s", what, testkit.Patience, describe(evs[min(from, len(evs)):]))
-		}
+	i, evs := r.Await(from, match)
+	if i < 0 {
+		t.Fatalf("no cache event %s after %v; events: %s", what, testkit.Patience, describe(evs[min(from, len(evs)):]))
 	}
+	return i
 }
 
 func describe[T any](evs []discovery.CacheEvent[T]) string {
@@ -184,52 +158,23 @@ func awaitChildren(t testing.TB, conn *zk.Conn, path, what string, cond func([]s
 
 // stateLog records a Client's state changes from the moment it is made.
 type stateLog struct {
-	mu     sync.Mutex
-	states []zkrecipes.StateChange
-	notify chan struct{}
+	*testkit.Log[zkrecipes.StateChange]
 }
 
 func logStates(t testing.TB, c *zkrecipes.Client) *stateLog {
-	l := &stateLog{notify: make(chan struct{}, 1)}
-	stop := c.Listen(func(sc zkrecipes.StateChange) {
-		l.mu.Lock()
-		l.states = append(l.states, sc)
-		l.mu.Unlock()
-		select {
-		case l.notify <- struct{}{}:
-		default:
-		}
-	})
-	t.Cleanup(stop)
+	l := &stateLog{testkit.NewLog[zkrecipes.StateChange]()}
+	t.Cleanup(c.Listen(l.Add))
 	return l
 }
 
 // waitFor waits for a state change at index >= from that matches and returns its index.
 func (l *stateLog) waitFor(t testing.TB, from int, want zkrecipes.State) (int, zkrecipes.StateChange) {
 	t.Helper()
-	deadline := time.NewTimer(testkit.Patience)
-	defer deadline.Stop()
-	for {
-		l.mu.Lock()
-		states := append([]zkrecipes.StateChange(nil), l.states...)
-		l.mu.Unlock()
-		for i := from; i < len(states); i++ {
-			if states[i].State == want {
-				return i, states[i]
-			}
-		}
-		select {
-		case <-l.notify:
-		case <-deadline.C:
-			t.Fatalf("client never reached %v; states %v", want, states)
-		}
+	i, states := l.Await(from, func(sc zkrecipes.StateChange) bool { return sc.State == want })
+	if i < 0 {
+		t.Fatalf("client never reached %v; states %v", want, states)
 	}
-}
-
-func (l *stateLog) len() int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return len(l.states)
+	return i, states[i]
 }
 
 // instanceDetails is the payload the tests register (com.example.InstanceDetails in Java).

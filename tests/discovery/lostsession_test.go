@@ -49,7 +49,7 @@ func TestRegistrationAndCacheLostThenSameSession(t *testing.T) {
 	}
 	sidR, sidO := cr.SessionID(), co.SessionID()
 
-	markR, markO := sr.len(), so.len()
+	markR, markO := sr.Len(), so.Len()
 	if err := node.Stop(ctx); err != nil {
 		t.Fatal(err)
 	}

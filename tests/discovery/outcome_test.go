@@ -303,12 +303,12 @@ func TestCacheSkipsUnreadableInstance(t *testing.T) {
 	// the unreadable child, which it keeps an eye on without reading it).
 	for round := 0; round < 5; round++ {
 		extra := mustInstance(t, "svc", false)
-		from := len(rec.snapshot())
+		from := len(rec.All())
 		if err := dw.Register(ctx, extra); err != nil {
 			t.Fatal(err)
 		}
 		rec.waitFor(t, from, "extra added", func(ev discovery.CacheEvent[instanceDetails]) bool { return len(ev.Added) == 1 })
-		from = len(rec.snapshot())
+		from = len(rec.All())
 		if err := dw.Unregister(ctx, extra); err != nil {
 			t.Fatal(err)
 		}
@@ -464,7 +464,7 @@ func TestSlowListenerQueueStaysBounded(t *testing.T) {
 		return ev.Kind == discovery.CacheChanged && allLeaders(ev, len(insts))
 	})
 	var seen []string
-	for _, ev := range rec.snapshot() {
+	for _, ev := range rec.All() {
 		if ev.Kind == discovery.ConnectionStateChanged {
 			seen = append(seen, ev.State.State.String())
 		}
@@ -478,7 +478,7 @@ func TestSlowListenerQueueStaysBounded(t *testing.T) {
 	if got := strings.Join(seen, ","); got != "SUSPENDED,RECONNECTED" {
 		t.Errorf("states delivered %s, want SUSPENDED,RECONNECTED", got)
 	}
-	t.Logf("%d events delivered for %d updates; queue high-water mark %d", len(rec.snapshot()), rounds, cacheQueueHighWater(cache))
+	t.Logf("%d events delivered for %d updates; queue high-water mark %d", len(rec.All()), rounds, cacheQueueHighWater(cache))
 }
 
 // A Register whose create reply is lost (the create reached ZooKeeper, the connection

@@ -1,9 +1,9 @@
 // Package testkit holds the helpers that several integration-test packages share: a
 // bounded context, a namespace of the test's own, a Client closed at cleanup, a wait on a
 // node by watch, a wait for a session's ephemeral children to go, a session expiry made
-// by cutting a client off until the server has expired its session, a log of a client's
-// state changes to wait on, and counts of the watches a server holds and of the
-// notifications a client receives.
+// by cutting a client off until the server has expired its session, logs of a client's
+// state changes and of what a listener hears to wait on, and counts of the watches a
+// server holds and of the notifications a client receives.
 package testkit
 
 import (
