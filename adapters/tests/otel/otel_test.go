@@ -13,8 +13,6 @@ import (
 	zkotel "github.com/zkrecipes/zkrecipes/adapters/otel"
 	"github.com/zkrecipes/zkrecipes/adapters/otel/oteltest"
 	"github.com/zkrecipes/zkrecipes/adapters/tests/internal/adaptertest"
-	"github.com/zkrecipes/zkrecipes/discovery"
-	"github.com/zkrecipes/zkrecipes/leader"
 	"github.com/zkrecipes/zkrecipes/retry"
 	"github.com/zkrecipes/zkrecipes/tests/zktest"
 	"go.opentelemetry.io/otel/codes"
@@ -157,13 +155,7 @@ func TestExpiryLeadershipRegistration(t *testing.T) {
 	bg, cancel := context.WithTimeout(context.Background(), adaptertest.Patience)
 	defer cancel()
 
-	l, err := leader.New(c, "/latch", leader.WithID("a"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := l.Start(bg); err != nil {
-		t.Fatal(err)
-	}
+	l := adaptertest.StartLatch(t, bg, c, "/latch", "a")
 	sig.AwaitLeadership(t, true)
 	tel.ExpectCounts(t, "zkrecipes.leader", map[string]float64{"zookeeper.latch.path=/latch": 1})
 	if err := l.Close(bg); err != nil {
@@ -172,14 +164,7 @@ func TestExpiryLeadershipRegistration(t *testing.T) {
 	sig.AwaitLeadership(t, false)
 	tel.ExpectCounts(t, "zkrecipes.leader", map[string]float64{"zookeeper.latch.path=/latch": 0})
 
-	d, err := discovery.New[map[string]any](c, "/services")
-	if err != nil {
-		t.Fatal(err)
-	}
-	inst, err := discovery.NewInstance[map[string]any]("svc", nil, discovery.WithID("i1"), discovery.WithAddress("127.0.0.1"), discovery.WithPort(8080))
-	if err != nil {
-		t.Fatal(err)
-	}
+	d, inst := adaptertest.Registration(t, c)
 	ctx, parent := tel.TP.Tracer("test").Start(bg, "request")
 	if err := d.Register(ctx, inst); err != nil {
 		t.Fatal(err)

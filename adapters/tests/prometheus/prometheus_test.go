@@ -15,8 +15,6 @@ import (
 	zkprom "github.com/zkrecipes/zkrecipes/adapters/prometheus"
 	"github.com/zkrecipes/zkrecipes/adapters/prometheus/promtest"
 	"github.com/zkrecipes/zkrecipes/adapters/tests/internal/adaptertest"
-	"github.com/zkrecipes/zkrecipes/discovery"
-	"github.com/zkrecipes/zkrecipes/leader"
 	"github.com/zkrecipes/zkrecipes/retry"
 	"github.com/zkrecipes/zkrecipes/tests/zktest"
 )
@@ -104,13 +102,7 @@ func TestCollectorOnZooKeeper(t *testing.T) {
 		t.Errorf("%d operation series, want 4", n)
 	}
 
-	l, err := leader.New(c, "/latch", leader.WithID("a"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := l.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
+	l := adaptertest.StartLatch(t, ctx, c, "/latch", "a")
 	sig.AwaitLeadership(t, true)
 	if err := testutil.GatherAndCompare(reg, strings.NewReader(`
 # HELP zkrecipes_leader Latches of this process that lead, by latch path (0 or 1).
@@ -124,14 +116,7 @@ zkrecipes_leader{path="/latch"} 1
 	}
 	sig.AwaitLeadership(t, false)
 
-	d, err := discovery.New[map[string]any](c, "/services")
-	if err != nil {
-		t.Fatal(err)
-	}
-	inst, err := discovery.NewInstance[map[string]any]("svc", nil, discovery.WithID("i1"), discovery.WithAddress("127.0.0.1"), discovery.WithPort(8080))
-	if err != nil {
-		t.Fatal(err)
-	}
+	d, inst := adaptertest.Registration(t, c)
 	if err := d.Register(ctx, inst); err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,8 @@
 // Package adaptertest holds what the adapters' tests against real ZooKeeper share: a
 // bound on every wait, signals of the states and leadership events a client's hooks
-// see, a Client closed at cleanup, and a check that a scripted lost reply happened.
+// see, a Client closed at cleanup, a check that a scripted lost reply happened, a
+// server-side session expiry, and the latch and the discovery registration the tests
+// make events of.
 package adaptertest
 
 import (
@@ -9,6 +11,8 @@ import (
 	"time"
 
 	"github.com/zkrecipes/zkrecipes"
+	"github.com/zkrecipes/zkrecipes/discovery"
+	"github.com/zkrecipes/zkrecipes/leader"
 	"github.com/zkrecipes/zkrecipes/tests/zktest"
 )
 
@@ -112,4 +116,32 @@ func (s *Signals) Expire(t testing.TB, ctx context.Context, observer *zkrecipes.
 	}
 	fd.Heal()
 	s.AwaitState(t, zkrecipes.StateReconnected)
+}
+
+// StartLatch makes the latch "id" at path on c and starts it.
+func StartLatch(t testing.TB, ctx context.Context, c *zkrecipes.Client, path, id string) *leader.Latch {
+	t.Helper()
+	l, err := leader.New(c, path, leader.WithID(id))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+// Registration returns a Discovery on c at /services and the instance i1 of the service
+// svc (127.0.0.1:8080, no payload) to register with it.
+func Registration(t testing.TB, c *zkrecipes.Client) (*discovery.Discovery[map[string]any], discovery.Instance[map[string]any]) {
+	t.Helper()
+	d, err := discovery.New[map[string]any](c, "/services")
+	if err != nil {
+		t.Fatal(err)
+	}
+	inst, err := discovery.NewInstance[map[string]any]("svc", nil, discovery.WithID("i1"), discovery.WithAddress("127.0.0.1"), discovery.WithPort(8080))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d, inst
 }
