@@ -10,18 +10,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/zkrecipes/zkrecipes"
 	zkprom "github.com/zkrecipes/zkrecipes/adapters/prometheus"
+	"github.com/zkrecipes/zkrecipes/adapters/prometheus/promtest"
 )
-
-func lint(t *testing.T, reg *prometheus.Registry) {
-	t.Helper()
-	problems, err := testutil.GatherAndLint(reg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, p := range problems {
-		t.Errorf("lint: %s: %s", p.Metric, p.Text)
-	}
-}
 
 // Lock, cache and watchdog events (from recipes: called directly here), with the
 // durations given, so that the histograms' buckets can be compared exactly.
@@ -76,5 +66,5 @@ zkrecipes_watchdog_firings_total{client="a"} 1
 		"zkrecipes_lock_wait_seconds", "zkrecipes_watchdog_firings_total"); err != nil {
 		t.Error(err)
 	}
-	lint(t, reg)
+	promtest.Lint(t, reg)
 }

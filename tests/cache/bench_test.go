@@ -18,6 +18,7 @@ import (
 
 	"github.com/zkrecipes/zkrecipes"
 	"github.com/zkrecipes/zkrecipes/cache"
+	"github.com/zkrecipes/zkrecipes/tests/internal/testkit"
 	"github.com/zkrecipes/zkrecipes/tests/zktest"
 )
 
@@ -47,7 +48,7 @@ func flatTree(b *testing.B, w writer, n int) string {
 // multis, unless root exists (once per namespace), and returns root.
 func childTree(b *testing.B, w writer, root string, n int, data func(path string) string) string {
 	b.Helper()
-	if ok, _, _ := w.c.Exists(testCtx(b), root); ok {
+	if ok, _, _ := w.c.Exists(testkit.Ctx(b), root); ok {
 		return root
 	}
 	paths := []string{root}
@@ -75,7 +76,7 @@ func benchServer(b *testing.B) *zktest.Server {
 
 func newBenchEnv(b *testing.B) *benchEnv {
 	srv := benchServer(b)
-	ns := namespace(b)
+	ns := testkit.Namespace(b)
 	raw, _ := zktest.Connect(b, srv.Servers(), 10*time.Second)
 	return &benchEnv{srv: srv, ns: ns, w: writer{b, connect(b, srv, ns, zkrecipes.WithSessionTimeout(10*time.Second))}, raw: raw}
 }
@@ -99,7 +100,7 @@ func changeVariants(b *testing.B, e *benchEnv) map[string]func(i int) {
 	out := map[string]func(int){}
 
 	// The floor's znode lies outside the caches' trees.
-	if ok, _, _ := e.w.c.Exists(testCtx(b), "/bench/raw"); !ok {
+	if ok, _, _ := e.w.c.Exists(testkit.Ctx(b), "/bench/raw"); !ok {
 		e.w.create("/bench/raw", "0")
 	}
 	reader, _ := zktest.Connect(b, e.srv.Servers(), 10*time.Second)
@@ -130,7 +131,7 @@ func changeVariants(b *testing.B, e *benchEnv) map[string]func(i int) {
 				changed <- ev.Path
 			}
 		})
-		if err := c.Start(testCtx(b)); err != nil {
+		if err := c.Start(testkit.Ctx(b)); err != nil {
 			b.Fatal(err)
 		}
 		b.Cleanup(func() { _ = c.Close(context.Background()) })
@@ -333,7 +334,7 @@ func BenchmarkStart(b *testing.B) {
 				defer cl.Close(context.Background())
 				// A new Client holds operations for its first 10 ms (it lets go-zk re-send
 				// watches first after a connection): that is the Client's, not the cache's.
-				if _, _, err := cl.Exists(testCtx(b), "/"); err != nil {
+				if _, _, err := cl.Exists(testkit.Ctx(b), "/"); err != nil {
 					b.Fatal(err)
 				}
 				c, err := cache.New(cl, root, cache.Bytes, cache.WithDepth(depth), cache.WithParallelism(par))
@@ -342,7 +343,7 @@ func BenchmarkStart(b *testing.B) {
 				}
 				defer c.Close(context.Background())
 				t0 := time.Now()
-				if err := c.Start(testCtx(b)); err != nil {
+				if err := c.Start(testkit.Ctx(b)); err != nil {
 					b.Fatal(err)
 				}
 				d := time.Since(t0)
@@ -403,7 +404,7 @@ func BenchmarkFootprint(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		if err := one.Start(testCtx(b)); err != nil {
+		if err := one.Start(testkit.Ctx(b)); err != nil {
 			b.Fatal(err)
 		}
 		g1 := settledGoroutines(b, before)
@@ -412,7 +413,7 @@ func BenchmarkFootprint(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		if err := c.Start(testCtx(b)); err != nil {
+		if err := c.Start(testkit.Ctx(b)); err != nil {
 			b.Fatal(err)
 		}
 		g2 := settledGoroutines(b, before)
@@ -438,7 +439,7 @@ func BenchmarkFootprint(b *testing.B) {
 func BenchmarkResync(b *testing.B) {
 	e := newBenchEnv(b)
 	root := "/bench/tree10k"
-	if ok, _, _ := e.w.c.Exists(testCtx(b), root); !ok {
+	if ok, _, _ := e.w.c.Exists(testkit.Ctx(b), root); !ok {
 		e.w.createMany(bigTree(root), func(p string) string { return p })
 	}
 	var starts, resyncs []time.Duration
@@ -461,11 +462,11 @@ func BenchmarkResync(b *testing.B) {
 			}
 		})
 		t0 := time.Now()
-		if err := c.Start(testCtx(b)); err != nil {
+		if err := c.Start(testkit.Ctx(b)); err != nil {
 			b.Fatal(err)
 		}
 		start := time.Since(t0)
-		ctx := testCtx(b)
+		ctx := testkit.Ctx(b)
 		marker := fmt.Sprintf("/bench/marker%d", i)
 		if _, err := cl.Create(ctx, marker, nil, zkrecipes.ModeEphemeral); err != nil {
 			b.Fatal(err)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/zkrecipes/zkrecipes"
 	"github.com/zkrecipes/zkrecipes/cache"
+	"github.com/zkrecipes/zkrecipes/tests/internal/testkit"
 	"github.com/zkrecipes/zkrecipes/tests/zktest"
 )
 
@@ -24,7 +25,7 @@ import (
 // znode above the depth, and nothing else.
 func TestDepths(t *testing.T) {
 	srv := zktest.Start(t)
-	ns := namespace(t)
+	ns := testkit.Namespace(t)
 	w := writer{t, connect(t, srv, ns)}
 	for _, p := range []string{"/app", "/app/a", "/app/a/x", "/app/a/x/deep", "/app/b"} {
 		w.create(p, strings.TrimPrefix(p, "/app"))
@@ -54,7 +55,7 @@ func TestDepths(t *testing.T) {
 			want = append(want, fmt.Sprintf("NodeCreated %s=%s", p, strings.TrimPrefix(p, "/app")))
 		}
 		want = append(want, "Initialized")
-		if got := strings.Split(strings.TrimSpace(describe(r.rec.all())), "\n"); !slices.Equal(got, want) {
+		if got := strings.Split(strings.TrimSpace(describe(r.rec.All())), "\n"); !slices.Equal(got, want) {
 			t.Errorf("depth %d: initial events\n%s\nwant\n%s", r.depth, strings.Join(got, "\n"), strings.Join(want, "\n"))
 		}
 		if r.c.Len() != len(initial[r.depth]) {
@@ -79,10 +80,10 @@ func TestDepths(t *testing.T) {
 		cache.Unlimited: {"NodeChanged /app >root2", "NodeChanged /app/a/x /a/x>x2", "NodeCreated /app/c=c", "NodeCreated /app/a/x/deep2=d2", "NodeDeleted /app/b=/b"},
 	}
 	for _, r := range runs {
-		if err := r.c.Sync(testCtx(t)); err != nil {
+		if err := r.c.Sync(testkit.Ctx(t)); err != nil {
 			t.Fatal(err)
 		}
-		got := nodeEvents(r.rec.all()[len(initial[r.depth])+1:])
+		got := nodeEvents(r.rec.All()[len(initial[r.depth])+1:])
 		// Changes of different znodes are read in parallel: compare as sets, the order of
 		// one znode's events is checked elsewhere.
 		if !sameSet(got, after[r.depth]) {
@@ -108,16 +109,16 @@ func sameSet(a, b []string) bool {
 // change (the version moved); successive changes of one znode arrive in order.
 func TestChangedCarriesOldAndNew(t *testing.T) {
 	srv := zktest.Start(t)
-	ns := namespace(t)
+	ns := testkit.Namespace(t)
 	w := writer{t, connect(t, srv, ns)}
 	w.create("/cfg/k", "v0")
 	c, rec := startCache(t, connect(t, srv, ns), "/cfg", cache.String)
-	from := rec.len()
+	from := rec.Len()
 	for _, v := range []string{"v1", "v1", "v2"} {
 		w.set("/cfg/k", v)
 		// One at a time, so that none coalesce.
 		i := rec.waitFor(t, from, "change to "+v, isType[string](cache.NodeChanged))
-		ev := rec.all()[i]
+		ev := rec.All()[i]
 		from = i + 1
 		if ev.New.Value != v || string(ev.New.Data) != v || ev.New.Stat.Version != ev.Old.Stat.Version+1 {
 			t.Errorf("change to %s: old %q v%d, new %q v%d", v, ev.Old.Data, ev.Old.Stat.Version, ev.New.Data, ev.New.Stat.Version)
@@ -126,7 +127,7 @@ func TestChangedCarriesOldAndNew(t *testing.T) {
 			t.Errorf("change to %s: stats %+v -> %+v", v, ev.Old.Stat, ev.New.Stat)
 		}
 	}
-	got := nodeEvents(rec.all()[2:])
+	got := nodeEvents(rec.All()[2:])
 	want := []string{"NodeChanged /cfg/k v0>v1", "NodeChanged /cfg/k v1>v1", "NodeChanged /cfg/k v1>v2"}
 	if !slices.Equal(got, want) {
 		t.Errorf("events %v, want %v", got, want)
@@ -140,7 +141,7 @@ func TestChangedCarriesOldAndNew(t *testing.T) {
 // its descendants, and the cache and its watches are as if the subtree never existed.
 func TestDeletedParentWithSubtree(t *testing.T) {
 	srv := zktest.Start(t)
-	ns := namespace(t)
+	ns := testkit.Namespace(t)
 	w := writer{t, connect(t, srv, ns)}
 	w.create("/t/keep", "k")
 	var sub []string
@@ -155,10 +156,10 @@ func TestDeletedParentWithSubtree(t *testing.T) {
 	sub = append(sub, "/t/p")
 	cl := connect(t, srv, ns)
 	c, rec := startCache(t, cl, "/t", cache.String)
-	from := rec.len()
+	from := rec.Len()
 	w.deleteAll("/t/p")
 	checkContent(t, c, "after the delete", map[string]string{"/t": "", "/t/keep": "k"})
-	evs := rec.all()[from:]
+	evs := rec.All()[from:]
 	var deleted []string
 	for _, ev := range evs {
 		if ev.Type != cache.NodeDeleted {
@@ -184,25 +185,25 @@ func TestDeletedParentWithSubtree(t *testing.T) {
 // with it, and for the root.
 func TestDeletedAndCreatedAgain(t *testing.T) {
 	srv := zktest.Start(t)
-	ns := namespace(t)
+	ns := testkit.Namespace(t)
 	wc := connect(t, srv, ns)
 	w := writer{t, wc}
 	w.create("/r/n", "v1")
 	w.create("/r/m", "m1")
 	w.create("/r/p/kid", "kid")
 	c, rec := startCache(t, connect(t, srv, ns), "/r", cache.String)
-	ctx := testCtx(t)
+	ctx := testkit.Ctx(t)
 
-	from := rec.len()
+	from := rec.Len()
 	w.deleteAll("/r/n")
 	rec.waitFor(t, from, "deleted n", isType[string](cache.NodeDeleted))
 	w.create("/r/n", "v2")
 	i := rec.waitFor(t, from, "created n", isType[string](cache.NodeCreated))
-	if got := nodeEvents(rec.all()[from : i+1]); !slices.Equal(got, []string{"NodeDeleted /r/n=v1", "NodeCreated /r/n=v2"}) {
+	if got := nodeEvents(rec.All()[from : i+1]); !slices.Equal(got, []string{"NodeDeleted /r/n=v1", "NodeCreated /r/n=v2"}) {
 		t.Errorf("apart: %v", got)
 	}
 
-	from = rec.len()
+	from = rec.Len()
 	if _, err := wc.Multi(ctx, &zk.DeleteRequest{Path: "/r/m", Version: -1},
 		&zk.CreateRequest{Path: "/r/m", Data: []byte("m2")}); err != nil {
 		t.Fatal(err)
@@ -210,23 +211,23 @@ func TestDeletedAndCreatedAgain(t *testing.T) {
 	if err := c.Sync(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if got := nodeEvents(rec.all()[from:]); !slices.Equal(got, []string{"NodeDeleted /r/m=m1", "NodeCreated /r/m=m2"}) {
+	if got := nodeEvents(rec.All()[from:]); !slices.Equal(got, []string{"NodeDeleted /r/m=m1", "NodeCreated /r/m=m2"}) {
 		t.Errorf("in one transaction: %v", got)
 	}
 
-	from = rec.len()
+	from = rec.Len()
 	w.deleteAll("/r/p")
 	w.create("/r/p", "p2")
 	checkContent(t, c, "parent again", map[string]string{"/r": "", "/r/n": "v2", "/r/m": "m2", "/r/p": "p2"})
-	if got := nodeEvents(rec.all()[from:]); !slices.Equal(got, []string{"NodeDeleted /r/p/kid=kid", "NodeDeleted /r/p=", "NodeCreated /r/p=p2"}) {
+	if got := nodeEvents(rec.All()[from:]); !slices.Equal(got, []string{"NodeDeleted /r/p/kid=kid", "NodeDeleted /r/p=", "NodeCreated /r/p=p2"}) {
 		t.Errorf("parent: %v", got)
 	}
 
-	from = rec.len()
+	from = rec.Len()
 	w.deleteAll("/r")
 	w.create("/r", "root2")
 	checkContent(t, c, "root again", map[string]string{"/r": "root2"})
-	evs := nodeEvents(rec.all()[from:])
+	evs := nodeEvents(rec.All()[from:])
 	if len(evs) < 2 || evs[len(evs)-2] != "NodeDeleted /r=" || evs[len(evs)-1] != "NodeCreated /r=root2" {
 		t.Errorf("root: %v", evs)
 	}
@@ -239,11 +240,11 @@ func TestDeletedAndCreatedAgain(t *testing.T) {
 // children.
 func TestUnreadableChild(t *testing.T) {
 	srv := zktest.Start(t)
-	ns := namespace(t)
+	ns := testkit.Namespace(t)
 	w := writer{t, connect(t, srv, ns)}
 	w.create("/s/open", "o")
 	owner := connect(t, srv, ns, zkrecipes.WithDigestAuth("java", "secret"))
-	ctx := testCtx(t)
+	ctx := testkit.Ctx(t)
 	acl := zk.DigestACL(zk.PermAll, "java", "secret")
 	if _, err := owner.Create(ctx, "/s/secret", []byte("hidden"), zkrecipes.ModePersistent, zkrecipes.WithNodeACL(acl)); err != nil {
 		t.Fatal(err)
@@ -254,7 +255,7 @@ func TestUnreadableChild(t *testing.T) {
 	cl := connect(t, srv, ns)
 	c, rec := startCache(t, cl, "/s", cache.String)
 	i := rec.waitFor(t, 0, "error for the secret", isType[string](cache.Error))
-	ev := rec.all()[i]
+	ev := rec.All()[i]
 	var ne *cache.NodeError
 	if ev.Path != "/s/secret" || !errors.As(ev.Err, &ne) || !errors.Is(ev.Err, zk.ErrNoAuth) {
 		t.Errorf("error event %s: %v", ev.Path, ev.Err)
@@ -266,7 +267,7 @@ func TestUnreadableChild(t *testing.T) {
 	checkWatches(t, srv, "with the secret left out", map[int64]watchSet{
 		cl.SessionID(): expectedWatches(ns, "/s", map[string]string{"/s": "", "/s/open": ""}, -1)})
 
-	from := rec.len()
+	from := rec.Len()
 	if _, err := owner.Conn().SetACL("/"+ns+"/s/secret", zk.WorldACL(zk.PermAll), -1); err != nil {
 		t.Fatal(err)
 	}
@@ -275,7 +276,7 @@ func TestUnreadableChild(t *testing.T) {
 	})
 	checkContent(t, c, "readable", map[string]string{"/s": "", "/s/open": "o", "/s/secret": "hidden", "/s/secret/below": "b"})
 	checkWatches(t, srv, "readable", map[int64]watchSet{cl.SessionID(): expectedWatches(ns, "/s", cacheTree(c), -1)})
-	for _, ev := range rec.all()[1:] {
+	for _, ev := range rec.All()[1:] {
 		if ev.Type == cache.Error {
 			t.Errorf("reported again: %s", line(ev))
 		}
@@ -286,7 +287,7 @@ func TestUnreadableChild(t *testing.T) {
 // never stops the cache: a good version brings it in, a bad one takes it out again.
 func TestMalformedData(t *testing.T) {
 	srv := zktest.Start(t)
-	ns := namespace(t)
+	ns := testkit.Namespace(t)
 	w := writer{t, connect(t, srv, ns)}
 	w.create("/m/good", "1")
 	w.create("/m/bad", "garbage")
@@ -302,11 +303,11 @@ func TestMalformedData(t *testing.T) {
 		return v, nil
 	}
 	c, rec := startCache(t, connect(t, srv, ns), "/m", cache.Decoder[int](decode), cache.WithDepth(1))
-	if err := c.Sync(testCtx(t)); err != nil {
+	if err := c.Sync(testkit.Ctx(t)); err != nil {
 		t.Fatal(err)
 	}
 	var errs []string
-	for _, ev := range rec.all() {
+	for _, ev := range rec.All() {
 		if ev.Type == cache.Error {
 			if !errors.Is(ev.Err, cache.ErrUndecodable) {
 				t.Errorf("%s: %v does not match ErrUndecodable", ev.Path, ev.Err)
@@ -320,13 +321,13 @@ func TestMalformedData(t *testing.T) {
 	if got := cacheTree(c); !equalMaps(got, map[string]string{"/m/good": "1"}) {
 		t.Errorf("cache %v", got)
 	}
-	from := rec.len()
+	from := rec.Len()
 	w.set("/m/bad", "2")
 	w.set("/m/good", "nope")
-	if err := c.Sync(testCtx(t)); err != nil {
+	if err := c.Sync(testkit.Ctx(t)); err != nil {
 		t.Fatal(err)
 	}
-	got := strings.Split(strings.TrimSpace(describe(rec.all()[from:])), "\n")
+	got := strings.Split(strings.TrimSpace(describe(rec.All()[from:])), "\n")
 	if !sameSet(got, []string{"NodeCreated /m/bad=2", "NodeDeleted /m/good=1", "Error /m/good"}) {
 		t.Errorf("events %v", got)
 	}
@@ -339,16 +340,16 @@ func TestMalformedData(t *testing.T) {
 // root; the cache fills when the root is created and empties when it goes.
 func TestMissingRoot(t *testing.T) {
 	srv := zktest.Start(t)
-	ns := namespace(t)
+	ns := testkit.Namespace(t)
 	w := writer{t, connect(t, srv, ns)}
 	cl := connect(t, srv, ns)
 	c, rec := startCache(t, cl, "/late", cache.String)
-	if c.Len() != 0 || !slices.Equal(nodeEvents(rec.all()), nil) {
-		t.Fatalf("not empty: %d, %v", c.Len(), rec.all())
+	if c.Len() != 0 || !slices.Equal(nodeEvents(rec.All()), nil) {
+		t.Fatalf("not empty: %d, %v", c.Len(), rec.All())
 	}
 	missing := map[int64]watchSet{cl.SessionID(): {data: map[string]bool{"/" + ns + "/late": true}}}
 	checkWatches(t, srv, "missing root", missing)
-	if ok, _, _ := w.c.Exists(testCtx(t), "/late"); ok {
+	if ok, _, _ := w.c.Exists(testkit.Ctx(t), "/late"); ok {
 		t.Fatal("the cache created its root")
 	}
 	w.create("/late/a/b", "b")
@@ -361,7 +362,7 @@ func TestMissingRoot(t *testing.T) {
 // A Snapshot never changes, and taking one costs nothing whatever the size.
 func TestSnapshotIsImmutable(t *testing.T) {
 	srv := zktest.Start(t)
-	ns := namespace(t)
+	ns := testkit.Namespace(t)
 	w := writer{t, connect(t, srv, ns)}
 	w.create("/i/a", "1")
 	c, _ := startCache(t, connect(t, srv, ns), "/i", cache.String)
@@ -385,7 +386,7 @@ func TestSnapshotIsImmutable(t *testing.T) {
 // black-holed so the load cannot finish, then healed).
 func TestStartCancelled(t *testing.T) {
 	srv := zktest.Start(t)
-	ns := namespace(t)
+	ns := testkit.Namespace(t)
 	w := writer{t, connect(t, srv, ns)}
 	w.create("/c/a", "1")
 	fd := zktest.NewFaultDialer()
@@ -408,10 +409,10 @@ func TestStartCancelled(t *testing.T) {
 	if err := goleak.Find(append([]goleak.Option{snapshot}, clientConnection...)...); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.Start(testCtx(t)); !errors.Is(err, cache.ErrClosed) {
+	if err := c.Start(testkit.Ctx(t)); !errors.Is(err, cache.ErrClosed) {
 		t.Errorf("Start after a cancelled Start = %v, want ErrClosed", err)
 	}
-	if err := c.Close(testCtx(t)); err != nil {
+	if err := c.Close(testkit.Ctx(t)); err != nil {
 		t.Errorf("Close after a cancelled Start = %v", err)
 	}
 }
@@ -420,9 +421,9 @@ func TestStartCancelled(t *testing.T) {
 // goroutines end without Close.
 func TestClientClosed(t *testing.T) {
 	srv := zktest.Start(t)
-	ns := namespace(t)
+	ns := testkit.Namespace(t)
 	writer{t, connect(t, srv, ns)}.create("/cc/a", "1")
-	ctx, cancel := context.WithTimeout(context.Background(), patience)
+	ctx, cancel := context.WithTimeout(context.Background(), testkit.Patience)
 	defer cancel()
 	cl, err := zkrecipes.Connect(ctx, srv.Servers(), zkrecipes.WithNamespace(ns))
 	if err != nil {
@@ -437,7 +438,7 @@ func TestClientClosed(t *testing.T) {
 	if err := goleak.Find(append([]goleak.Option{snapshot}, clientConnection...)...); err != nil {
 		t.Fatal(err)
 	}
-	if evs := rec.all(); evs[len(evs)-1].Type != cache.ConnectionStateChanged {
+	if evs := rec.All(); evs[len(evs)-1].Type != cache.ConnectionStateChanged {
 		t.Errorf("last event %s", line(evs[len(evs)-1]))
 	}
 	if n, ok := c.Get("/cc/a"); !ok || n.Value != "1" {
@@ -450,7 +451,7 @@ func TestClientClosed(t *testing.T) {
 
 func TestNewRejectsBadArguments(t *testing.T) {
 	srv := zktest.Start(t)
-	cl := connect(t, srv, namespace(t))
+	cl := connect(t, srv, testkit.Namespace(t))
 	for _, c := range []struct {
 		name string
 		err  func() error
@@ -470,19 +471,19 @@ func TestNewRejectsBadArguments(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := c.Sync(testCtx(t)); err == nil {
+	if err := c.Sync(testkit.Ctx(t)); err == nil {
 		t.Error("Sync before Start succeeded")
 	}
-	if err := c.Start(testCtx(t)); err != nil {
+	if err := c.Start(testkit.Ctx(t)); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.Start(testCtx(t)); err == nil {
+	if err := c.Start(testkit.Ctx(t)); err == nil {
 		t.Error("a second Start succeeded")
 	}
-	if err := c.Close(testCtx(t)); err != nil {
+	if err := c.Close(testkit.Ctx(t)); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.Close(testCtx(t)); err != nil {
+	if err := c.Close(testkit.Ctx(t)); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -58,7 +58,7 @@ func BenchmarkStartVsCurator(b *testing.B) {
 	root := primedTree(b, e.w, n)
 	peer := benchPeer(b, e)
 	if peer != nil {
-		if _, err := peer.CuratorCacheStartBench(testCtx(b), root, 30, 0); err != nil { // JIT warm-up
+		if _, err := peer.CuratorCacheStartBench(testkit.Ctx(b), root, 30, 0); err != nil { // JIT warm-up
 			b.Fatal(err)
 		}
 	}
@@ -71,7 +71,7 @@ func BenchmarkStartVsCurator(b *testing.B) {
 		defer cl.Close(context.Background())
 		// A new Client holds operations for its first 10 ms (go-zk re-sends watches first
 		// after a connection): that is the connection's, not the cache's.
-		if _, _, err := cl.Exists(testCtx(b), "/"); err != nil {
+		if _, _, err := cl.Exists(testkit.Ctx(b), "/"); err != nil {
 			b.Fatal(err)
 		}
 		t0 := time.Now()
@@ -80,7 +80,7 @@ func BenchmarkStartVsCurator(b *testing.B) {
 			b.Fatal(err)
 		}
 		defer c.Close(context.Background())
-		if err := c.Start(testCtx(b)); err != nil {
+		if err := c.Start(testkit.Ctx(b)); err != nil {
 			b.Fatal(err)
 		}
 		d := time.Since(t0)
@@ -102,7 +102,7 @@ func BenchmarkStartVsCurator(b *testing.B) {
 		"zkrecipes":      func() time.Duration { return goLoad(1) },
 		"zkrecipes-tree": func() time.Duration { return goLoad(cache.Unlimited) },
 		"curator": func() time.Duration {
-			d, err := peer.CuratorCacheStartBench(testCtx(b), root, 0, 1)
+			d, err := peer.CuratorCacheStartBench(testkit.Ctx(b), root, 0, 1)
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/zkrecipes/zkrecipes"
 	"github.com/zkrecipes/zkrecipes/cache"
+	"github.com/zkrecipes/zkrecipes/tests/internal/testkit"
 	"github.com/zkrecipes/zkrecipes/tests/zktest"
 )
 
@@ -72,7 +73,7 @@ var wantAfterChanges = []string{
 // watches.
 func TestShortCut(t *testing.T) {
 	srv := zktest.Start(t)
-	ns := namespace(t)
+	ns := testkit.Namespace(t)
 	w := writer{t, connect(t, srv, ns)}
 	faultTree(w)
 	fd := zktest.NewFaultDialer()
@@ -82,18 +83,18 @@ func TestShortCut(t *testing.T) {
 	session := cl.SessionID()
 	ops.take()
 
-	from := rec.len()
+	from := rec.Len()
 	fd.Cut()
 	rec.waitFor(t, from, "SUSPENDED", isState[string](zkrecipes.StateSuspended))
 	changeWhileAway(w)
 	fd.Heal()
 	i := rec.waitFor(t, from, "RECONNECTED", isState[string](zkrecipes.StateReconnected))
-	if ev := rec.all()[i]; ev.State.NewSession || cl.SessionID() != session {
+	if ev := rec.All()[i]; ev.State.NewSession || cl.SessionID() != session {
 		t.Fatalf("the session did not survive a short cut: %s", line(ev))
 	}
 	tree := serverTree(t, w.c, "/f", -1)
 	checkContent(t, c, "after the cut", tree)
-	evs := rec.all()[from:]
+	evs := rec.All()[from:]
 	for _, ev := range evs {
 		if ev.Type == cache.Resynced || ev.Type == cache.Error {
 			t.Errorf("unexpected %s", line(ev))
@@ -119,7 +120,7 @@ func TestShortCut(t *testing.T) {
 // the cache's watches and the old one none.
 func TestSessionExpiryResync(t *testing.T) {
 	srv := zktest.Start(t)
-	ns := namespace(t)
+	ns := testkit.Namespace(t)
 	w := writer{t, connect(t, srv, ns)}
 	faultTree(w)
 	fd := zktest.NewFaultDialer()
@@ -130,7 +131,7 @@ func TestSessionExpiryResync(t *testing.T) {
 	oldSession := cl.SessionID()
 	// The client's LOST timer can run out before the server expires the session; an
 	// ephemeral of the cache's session tells when the server has.
-	ctx := testCtx(t)
+	ctx := testkit.Ctx(t)
 	if _, err := cl.Create(ctx, "/expiry-marker", nil, zkrecipes.ModeEphemeral); err != nil {
 		t.Fatal(err)
 	}
@@ -140,7 +141,7 @@ func TestSessionExpiryResync(t *testing.T) {
 	}
 	ops.take()
 
-	from := rec.len()
+	from := rec.Len()
 	fd.Cut()
 	rec.waitFor(t, from, "LOST", isState[string](zkrecipes.StateLost))
 	select {
@@ -154,13 +155,13 @@ func TestSessionExpiryResync(t *testing.T) {
 	}
 	fd.Heal()
 	i := rec.waitFor(t, from, "RECONNECTED", isState[string](zkrecipes.StateReconnected))
-	if ev := rec.all()[i]; !ev.State.NewSession || cl.SessionID() == oldSession {
+	if ev := rec.All()[i]; !ev.State.NewSession || cl.SessionID() == oldSession {
 		t.Fatalf("no new session: %s", line(ev))
 	}
 	rec.waitFor(t, i, "Resynced", isType[string](cache.Resynced))
 	tree := serverTree(t, w.c, "/f", -1)
 	checkContent(t, c, "after the resync", tree)
-	evs := rec.all()[from:]
+	evs := rec.All()[from:]
 	if got := nodeEvents(evs); !sameSet(got, wantAfterChanges) {
 		t.Errorf("events\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(wantAfterChanges, "\n"))
 	}

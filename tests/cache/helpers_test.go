@@ -13,96 +13,34 @@ import (
 	"github.com/go-zookeeper/zk"
 	"github.com/zkrecipes/zkrecipes"
 	"github.com/zkrecipes/zkrecipes/cache"
-	"github.com/zkrecipes/zkrecipes/retry"
+	"github.com/zkrecipes/zkrecipes/tests/internal/testkit"
 	"github.com/zkrecipes/zkrecipes/tests/zktest"
 )
 
-// patience bounds every wait: generous, because the box is small and shared, and never
-// part of an assertion about durations.
-const patience = 60 * time.Second
-
-func testCtx(t testing.TB) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), 3*patience)
-	t.Cleanup(cancel)
-	return ctx
-}
-
-// namespace returns a namespace no other test uses, for all clients of one test.
-func namespace(t testing.TB) string { return strings.TrimPrefix(zktest.BasePath(t), "/") }
-
-// connect opens a Client in ns with a short session and closes it when the test ends.
+// connect opens a Client of srv in ns (testkit.Connect) with a 4 s session; opts come
+// after and win.
 func connect(t testing.TB, srv *zktest.Server, ns string, opts ...zkrecipes.Option) *zkrecipes.Client {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), patience)
-	defer cancel()
-	all := append([]zkrecipes.Option{
-		zkrecipes.WithSessionTimeout(4 * time.Second),
-		zkrecipes.WithNamespace(ns),
-		zkrecipes.WithRetryPolicy(retry.ExponentialBackoffMax(50*time.Millisecond, 5, 500*time.Millisecond)),
-	}, opts...)
-	c, err := zkrecipes.Connect(ctx, srv.Servers(), all...)
-	if err != nil {
-		t.Fatalf("connect: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), patience)
-		defer cancel()
-		_ = c.Close(ctx)
-	})
-	return c
+	return testkit.Connect(t, srv.Servers(), ns, append([]zkrecipes.Option{zkrecipes.WithSessionTimeout(4 * time.Second)}, opts...)...)
 }
 
 // recorder keeps a cache's events for a test to wait on.
-type recorder[T any] struct {
-	mu     sync.Mutex
-	events []cache.Event[T]
-	notify chan struct{}
-}
+type recorder[T any] struct{ *testkit.Log[cache.Event[T]] }
 
 func record[T any](c *cache.Cache[T]) *recorder[T] {
-	r := &recorder[T]{notify: make(chan struct{}, 1)}
-	c.Listen(func(ev cache.Event[T]) {
-		r.mu.Lock()
-		r.events = append(r.events, ev)
-		r.mu.Unlock()
-		select {
-		case r.notify <- struct{}{}:
-		default:
-		}
-	})
+	r := &recorder[T]{testkit.NewLog[cache.Event[T]]()}
+	c.Listen(r.Add)
 	return r
-}
-
-func (r *recorder[T]) all() []cache.Event[T] {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return append([]cache.Event[T](nil), r.events...)
-}
-
-func (r *recorder[T]) len() int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return len(r.events)
 }
 
 // waitFor waits for an event at index from or later that satisfies ok and returns its index.
 func (r *recorder[T]) waitFor(t testing.TB, from int, what string, ok func(cache.Event[T]) bool) int {
 	t.Helper()
-	deadline := time.NewTimer(patience)
-	defer deadline.Stop()
-	for {
-		evs := r.all()
-		for i := from; i < len(evs); i++ {
-			if ok(evs[i]) {
-				return i
-			}
-		}
-		select {
-		case <-r.notify:
-		case <-deadline.C:
-			t.Fatalf("no event for %q after %v; events since %d:\n%s", what, patience, from, describe(evs[min(from, len(evs)):]))
-		}
+	i, evs := r.Await(from, ok)
+	if i < 0 {
+		t.Fatalf("no event for %q after %v; events since %d:\n%s", what, testkit.Patience, from, describe(evs[min(from, len(evs)):]))
 	}
+	return i
 }
 
 func isType[T any](typ cache.EventType) func(cache.Event[T]) bool {
@@ -160,13 +98,13 @@ func startCache[T any](t testing.TB, c *zkrecipes.Client, root string, decode ca
 	}
 	rec := record(cc)
 	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), patience)
+		ctx, cancel := context.WithTimeout(context.Background(), testkit.Patience)
 		defer cancel()
 		if err := cc.Close(ctx); err != nil {
 			t.Errorf("close cache: %v", err)
 		}
 	})
-	if err := cc.Start(testCtx(t)); err != nil {
+	if err := cc.Start(testkit.Ctx(t)); err != nil {
 		t.Fatalf("start: %v", err)
 	}
 	rec.waitFor(t, 0, "Initialized", isType[T](cache.Initialized))
@@ -181,14 +119,14 @@ type writer struct {
 
 func (w writer) create(path, data string) {
 	w.t.Helper()
-	if _, err := w.c.Create(testCtx(w.t), path, []byte(data), zkrecipes.ModePersistent, zkrecipes.WithParents()); err != nil {
+	if _, err := w.c.Create(testkit.Ctx(w.t), path, []byte(data), zkrecipes.ModePersistent, zkrecipes.WithParents()); err != nil {
 		w.t.Fatalf("create %s: %v", path, err)
 	}
 }
 
 func (w writer) set(path, data string) {
 	w.t.Helper()
-	if _, err := w.c.Set(testCtx(w.t), path, []byte(data), -1); err != nil {
+	if _, err := w.c.Set(testkit.Ctx(w.t), path, []byte(data), -1); err != nil {
 		w.t.Fatalf("set %s: %v", path, err)
 	}
 }
@@ -196,7 +134,7 @@ func (w writer) set(path, data string) {
 // deleteAll deletes path and its subtree, children first.
 func (w writer) deleteAll(path string) {
 	w.t.Helper()
-	ctx := testCtx(w.t)
+	ctx := testkit.Ctx(w.t)
 	kids, _, err := w.c.Children(ctx, path)
 	if err != nil {
 		w.t.Fatalf("children %s: %v", path, err)
@@ -212,7 +150,7 @@ func (w writer) deleteAll(path string) {
 // createMany creates the nodes (parents first, in the order given) in multis of 200.
 func (w writer) createMany(paths []string, data func(string) string) {
 	w.t.Helper()
-	ctx := testCtx(w.t)
+	ctx := testkit.Ctx(w.t)
 	if len(paths) > 0 {
 		parent, _ := zkrecipes.SplitPath(paths[0])
 		if err := w.c.EnsurePath(ctx, parent); err != nil {
@@ -242,7 +180,7 @@ func (w writer) createMany(paths []string, data func(string) string) {
 // as path -> data, 64 reads at a time.
 func serverTree(t testing.TB, c *zkrecipes.Client, root string, depth int) map[string]string {
 	t.Helper()
-	ctx := testCtx(t)
+	ctx := testkit.Ctx(t)
 	out := map[string]string{}
 	type item struct {
 		path string
@@ -303,7 +241,7 @@ func cacheTree[T any](c *cache.Cache[T]) map[string]string {
 // checkContent syncs the cache and checks that it holds exactly want.
 func checkContent[T any](t testing.TB, c *cache.Cache[T], what string, want map[string]string) {
 	t.Helper()
-	if err := c.Sync(testCtx(t)); err != nil {
+	if err := c.Sync(testkit.Ctx(t)); err != nil {
 		t.Fatalf("%s: sync: %v", what, err)
 	}
 	if got := cacheTree(c); !equalMaps(got, want) {
@@ -333,7 +271,7 @@ type watchSet struct {
 // fourLetter runs a four-letter word against srv.
 func fourLetter(t testing.TB, srv *zktest.Server, cmd string) string {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), patience)
+	ctx, cancel := context.WithTimeout(context.Background(), testkit.Patience)
 	defer cancel()
 	out, err := zktest.FourLetter(ctx, srv.Addr(), cmd)
 	if err != nil {

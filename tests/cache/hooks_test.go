@@ -7,6 +7,7 @@ import (
 
 	"github.com/zkrecipes/zkrecipes"
 	"github.com/zkrecipes/zkrecipes/cache"
+	"github.com/zkrecipes/zkrecipes/tests/internal/testkit"
 	"github.com/zkrecipes/zkrecipes/tests/zktest"
 )
 
@@ -14,8 +15,8 @@ import (
 // and that the initial load (a full read) is done.
 func TestCacheHooks(t *testing.T) {
 	srv := zktest.Start(t)
-	ns := namespace(t)
-	ctx := testCtx(t)
+	ns := testkit.Namespace(t)
+	ctx := testkit.Ctx(t)
 	writer := connect(t, srv, ns)
 	for _, p := range []string{"/root/a", "/root/b"} {
 		if _, err := writer.Create(ctx, p, []byte("x"), zkrecipes.ModePersistent, zkrecipes.WithParents()); err != nil {
@@ -34,12 +35,12 @@ func TestCacheHooks(t *testing.T) {
 		if ev.Reason != "start" || ev.Kind != "children" || ev.Path != "/root" || ev.Size != cc.Len() || ev.Err != nil {
 			t.Errorf("resync event %+v, want the start of a children cache of /root with %d nodes", ev, cc.Len())
 		}
-	case <-time.After(patience):
+	case <-time.After(testkit.Patience):
 		t.Fatal("no CacheResync event for the initial load")
 	}
 	waitSize := func(want int) {
 		t.Helper()
-		deadline := time.NewTimer(patience)
+		deadline := time.NewTimer(testkit.Patience)
 		defer deadline.Stop()
 		for {
 			select {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/zkrecipes/zkrecipes/cache"
 	"github.com/zkrecipes/zkrecipes/tests/curatortest"
+	"github.com/zkrecipes/zkrecipes/tests/internal/testkit"
 	"github.com/zkrecipes/zkrecipes/tests/zktest"
 )
 
@@ -70,9 +71,9 @@ func descendantsFirst(evs, want []string) bool {
 //     and cousins in any order (seen: the root's deletion reported /seq/p2 before /seq/p1,
 //     whose child came first in the transaction).
 func TestEventSequenceMatchesCurator(t *testing.T) {
-	ctx := testCtx(t)
+	ctx := testkit.Ctx(t)
 	srv := zktest.Start(t)
-	ns := namespace(t)
+	ns := testkit.Namespace(t)
 	w := writer{t, connect(t, srv, ns)}
 	reader := connect(t, srv, ns)
 	const root = "/seq"
@@ -89,7 +90,7 @@ func TestEventSequenceMatchesCurator(t *testing.T) {
 	// goEvents renders the Go cache's node events and Initialized like TreeEvent.String.
 	goEvents := func() []string {
 		var out []string
-		for _, ev := range rec.all() {
+		for _, ev := range rec.All() {
 			switch ev.Type {
 			case cache.NodeCreated:
 				out = append(out, curatortest.TreeEvent{Type: "NODE_CREATED", Path: ev.Path, New: ev.New.Data}.String())
@@ -108,7 +109,7 @@ func TestEventSequenceMatchesCurator(t *testing.T) {
 	// awaitGo waits until the Go cache has reported n events (as goEvents counts them).
 	awaitGo := func(what string, n int) []string {
 		t.Helper()
-		deadline := time.NewTimer(patience)
+		deadline := time.NewTimer(testkit.Patience)
 		defer deadline.Stop()
 		for {
 			evs := goEvents()
@@ -116,7 +117,7 @@ func TestEventSequenceMatchesCurator(t *testing.T) {
 				return evs
 			}
 			select {
-			case <-rec.notify:
+			case <-rec.Notify():
 			case <-deadline.C:
 				t.Fatalf("%s: the Go cache reported %d of %d events:\n%s", what, len(evs), n, strings.Join(evs, "\n"))
 			}
@@ -156,7 +157,7 @@ func TestEventSequenceMatchesCurator(t *testing.T) {
 			for i, p := range paths {
 				ops[i] = &zk.DeleteRequest{Path: p, Version: -1}
 			}
-			if _, err := w.c.Multi(testCtx(w.t), ops...); err != nil {
+			if _, err := w.c.Multi(testkit.Ctx(w.t), ops...); err != nil {
 				w.t.Fatalf("delete %v: %v", paths, err)
 			}
 		}
@@ -180,7 +181,7 @@ func TestEventSequenceMatchesCurator(t *testing.T) {
 		{"delete a node", del("/seq/p2"), []string{"NODE_DELETED /seq/p2=p2"}},
 		{"create it again under the same name", create("/seq/p2", "p2b"), []string{"NODE_CREATED /seq/p2=p2b"}},
 		{"delete and create again in one transaction", func(w writer) {
-			if _, err := w.c.Multi(testCtx(w.t), &zk.DeleteRequest{Path: "/seq/p1/q", Version: -1},
+			if _, err := w.c.Multi(testkit.Ctx(w.t), &zk.DeleteRequest{Path: "/seq/p1/q", Version: -1},
 				&zk.CreateRequest{Path: "/seq/p1/q", Data: []byte("q2"), Acl: zk.WorldACL(zk.PermAll)}); err != nil {
 				w.t.Fatal(err)
 			}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/zkrecipes/zkrecipes"
 	"github.com/zkrecipes/zkrecipes/cache"
+	"github.com/zkrecipes/zkrecipes/tests/internal/testkit"
 	"github.com/zkrecipes/zkrecipes/tests/zktest"
 )
 
@@ -80,7 +81,7 @@ func TestTenThousandNodes(t *testing.T) {
 		t.Skip("10,000 znodes")
 	}
 	srv := zktest.Start(t)
-	ns := namespace(t)
+	ns := testkit.Namespace(t)
 	w := writer{t, connect(t, srv, ns)}
 	paths := bigTree("/big")
 	w.createMany(paths, func(p string) string { return p })
@@ -100,7 +101,7 @@ func TestTenThousandNodes(t *testing.T) {
 	if c.Len() != len(paths) {
 		t.Fatalf("loaded %d znodes, want %d", c.Len(), len(paths))
 	}
-	if n := len(nodeEvents(rec.all())); n != len(paths) {
+	if n := len(nodeEvents(rec.All())); n != len(paths) {
 		t.Errorf("%d NodeCreated events, want %d", n, len(paths))
 	}
 	want := expectedWatches(ns, "/big", serverTree(t, w.c, "/big", -1), -1)
@@ -135,7 +136,7 @@ func TestTenThousandNodes(t *testing.T) {
 		t.Errorf("goroutines after the storm: %d, want %d", g, g2)
 	}
 
-	ctx := testCtx(t)
+	ctx := testkit.Ctx(t)
 	if err := c.Close(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -151,7 +152,7 @@ func TestTenThousandNodes(t *testing.T) {
 // rounds of changes the counts are what they were.
 func TestFlatOverTime(t *testing.T) {
 	srv := zktest.Start(t)
-	ns := namespace(t)
+	ns := testkit.Namespace(t)
 	w := writer{t, connect(t, srv, ns)}
 	var paths []string
 	for i := 0; i < 50; i++ {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/zkrecipes/zkrecipes/discovery"
+	"github.com/zkrecipes/zkrecipes/tests/internal/testkit"
 	"github.com/zkrecipes/zkrecipes/tests/zktest"
 )
 
@@ -17,7 +18,7 @@ const benchInstances = 1000
 // registerN registers n instances of svc through d, with up to par at a time.
 func registerN(b *testing.B, d *discovery.Discovery[instanceDetails], svc string, n, par int) []discovery.Instance[instanceDetails] {
 	b.Helper()
-	ctx := testCtx(b)
+	ctx := testkit.Ctx(b)
 	out := make([]discovery.Instance[instanceDetails], n)
 	for i := range out {
 		out[i] = mustInstance(b, svc, false, discovery.WithID(fmt.Sprintf("i%05d", i)))
@@ -49,7 +50,7 @@ func BenchmarkRegister(b *testing.B) {
 	srv := zktest.Start(b)
 	for _, par := range []int{1, 16} {
 		b.Run(fmt.Sprintf("parallel=%d", par), func(b *testing.B) {
-			c := connect(b, srv, namespace(b))
+			c := connect(b, srv, testkit.Namespace(b))
 			var total time.Duration
 			for i := 0; i < b.N; i++ {
 				d, err := discovery.New[instanceDetails](c, "/services")
@@ -60,7 +61,7 @@ func BenchmarkRegister(b *testing.B) {
 				registerN(b, d, fmt.Sprintf("svc%d", i), benchInstances, par)
 				total += time.Since(start)
 				b.StopTimer()
-				if err := d.Close(testCtx(b)); err != nil {
+				if err := d.Close(testkit.Ctx(b)); err != nil {
 					b.Fatal(err)
 				}
 				b.StartTimer()
@@ -75,7 +76,7 @@ func BenchmarkRegister(b *testing.B) {
 // registration until it holds all of them.
 func BenchmarkCacheSeesAll(b *testing.B) {
 	srv := zktest.Start(b)
-	ns := namespace(b)
+	ns := testkit.Namespace(b)
 	writerClient := connect(b, srv, ns)
 	writer := newDiscovery(b, writerClient)
 	reader := newDiscovery(b, connect(b, srv, ns))
@@ -87,7 +88,7 @@ func BenchmarkCacheSeesAll(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			if err := c.Start(testCtx(b)); err != nil {
+			if err := c.Start(testkit.Ctx(b)); err != nil {
 				b.Fatal(err)
 			}
 			if n := len(c.Instances()); n != benchInstances {
@@ -106,7 +107,7 @@ func BenchmarkCacheSeesAll(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			if err := c.Start(testCtx(b)); err != nil {
+			if err := c.Start(testkit.Ctx(b)); err != nil {
 				b.Fatal(err)
 			}
 			full := make(chan struct{})
@@ -121,12 +122,12 @@ func BenchmarkCacheSeesAll(b *testing.B) {
 			registerN(b, d, svc, benchInstances, 16)
 			select {
 			case <-full:
-			case <-time.After(patience):
+			case <-time.After(testkit.Patience):
 				b.Fatalf("cache has %d of %d", len(c.Instances()), benchInstances)
 			}
 			b.StopTimer()
 			_ = c.Close(context.Background())
-			_ = d.Close(testCtx(b))
+			_ = d.Close(testkit.Ctx(b))
 			b.StartTimer()
 		}
 	})
@@ -137,7 +138,7 @@ func BenchmarkCacheSeesAll(b *testing.B) {
 // the Cache issues per change.
 func BenchmarkChange(b *testing.B) {
 	srv := zktest.Start(b)
-	ns := namespace(b)
+	ns := testkit.Namespace(b)
 	writer := newDiscovery(b, connect(b, srv, ns))
 	reader := newDiscovery(b, connect(b, srv, ns))
 	all := registerN(b, writer, "svc", benchInstances, 16)
@@ -155,12 +156,12 @@ func BenchmarkChange(b *testing.B) {
 		select {
 		case ev := <-events:
 			return ev
-		case <-time.After(patience):
+		case <-time.After(testkit.Patience):
 			b.Fatal("no cache event")
 		}
 		return discovery.CacheEvent[instanceDetails]{}
 	}
-	ctx := testCtx(b)
+	ctx := testkit.Ctx(b)
 
 	b.Run("update", func(b *testing.B) {
 		before := cacheReads(c)
@@ -204,7 +205,7 @@ func BenchmarkChange(b *testing.B) {
 // per cache). Set up once; b.N only repeats the count.
 func BenchmarkFootprint(b *testing.B) {
 	srv := zktest.Start(b)
-	ns := namespace(b)
+	ns := testkit.Namespace(b)
 	quiet := func() int {
 		// Goroutines that are finishing (a Client's call helpers) settle within a moment;
 		// take the smallest count seen over a short while.

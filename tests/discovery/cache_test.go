@@ -9,6 +9,7 @@ import (
 
 	"github.com/go-zookeeper/zk"
 	"github.com/zkrecipes/zkrecipes/discovery"
+	"github.com/zkrecipes/zkrecipes/tests/internal/testkit"
 	"github.com/zkrecipes/zkrecipes/tests/zktest"
 )
 
@@ -22,9 +23,9 @@ func ids[T any](in []discovery.Instance[T]) []string {
 }
 
 func TestCacheEvents(t *testing.T) {
-	ctx := testCtx(t)
+	ctx := testkit.Ctx(t)
 	srv := zktest.Start(t)
-	ns := namespace(t)
+	ns := testkit.Namespace(t)
 	writer := newDiscovery(t, connect(t, srv, ns))
 	reader := newDiscovery(t, connect(t, srv, ns))
 
@@ -43,7 +44,7 @@ func TestCacheEvents(t *testing.T) {
 		t.Fatal(err)
 	}
 	i := rec.waitFor(t, 0, "adding the second", func(ev discovery.CacheEvent[instanceDetails]) bool { return ev.Kind == discovery.CacheChanged })
-	ev := rec.snapshot()[i]
+	ev := rec.All()[i]
 	if len(ev.Added) != 1 || ev.Added[0].ID != second.ID || len(ev.Updated)+len(ev.Removed) != 0 || len(ev.Instances) != 2 {
 		t.Errorf("add event: %s", describe([]discovery.CacheEvent[instanceDetails]{ev}))
 	}
@@ -53,7 +54,7 @@ func TestCacheEvents(t *testing.T) {
 		t.Fatal(err)
 	}
 	i = rec.waitFor(t, i+1, "updating the second", func(ev discovery.CacheEvent[instanceDetails]) bool { return ev.Kind == discovery.CacheChanged })
-	ev = rec.snapshot()[i]
+	ev = rec.All()[i]
 	if len(ev.Updated) != 1 || !ev.Updated[0].Payload.Leader || len(ev.Added)+len(ev.Removed) != 0 {
 		t.Errorf("update event: %s", describe([]discovery.CacheEvent[instanceDetails]{ev}))
 	}
@@ -62,7 +63,7 @@ func TestCacheEvents(t *testing.T) {
 		t.Fatal(err)
 	}
 	i = rec.waitFor(t, i+1, "removing the first", func(ev discovery.CacheEvent[instanceDetails]) bool { return ev.Kind == discovery.CacheChanged })
-	ev = rec.snapshot()[i]
+	ev = rec.All()[i]
 	if len(ev.Removed) != 1 || ev.Removed[0].ID != first.ID || len(ev.Added)+len(ev.Updated) != 0 {
 		t.Errorf("remove event: %s", describe([]discovery.CacheEvent[instanceDetails]{ev}))
 	}
@@ -78,14 +79,14 @@ func TestCacheEvents(t *testing.T) {
 		return len(ev.Added) == 1 && ev.Added[0].ID == third.ID
 	})
 	if j != i+1 {
-		t.Errorf("extra events: %s", describe(rec.snapshot()[i+1:j]))
+		t.Errorf("extra events: %s", describe(rec.All()[i+1:j]))
 	}
 }
 
 func TestCacheOfMissingService(t *testing.T) {
-	ctx := testCtx(t)
+	ctx := testkit.Ctx(t)
 	srv := zktest.Start(t)
-	ns := namespace(t)
+	ns := testkit.Namespace(t)
 	d := newDiscovery(t, connect(t, srv, ns))
 	cache := startCache(t, d, "later")
 	rec := record(cache)
@@ -106,9 +107,9 @@ func TestCacheOfMissingService(t *testing.T) {
 // Bad data written by someone else is skipped and reported, never fatal; the good
 // instances are still served, by the cache and by Instances.
 func TestBadDataIsSkipped(t *testing.T) {
-	ctx := testCtx(t)
+	ctx := testkit.Ctx(t)
 	srv := zktest.Start(t)
-	ns := namespace(t)
+	ns := testkit.Namespace(t)
 	var reported errs
 	d := newDiscovery(t, connect(t, srv, ns), discovery.WithErrorHandler(reported.add))
 	good := mustInstance(t, "svc", true)
@@ -176,9 +177,9 @@ func checkReported(t *testing.T, e *errs, want int) {
 
 // A change costs reads of the changed children only.
 func TestCacheReadsPerChange(t *testing.T) {
-	ctx := testCtx(t)
+	ctx := testkit.Ctx(t)
 	srv := zktest.Start(t)
-	ns := namespace(t)
+	ns := testkit.Namespace(t)
 	writer := newDiscovery(t, connect(t, srv, ns))
 	reader := newDiscovery(t, connect(t, srv, ns))
 	var all []discovery.Instance[instanceDetails]
@@ -197,7 +198,7 @@ func TestCacheReadsPerChange(t *testing.T) {
 	step := func(what string, maxReads int64, change func(), match func(discovery.CacheEvent[instanceDetails]) bool) {
 		t.Helper()
 		before := cacheReads(cache)
-		from := len(rec.snapshot())
+		from := len(rec.All())
 		change()
 		rec.waitFor(t, from, what, match)
 		if got := cacheReads(cache) - before; got > maxReads {
@@ -226,7 +227,7 @@ func TestCacheReadsPerChange(t *testing.T) {
 
 func TestCacheCloseAndStartErrors(t *testing.T) {
 	srv := zktest.Start(t)
-	ns := namespace(t)
+	ns := testkit.Namespace(t)
 	d := newDiscovery(t, connect(t, srv, ns))
 	if _, err := d.Cache("a/b"); !errors.Is(err, discovery.ErrInvalidInstance) {
 		t.Errorf("Cache(a/b) = %v", err)

@@ -56,8 +56,8 @@ func rotate(i int, sides []string, run map[string]func() time.Duration, s testki
 // The targets: zkrecipes/curator <= 0.8, zkrecipes/raw <= 1.5.
 func BenchmarkUpdateVsCurator(b *testing.B) {
 	srv := zktest.Start(b, zktest.WithConfig("forceSync", "no"))
-	ns := namespace(b)
-	ctx := testCtx(b)
+	ns := testkit.Namespace(b)
+	ctx := testkit.Ctx(b)
 	writer := newDiscovery(b, connect(b, srv, ns, zkrecipes.WithSessionTimeout(10*time.Second)))
 	reader := newDiscovery(b, connect(b, srv, ns, zkrecipes.WithSessionTimeout(10*time.Second)))
 	all := registerN(b, writer, "svc", benchInstances, 16)
@@ -140,7 +140,7 @@ func BenchmarkUpdateVsCurator(b *testing.B) {
 					b.Fatalf("CacheChanged with %d updated instances, want 1", ev.updated)
 				}
 				return ev.at.Sub(t0)
-			case <-time.After(patience):
+			case <-time.After(testkit.Patience):
 				b.Fatal("no CacheChanged event")
 			}
 			return 0
@@ -182,8 +182,8 @@ func BenchmarkUpdateVsCurator(b *testing.B) {
 // zkrecipes/curator <= 0.5), zkrecipes/raw <= 1.2.
 func BenchmarkRegisterVsCurator(b *testing.B) {
 	srv := zktest.Start(b, zktest.WithConfig("forceSync", "no"))
-	ns := namespace(b)
-	ctx := testCtx(b)
+	ns := testkit.Namespace(b)
+	ctx := testkit.Ctx(b)
 	cl := connect(b, srv, ns, zkrecipes.WithSessionTimeout(10*time.Second))
 	d := newDiscovery(b, cl)
 	newInstance := func() discovery.Instance[instanceDetails] { return mustInstance(b, "svc", false) }

@@ -3,7 +3,6 @@ package discovery_test
 import (
 	"bytes"
 	"errors"
-	"github.com/zkrecipes/zkrecipes/internal/probe"
 	"reflect"
 	"strings"
 	"testing"
@@ -11,13 +10,15 @@ import (
 
 	"github.com/zkrecipes/zkrecipes"
 	"github.com/zkrecipes/zkrecipes/discovery"
+	"github.com/zkrecipes/zkrecipes/internal/probe"
+	"github.com/zkrecipes/zkrecipes/tests/internal/testkit"
 	"github.com/zkrecipes/zkrecipes/tests/zktest"
 )
 
 func TestRegisterModesAndQueries(t *testing.T) {
-	ctx := testCtx(t)
+	ctx := testkit.Ctx(t)
 	srv := zktest.Start(t)
-	ns := namespace(t)
+	ns := testkit.Namespace(t)
 	c := connect(t, srv, ns)
 	raw, _ := zktest.Connect(t, srv.Servers(), 4*time.Second)
 	d := newDiscovery(t, c)
@@ -83,9 +84,9 @@ func TestRegisterModesAndQueries(t *testing.T) {
 }
 
 func TestRegisterRejectsInvalid(t *testing.T) {
-	ctx := testCtx(t)
+	ctx := testkit.Ctx(t)
 	srv := zktest.Start(t)
-	ns := namespace(t)
+	ns := testkit.Namespace(t)
 	c := connect(t, srv, ns)
 	raw, _ := zktest.Connect(t, srv.Servers(), 4*time.Second)
 	d := newDiscovery(t, c)
@@ -121,9 +122,9 @@ func TestRegisterRejectsInvalid(t *testing.T) {
 }
 
 func TestUpdateAndUnregister(t *testing.T) {
-	ctx := testCtx(t)
+	ctx := testkit.Ctx(t)
 	srv := zktest.Start(t)
-	ns := namespace(t)
+	ns := testkit.Namespace(t)
 	c := connect(t, srv, ns)
 	raw, _ := zktest.Connect(t, srv.Servers(), 4*time.Second)
 	d := newDiscovery(t, c)
@@ -173,9 +174,9 @@ func TestUpdateAndUnregister(t *testing.T) {
 }
 
 func TestCloseUnregistersEverything(t *testing.T) {
-	ctx := testCtx(t)
+	ctx := testkit.Ctx(t)
 	srv := zktest.Start(t)
-	ns := namespace(t)
+	ns := testkit.Namespace(t)
 	c := connect(t, srv, ns)
 	raw, _ := zktest.Connect(t, srv.Servers(), 4*time.Second)
 	d, err := discovery.New[instanceDetails](c, "/services")
@@ -206,9 +207,9 @@ func TestCloseUnregistersEverything(t *testing.T) {
 
 // An instance znode deleted by someone else while the session lives comes back.
 func TestRestoresDeletedZnode(t *testing.T) {
-	ctx := testCtx(t)
+	ctx := testkit.Ctx(t)
 	srv := zktest.Start(t)
-	ns := namespace(t)
+	ns := testkit.Namespace(t)
 	c := connect(t, srv, ns)
 	raw, _ := zktest.Connect(t, srv.Servers(), 4*time.Second)
 	d := newDiscovery(t, c)
@@ -246,9 +247,9 @@ func TestRestoresDeletedZnode(t *testing.T) {
 
 // A Dynamic znode of another session with the same id is replaced, not adopted.
 func TestReplacesForeignEphemeral(t *testing.T) {
-	ctx := testCtx(t)
+	ctx := testkit.Ctx(t)
 	srv := zktest.Start(t)
-	ns := namespace(t)
+	ns := testkit.Namespace(t)
 	c := connect(t, srv, ns)
 	other := connect(t, srv, ns)
 	d := newDiscovery(t, c)

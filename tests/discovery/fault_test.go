@@ -2,13 +2,14 @@ package discovery_test
 
 import (
 	"context"
-	"github.com/zkrecipes/zkrecipes/internal/probe"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/zkrecipes/zkrecipes"
 	"github.com/zkrecipes/zkrecipes/discovery"
+	"github.com/zkrecipes/zkrecipes/internal/probe"
+	"github.com/zkrecipes/zkrecipes/tests/internal/testkit"
 	"github.com/zkrecipes/zkrecipes/tests/zktest"
 )
 
@@ -28,9 +29,9 @@ func allLeaders(ev discovery.CacheEvent[instanceDetails], n int) bool {
 // timeout): its instances vanish from other clients' caches, and come back after the
 // heal, with the payload last given to Update, and never twice.
 func TestSessionExpiryReregisters(t *testing.T) {
-	ctx := testCtx(t)
+	ctx := testkit.Ctx(t)
 	srv := zktest.Start(t)
-	ns := namespace(t)
+	ns := testkit.Namespace(t)
 	fd := zktest.NewFaultDialer()
 	a := connect(t, srv, ns, zkrecipes.WithDialer(fd.Dial), zkrecipes.WithSessionTimeout(1600*time.Millisecond))
 	states := logStates(t, a)
@@ -88,13 +89,13 @@ func TestSessionExpiryReregisters(t *testing.T) {
 		}
 	}
 	// A later sentinel shows there was no extra churn (no duplicate appearing late).
-	last := len(rec.snapshot())
+	last := len(rec.All())
 	dyn.Payload.Leader = false
 	if err := da.Update(ctx, dyn); err != nil {
 		t.Fatal(err)
 	}
 	i := rec.waitFor(t, last, "sentinel update", func(ev discovery.CacheEvent[instanceDetails]) bool { return len(ev.Updated) == 1 })
-	for _, ev := range rec.snapshot()[last:i] {
+	for _, ev := range rec.All()[last:i] {
 		if ev.Kind == discovery.CacheChanged {
 			t.Errorf("unexpected change after re-registration: %s", describe([]discovery.CacheEvent[instanceDetails]{ev}))
 		}
@@ -104,9 +105,9 @@ func TestSessionExpiryReregisters(t *testing.T) {
 // A cut shorter than the session timeout, on the registering side or on the caching
 // side, causes no remove/add churn in caches.
 func TestShortCutNoChurn(t *testing.T) {
-	ctx := testCtx(t)
+	ctx := testkit.Ctx(t)
 	srv := zktest.Start(t)
-	ns := namespace(t)
+	ns := testkit.Namespace(t)
 	fdA, fdB := zktest.NewFaultDialer(), zktest.NewFaultDialer()
 	a := connect(t, srv, ns, zkrecipes.WithDialer(fdA.Dial), zkrecipes.WithSessionTimeout(4*time.Second))
 	b := connect(t, srv, ns, zkrecipes.WithDialer(fdB.Dial), zkrecipes.WithSessionTimeout(4*time.Second))
@@ -127,8 +128,8 @@ func TestShortCutNoChurn(t *testing.T) {
 		fd     *zktest.FaultDialer
 		states *stateLog
 	}{{"registering side", fdA, statesA}, {"caching side", fdB, statesB}} {
-		from := side.states.len()
-		evFrom := len(rec.snapshot())
+		from := side.states.Len()
+		evFrom := len(rec.All())
 		side.fd.Cut()
 		i, _ := side.states.waitFor(t, from, zkrecipes.StateSuspended)
 		side.fd.Heal()
@@ -144,7 +145,7 @@ func TestShortCutNoChurn(t *testing.T) {
 		j := rec.waitFor(t, evFrom, side.name+" sentinel", func(ev discovery.CacheEvent[instanceDetails]) bool {
 			return len(ev.Updated) == 1 && ev.Updated[0].Payload.Leader == want
 		})
-		for _, ev := range rec.snapshot()[evFrom:j] {
+		for _, ev := range rec.All()[evFrom:j] {
 			if ev.Kind == discovery.CacheChanged {
 				t.Errorf("%s: churn during a short cut: %s", side.name, describe([]discovery.CacheEvent[instanceDetails]{ev}))
 			}
@@ -155,7 +156,7 @@ func TestShortCutNoChurn(t *testing.T) {
 	}
 	// The caching side's states were forwarded to the cache's listeners.
 	var seen []string
-	for _, ev := range rec.snapshot() {
+	for _, ev := range rec.All() {
 		if ev.Kind == discovery.ConnectionStateChanged {
 			seen = append(seen, ev.State.State.String())
 		}
@@ -168,9 +169,9 @@ func TestShortCutNoChurn(t *testing.T) {
 // An instance unregistered while its session is gone is not brought back by the
 // re-registration after the heal (the phantom instance of Curator's bug).
 func TestUnregisterDuringExpiryStaysUnregistered(t *testing.T) {
-	ctx := testCtx(t)
+	ctx := testkit.Ctx(t)
 	srv := zktest.Start(t)
-	ns := namespace(t)
+	ns := testkit.Namespace(t)
 	fd := zktest.NewFaultDialer()
 	a := connect(t, srv, ns, zkrecipes.WithDialer(fd.Dial), zkrecipes.WithSessionTimeout(1600*time.Millisecond))
 	states := logStates(t, a)
@@ -200,7 +201,7 @@ func TestUnregisterDuringExpiryStaysUnregistered(t *testing.T) {
 		t.Fatal(err)
 	}
 	j := rec.waitFor(t, i+1, "sentinel", func(ev discovery.CacheEvent[instanceDetails]) bool { return len(ev.Updated) == 1 })
-	for _, ev := range rec.snapshot()[i+1 : j] {
+	for _, ev := range rec.All()[i+1 : j] {
 		if ev.Kind == discovery.CacheChanged {
 			t.Errorf("unexpected change: %s", describe([]discovery.CacheEvent[instanceDetails]{ev}))
 		}
@@ -213,9 +214,9 @@ func TestUnregisterDuringExpiryStaysUnregistered(t *testing.T) {
 // The caching client's own session expires while instances change: after the heal the
 // cache reloads and ends up right, with one event for what changed meanwhile.
 func TestCacheResyncsAfterOwnExpiry(t *testing.T) {
-	ctx := testCtx(t)
+	ctx := testkit.Ctx(t)
 	srv := zktest.Start(t)
-	ns := namespace(t)
+	ns := testkit.Namespace(t)
 	dw := newDiscovery(t, connect(t, srv, ns))
 	fd := zktest.NewFaultDialer()
 	b := connect(t, srv, ns, zkrecipes.WithDialer(fd.Dial), zkrecipes.WithSessionTimeout(1600*time.Millisecond))
@@ -264,7 +265,7 @@ func TestCacheResyncsAfterOwnExpiry(t *testing.T) {
 		t.Fatal("the cut did not expire the session")
 	}
 	i := rec.waitFor(t, 0, "resync", func(ev discovery.CacheEvent[instanceDetails]) bool { return ev.Kind == discovery.CacheChanged })
-	ev := rec.snapshot()[i]
+	ev := rec.All()[i]
 	if len(ev.Added) != 1 || ev.Added[0].ID != added.ID || len(ev.Removed) != 1 || ev.Removed[0].ID != leave.ID ||
 		len(ev.Updated) != 1 || ev.Updated[0].ID != change.ID || !ev.Updated[0].Payload.Leader {
 		t.Errorf("resync event: %s", describe([]discovery.CacheEvent[instanceDetails]{ev}))

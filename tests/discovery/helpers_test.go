@@ -3,7 +3,6 @@ package discovery_test
 import (
 	"context"
 	"fmt"
-	"github.com/zkrecipes/zkrecipes/internal/probe"
 	"strings"
 	"sync"
 	"testing"
@@ -12,46 +11,18 @@ import (
 	"github.com/go-zookeeper/zk"
 	"github.com/zkrecipes/zkrecipes"
 	"github.com/zkrecipes/zkrecipes/discovery"
-	"github.com/zkrecipes/zkrecipes/retry"
+	"github.com/zkrecipes/zkrecipes/internal/probe"
+	"github.com/zkrecipes/zkrecipes/tests/internal/testkit"
 	"github.com/zkrecipes/zkrecipes/tests/zktest"
 )
 
-// patience bounds every wait: generous, because the box is small and shared, and never
-// part of an assertion about durations.
-const patience = 60 * time.Second
-
 const seedClass = "com.example.InstanceDetails"
 
-func testCtx(t testing.TB) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), 3*patience)
-	t.Cleanup(cancel)
-	return ctx
-}
-
-// namespace returns a namespace no other test uses, for all clients of one test.
-func namespace(t testing.TB) string { return strings.TrimPrefix(zktest.BasePath(t), "/") }
-
-// connect opens a Client in ns with a short session (the harness's tickTime is 200 ms)
-// and closes it when the test ends.
+// connect opens a Client of srv in ns (testkit.Connect) with a 4 s session; opts come
+// after and win.
 func connect(t testing.TB, srv *zktest.Server, ns string, opts ...zkrecipes.Option) *zkrecipes.Client {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), patience)
-	defer cancel()
-	all := append([]zkrecipes.Option{
-		zkrecipes.WithSessionTimeout(4 * time.Second),
-		zkrecipes.WithNamespace(ns),
-		zkrecipes.WithRetryPolicy(retry.ExponentialBackoffMax(50*time.Millisecond, 5, 500*time.Millisecond)),
-	}, opts...)
-	c, err := zkrecipes.Connect(ctx, srv.Servers(), all...)
-	if err != nil {
-		t.Fatalf("connect: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), patience)
-		defer cancel()
-		_ = c.Close(ctx)
-	})
-	return c
+	return testkit.Connect(t, srv.Servers(), ns, append([]zkrecipes.Option{zkrecipes.WithSessionTimeout(4 * time.Second)}, opts...)...)
 }
 
 // errs collects what an error handler receives.
@@ -80,7 +51,7 @@ func newDiscovery(t testing.TB, c *zkrecipes.Client, opts ...discovery.Option) *
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), patience)
+		ctx, cancel := context.WithTimeout(context.Background(), testkit.Patience)
 		defer cancel()
 		if err := d.Close(ctx); err != nil {
 			t.Errorf("close discovery: %v", err)
@@ -100,49 +71,23 @@ func mustInstance(t testing.TB, name string, leader bool, opts ...discovery.Inst
 
 // recorder keeps a Cache's events for a test to wait on.
 type recorder[T any] struct {
-	mu     sync.Mutex
-	events []discovery.CacheEvent[T]
-	notify chan struct{}
+	*testkit.Log[discovery.CacheEvent[T]]
 }
 
 func record[T any](c *discovery.Cache[T]) *recorder[T] {
-	r := &recorder[T]{notify: make(chan struct{}, 1)}
-	c.Listen(func(ev discovery.CacheEvent[T]) {
-		r.mu.Lock()
-		r.events = append(r.events, ev)
-		r.mu.Unlock()
-		select {
-		case r.notify <- struct{}{}:
-		default:
-		}
-	})
+	r := &recorder[T]{testkit.NewLog[discovery.CacheEvent[T]]()}
+	c.Listen(r.Add)
 	return r
-}
-
-func (r *recorder[T]) snapshot() []discovery.CacheEvent[T] {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return append([]discovery.CacheEvent[T](nil), r.events...)
 }
 
 // waitFor waits until an event at index >= from satisfies match and returns its index.
 func (r *recorder[T]) waitFor(t testing.TB, from int, what string, match func(discovery.CacheEvent[T]) bool) int {
 	t.Helper()
-	deadline := time.NewTimer(patience)
-	defer deadline.Stop()
-	for {
-		evs := r.snapshot()
-		for i := from; i < len(evs); i++ {
-			if match(evs[i]) {
-				return i
-			}
-		}
-		select {
-		case <-r.notify:
-		case <-deadline.C:
-			t.Fatalf("no cache event %s after %v; events: %s", what, patience, describe(evs[min(from, len(evs)):]))
-		}
+	i, evs := r.Await(from, match)
+	if i < 0 {
+		t.Fatalf("no cache event %s after %v; events: %s", what, testkit.Patience, describe(evs[min(from, len(evs)):]))
 	}
+	return i
 }
 
 func describe[T any](evs []discovery.CacheEvent[T]) string {
@@ -163,7 +108,7 @@ func startCache(t testing.TB, d *discovery.Discovery[instanceDetails], name stri
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), patience)
+	ctx, cancel := context.WithTimeout(context.Background(), testkit.Patience)
 	defer cancel()
 	if err := c.Start(ctx); err != nil {
 		t.Fatal(err)
@@ -186,7 +131,7 @@ func children(t testing.TB, conn *zk.Conn, path string) []string {
 // path) satisfy cond, and returns them.
 func awaitChildren(t testing.TB, conn *zk.Conn, path, what string, cond func([]string) bool) []string {
 	t.Helper()
-	deadline := time.NewTimer(patience)
+	deadline := time.NewTimer(testkit.Patience)
 	defer deadline.Stop()
 	for {
 		kids, _, ch, err := conn.ChildrenW(path)
@@ -206,59 +151,30 @@ func awaitChildren(t testing.TB, conn *zk.Conn, path, what string, cond func([]s
 		select {
 		case <-ch:
 		case <-deadline.C:
-			t.Fatalf("%s: not true after %v (children %v)", what, patience, kids)
+			t.Fatalf("%s: not true after %v (children %v)", what, testkit.Patience, kids)
 		}
 	}
 }
 
 // stateLog records a Client's state changes from the moment it is made.
 type stateLog struct {
-	mu     sync.Mutex
-	states []zkrecipes.StateChange
-	notify chan struct{}
+	*testkit.Log[zkrecipes.StateChange]
 }
 
 func logStates(t testing.TB, c *zkrecipes.Client) *stateLog {
-	l := &stateLog{notify: make(chan struct{}, 1)}
-	stop := c.Listen(func(sc zkrecipes.StateChange) {
-		l.mu.Lock()
-		l.states = append(l.states, sc)
-		l.mu.Unlock()
-		select {
-		case l.notify <- struct{}{}:
-		default:
-		}
-	})
-	t.Cleanup(stop)
+	l := &stateLog{testkit.NewLog[zkrecipes.StateChange]()}
+	t.Cleanup(c.Listen(l.Add))
 	return l
 }
 
 // waitFor waits for a state change at index >= from that matches and returns its index.
 func (l *stateLog) waitFor(t testing.TB, from int, want zkrecipes.State) (int, zkrecipes.StateChange) {
 	t.Helper()
-	deadline := time.NewTimer(patience)
-	defer deadline.Stop()
-	for {
-		l.mu.Lock()
-		states := append([]zkrecipes.StateChange(nil), l.states...)
-		l.mu.Unlock()
-		for i := from; i < len(states); i++ {
-			if states[i].State == want {
-				return i, states[i]
-			}
-		}
-		select {
-		case <-l.notify:
-		case <-deadline.C:
-			t.Fatalf("client never reached %v; states %v", want, states)
-		}
+	i, states := l.Await(from, func(sc zkrecipes.StateChange) bool { return sc.State == want })
+	if i < 0 {
+		t.Fatalf("client never reached %v; states %v", want, states)
 	}
-}
-
-func (l *stateLog) len() int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return len(l.states)
+	return i, states[i]
 }
 
 // instanceDetails is the payload the tests register (com.example.InstanceDetails in Java).

@@ -12,6 +12,7 @@ import (
 
 	"github.com/zkrecipes/zkrecipes"
 	"github.com/zkrecipes/zkrecipes/discovery"
+	"github.com/zkrecipes/zkrecipes/tests/internal/testkit"
 	"github.com/zkrecipes/zkrecipes/tests/zktest"
 )
 
@@ -55,13 +56,13 @@ func (l *regLog) get() []string {
 
 func (l *regLog) await(t *testing.T, n int) {
 	t.Helper()
-	deadline := time.NewTimer(patience)
+	deadline := time.NewTimer(testkit.Patience)
 	defer deadline.Stop()
 	for len(l.get()) < n {
 		select {
 		case <-l.notify:
 		case <-deadline.C:
-			t.Fatalf("fewer than %d registration events within %v: %q", n, patience, l.get())
+			t.Fatalf("fewer than %d registration events within %v: %q", n, testkit.Patience, l.get())
 		}
 	}
 }
@@ -70,9 +71,9 @@ func (l *regLog) await(t *testing.T, n int) {
 // (an unknown one for a sequential create whose reply was lost), the re-registration after
 // the session expired as a "rewrite", and the unregistrations of Close.
 func TestRegistrationHook(t *testing.T) {
-	ctx := context.WithValue(testCtx(t), ctxKey{}, "caller")
+	ctx := context.WithValue(testkit.Ctx(t), ctxKey{}, "caller")
 	srv := zktest.Start(t)
-	ns := namespace(t)
+	ns := testkit.Namespace(t)
 	fd := zktest.NewFaultDialer()
 	log := &regLog{notify: make(chan struct{}, 1)}
 	c := connect(t, srv, ns, zkrecipes.WithDialer(fd.Dial), zkrecipes.WithSessionTimeout(time.Second), zkrecipes.WithHooks(log.hooks(t)))
@@ -152,9 +153,9 @@ func TestRegistrationHook(t *testing.T) {
 // A discovery Cache tells the CacheSize hook how many instances it holds: after the
 // initial load, and whenever the number changes.
 func TestCacheSizeHook(t *testing.T) {
-	ctx := testCtx(t)
+	ctx := testkit.Ctx(t)
 	srv := zktest.Start(t)
-	ns := namespace(t)
+	ns := testkit.Namespace(t)
 	sizes := make(chan zkrecipes.CacheSizeEvent, 16)
 	c := connect(t, srv, ns, zkrecipes.WithHooks(zkrecipes.Hooks{CacheSize: func(ctx context.Context, ev zkrecipes.CacheSizeEvent) {
 		sizes <- ev

@@ -8,15 +8,16 @@ import (
 
 	"github.com/zkrecipes/zkrecipes/discovery"
 	"github.com/zkrecipes/zkrecipes/tests/curatortest"
+	"github.com/zkrecipes/zkrecipes/tests/internal/testkit"
 	"github.com/zkrecipes/zkrecipes/tests/zktest"
 )
 
 // Go registers; Java Curator's ServiceDiscovery and ServiceCache read what Go wrote,
 // field for field.
 func TestJavaReadsGoInstances(t *testing.T) {
-	ctx := testCtx(t)
+	ctx := testkit.Ctx(t)
 	srv := zktest.Start(t)
-	ns := namespace(t)
+	ns := testkit.Namespace(t)
 	d := newDiscovery(t, connect(t, srv, ns))
 	java := curatortest.Start(t, srv.ConnectString(), curatortest.WithNamespace(ns))
 	if err := java.SDStart(ctx, "/services"); err != nil {
@@ -100,9 +101,9 @@ func TestJavaReadsGoInstances(t *testing.T) {
 
 // Java registers; Go's queries and Cache read what Curator wrote.
 func TestGoReadsJavaInstances(t *testing.T) {
-	ctx := testCtx(t)
+	ctx := testkit.Ctx(t)
 	srv := zktest.Start(t)
-	ns := namespace(t)
+	ns := testkit.Namespace(t)
 	d := newDiscovery(t, connect(t, srv, ns))
 	cache := startCache(t, d, "bookService")
 	rec := record(cache)
@@ -153,7 +154,7 @@ func TestGoReadsJavaInstances(t *testing.T) {
 
 // The serializers agree byte for byte, both ways, on instances built by each side.
 func TestSerializerMatchesJava(t *testing.T) {
-	ctx := testCtx(t)
+	ctx := testkit.Ctx(t)
 	java := curatortest.Start(t, "")
 	cases := []struct {
 		reg        curatortest.Registration

@@ -17,9 +17,9 @@ import (
 // also after a new session, and a znode deleted by someone else comes back in both
 // sessions.
 func TestKeeperOneWatchPerInstance(t *testing.T) {
-	ctx := testCtx(t)
+	ctx := testkit.Ctx(t)
 	srv := zktest.Start(t)
-	ns := namespace(t)
+	ns := testkit.Namespace(t)
 	fd := zktest.NewFaultDialer()
 	c := connect(t, srv, ns, zkrecipes.WithDialer(fd.Dial), zkrecipes.WithSessionTimeout(2*time.Second))
 	raw, _ := zktest.Connect(t, srv.Servers(), 4*time.Second)

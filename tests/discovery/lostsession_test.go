@@ -8,6 +8,7 @@ import (
 
 	"github.com/zkrecipes/zkrecipes"
 	"github.com/zkrecipes/zkrecipes/discovery"
+	"github.com/zkrecipes/zkrecipes/tests/internal/testkit"
 	"github.com/zkrecipes/zkrecipes/tests/zktest"
 )
 
@@ -26,8 +27,8 @@ func TestRegistrationAndCacheLostThenSameSession(t *testing.T) {
 	if node == nil {
 		t.Skip("this backend cannot restart a server")
 	}
-	ns := namespace(t)
-	ctx := testCtx(t)
+	ns := testkit.Namespace(t)
+	ctx := testkit.Ctx(t)
 	cr := connect(t, srv, ns, zkrecipes.WithHostProvider(srv.HostProvider()))
 	co := connect(t, srv, ns, zkrecipes.WithHostProvider(srv.HostProvider()))
 	sr, so := logStates(t, cr), logStates(t, co)
@@ -48,7 +49,7 @@ func TestRegistrationAndCacheLostThenSameSession(t *testing.T) {
 	}
 	sidR, sidO := cr.SessionID(), co.SessionID()
 
-	markR, markO := sr.len(), so.len()
+	markR, markO := sr.Len(), so.Len()
 	if err := node.Stop(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -88,7 +89,7 @@ func TestRegistrationAndCacheLostThenSameSession(t *testing.T) {
 		slices.Sort(kids)
 		return slices.Equal(kids, []string{"added", "kept"})
 	})
-	deadline := time.Now().Add(patience)
+	deadline := time.Now().Add(testkit.Patience)
 	for {
 		data, st, ch, err := conn.GetW(svcPath + "/kept")
 		if err != nil {

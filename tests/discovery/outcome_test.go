@@ -3,7 +3,6 @@ package discovery_test
 import (
 	"context"
 	"errors"
-	"github.com/zkrecipes/zkrecipes/internal/probe"
 	"slices"
 	"sort"
 	"strconv"
@@ -14,6 +13,8 @@ import (
 	"github.com/go-zookeeper/zk"
 	"github.com/zkrecipes/zkrecipes"
 	"github.com/zkrecipes/zkrecipes/discovery"
+	"github.com/zkrecipes/zkrecipes/internal/probe"
+	"github.com/zkrecipes/zkrecipes/tests/internal/testkit"
 	"github.com/zkrecipes/zkrecipes/tests/zktest"
 )
 
@@ -58,9 +59,9 @@ func registerWithTinyDeadlines(t *testing.T, d *discovery.Discovery[instanceDeta
 // behind once their attempts have resolved, and a Cache shows exactly the instances whose
 // Register succeeded.
 func TestFailedRegisterLeavesNoOrphan(t *testing.T) {
-	ctx := testCtx(t)
+	ctx := testkit.Ctx(t)
 	srv := zktest.Start(t)
-	ns := namespace(t)
+	ns := testkit.Namespace(t)
 	c := connect(t, srv, ns)
 	d := newDiscovery(t, c)
 	// One instance registered normally, so the parents exist and each abandoned create
@@ -119,7 +120,7 @@ func TestFailedRegisterLeavesNoOrphan(t *testing.T) {
 // of the registered ones) remains.
 func TestCloseWaitsForRegisterCleanups(t *testing.T) {
 	srv := zktest.Start(t)
-	ns := namespace(t)
+	ns := testkit.Namespace(t)
 	c := connect(t, srv, ns)
 	d, err := discovery.New[instanceDetails](c, "/services", discovery.WithSerializer(discovery.JSON[instanceDetails](discovery.WithJavaClass(seedClass))))
 	if err != nil {
@@ -127,7 +128,7 @@ func TestCloseWaitsForRegisterCleanups(t *testing.T) {
 	}
 	live, failed := registerWithTinyDeadlines(t, d, 60)
 	t.Logf("%d registered, %d failed", len(live), len(failed))
-	ctx, cancel := context.WithTimeout(context.Background(), patience)
+	ctx, cancel := context.WithTimeout(context.Background(), testkit.Patience)
 	defer cancel()
 	if err := d.Close(ctx); err != nil {
 		t.Fatal(err)
@@ -146,7 +147,7 @@ func TestCloseWaitsForRegisterCleanups(t *testing.T) {
 func awaitInstance(t *testing.T, conn *zk.Conn, path, what string, cond func(discovery.Instance[instanceDetails]) bool) {
 	t.Helper()
 	ser := discovery.JSON[instanceDetails](discovery.WithJavaClass(seedClass))
-	deadline := time.NewTimer(patience)
+	deadline := time.NewTimer(testkit.Patience)
 	defer deadline.Stop()
 	for {
 		data, _, ch, err := conn.GetW(path)
@@ -160,7 +161,7 @@ func awaitInstance(t *testing.T, conn *zk.Conn, path, what string, cond func(dis
 		select {
 		case <-ch:
 		case <-deadline.C:
-			t.Fatalf("%s: not true after %v (data %s)", what, patience, data)
+			t.Fatalf("%s: not true after %v (data %s)", what, testkit.Patience, data)
 		}
 	}
 }
@@ -169,9 +170,9 @@ func awaitInstance(t *testing.T, conn *zk.Conn, path, what string, cond func(dis
 // ctx has ended before anything was sent, on a healthy connection) is written in the
 // background, with no further fault and no further reconnect.
 func TestFailedUpdateIsRewrittenInBackground(t *testing.T) {
-	ctx := testCtx(t)
+	ctx := testkit.Ctx(t)
 	srv := zktest.Start(t)
-	ns := namespace(t)
+	ns := testkit.Namespace(t)
 	fd := zktest.NewFaultDialer()
 	a := connect(t, srv, ns, zkrecipes.WithDialer(fd.Dial))
 	states := logStates(t, a)
@@ -189,7 +190,7 @@ func TestFailedUpdateIsRewrittenInBackground(t *testing.T) {
 	}
 	select {
 	case <-rewritten:
-	case <-time.After(patience):
+	case <-time.After(testkit.Patience):
 		t.Fatal("the reconnect's rewrite did not finish")
 	}
 	in.Payload.Leader = true
@@ -207,7 +208,7 @@ func TestFailedUpdateIsRewrittenInBackground(t *testing.T) {
 // watchesOf counts, with the wchc four-letter word, the server-side watches of session.
 func watchesOf(t *testing.T, srv *zktest.Server, session int64) int {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), patience)
+	ctx, cancel := context.WithTimeout(context.Background(), testkit.Patience)
 	defer cancel()
 	out, err := zktest.FourLetter(ctx, srv.Addr(), "wchc")
 	if err != nil {
@@ -230,9 +231,9 @@ func watchesOf(t *testing.T, srv *zktest.Server, session int64) int {
 // ACL) is skipped and reported like malformed data: Start returns, the Provider works,
 // and a started cache neither re-reads every child nor piles up watches because of it.
 func TestCacheSkipsUnreadableInstance(t *testing.T) {
-	ctx := testCtx(t)
+	ctx := testkit.Ctx(t)
 	srv := zktest.Start(t)
-	ns := namespace(t)
+	ns := testkit.Namespace(t)
 	dw := newDiscovery(t, connect(t, srv, ns))
 	for i := 0; i < 20; i++ {
 		if err := dw.Register(ctx, mustInstance(t, "svc", false)); err != nil {
@@ -302,12 +303,12 @@ func TestCacheSkipsUnreadableInstance(t *testing.T) {
 	// the unreadable child, which it keeps an eye on without reading it).
 	for round := 0; round < 5; round++ {
 		extra := mustInstance(t, "svc", false)
-		from := len(rec.snapshot())
+		from := len(rec.All())
 		if err := dw.Register(ctx, extra); err != nil {
 			t.Fatal(err)
 		}
 		rec.waitFor(t, from, "extra added", func(ev discovery.CacheEvent[instanceDetails]) bool { return len(ev.Added) == 1 })
-		from = len(rec.snapshot())
+		from = len(rec.All())
 		if err := dw.Unregister(ctx, extra); err != nil {
 			t.Fatal(err)
 		}
@@ -327,9 +328,9 @@ func TestCacheSkipsUnreadableInstance(t *testing.T) {
 
 // Bad input is refused at once, with an error naming what was wrong.
 func TestBadInputRefusedAtOnce(t *testing.T) {
-	ctx := testCtx(t)
+	ctx := testkit.Ctx(t)
 	srv := zktest.Start(t)
-	ns := namespace(t)
+	ns := testkit.Namespace(t)
 
 	t.Run("ports", func(t *testing.T) {
 		for _, tc := range []struct {
@@ -402,9 +403,9 @@ func TestBadInputRefusedAtOnce(t *testing.T) {
 // the cache's queue grow: pending changes are coalesced, connection states keep their
 // order, and the listener ends up seeing the final state.
 func TestSlowListenerQueueStaysBounded(t *testing.T) {
-	ctx := testCtx(t)
+	ctx := testkit.Ctx(t)
 	srv := zktest.Start(t)
-	ns := namespace(t)
+	ns := testkit.Namespace(t)
 	dw := newDiscovery(t, connect(t, srv, ns))
 	insts := make([]discovery.Instance[instanceDetails], 4)
 	for i := range insts {
@@ -438,7 +439,7 @@ func TestSlowListenerQueueStaysBounded(t *testing.T) {
 	update(1)
 	select {
 	case <-entered:
-	case <-time.After(patience):
+	case <-time.After(testkit.Patience):
 		t.Fatal("the listener was never called")
 	}
 	const rounds = 2000
@@ -463,7 +464,7 @@ func TestSlowListenerQueueStaysBounded(t *testing.T) {
 		return ev.Kind == discovery.CacheChanged && allLeaders(ev, len(insts))
 	})
 	var seen []string
-	for _, ev := range rec.snapshot() {
+	for _, ev := range rec.All() {
 		if ev.Kind == discovery.ConnectionStateChanged {
 			seen = append(seen, ev.State.State.String())
 		}
@@ -477,7 +478,7 @@ func TestSlowListenerQueueStaysBounded(t *testing.T) {
 	if got := strings.Join(seen, ","); got != "SUSPENDED,RECONNECTED" {
 		t.Errorf("states delivered %s, want SUSPENDED,RECONNECTED", got)
 	}
-	t.Logf("%d events delivered for %d updates; queue high-water mark %d", len(rec.snapshot()), rounds, cacheQueueHighWater(cache))
+	t.Logf("%d events delivered for %d updates; queue high-water mark %d", len(rec.All()), rounds, cacheQueueHighWater(cache))
 }
 
 // A Register whose create reply is lost (the create reached ZooKeeper, the connection
@@ -485,9 +486,9 @@ func TestSlowListenerQueueStaysBounded(t *testing.T) {
 // session and holding the instance; the retried create's NodeExists is resolved by
 // ownership, never by taking any node at that path for ours.
 func TestRegisterAfterLostCreateReply(t *testing.T) {
-	ctx := testCtx(t)
+	ctx := testkit.Ctx(t)
 	srv := zktest.Start(t)
-	ns := namespace(t)
+	ns := testkit.Namespace(t)
 	fd := zktest.NewFaultDialer()
 	a := connect(t, srv, ns, zkrecipes.WithDialer(fd.Dial))
 	d := newDiscovery(t, a)

@@ -3,7 +3,6 @@ package discovery_test
 import (
 	"context"
 	"errors"
-	"github.com/zkrecipes/zkrecipes/internal/probe"
 	"strings"
 	"sync"
 	"testing"
@@ -11,6 +10,8 @@ import (
 
 	"github.com/zkrecipes/zkrecipes"
 	"github.com/zkrecipes/zkrecipes/discovery"
+	"github.com/zkrecipes/zkrecipes/internal/probe"
+	"github.com/zkrecipes/zkrecipes/tests/internal/testkit"
 	"github.com/zkrecipes/zkrecipes/tests/zktest"
 )
 
@@ -44,8 +45,8 @@ func (p *opTrap) await(t *testing.T, what string) {
 	t.Helper()
 	select {
 	case <-p.fired:
-	case <-time.After(patience):
-		t.Fatalf("%s: not seen after %v", what, patience)
+	case <-time.After(testkit.Patience):
+		t.Fatalf("%s: not seen after %v", what, testkit.Patience)
 	}
 }
 
@@ -54,9 +55,9 @@ func (p *opTrap) await(t *testing.T, what string) {
 // unknown outcome; the cleanup tries again after the heal (it re-reads the znode, so that
 // is safe) and the phantom instance goes, instead of the cleanup giving up.
 func TestRegisterCleanupOutlastsPartition(t *testing.T) {
-	ctx := testCtx(t)
+	ctx := testkit.Ctx(t)
 	srv := zktest.Start(t)
-	ns := namespace(t)
+	ns := testkit.Namespace(t)
 	fd := zktest.NewFaultDialer()
 	anchor := mustInstance(t, "svc", false, discovery.WithServiceType(discovery.Static))
 	in := mustInstance(t, "svc", true, discovery.WithServiceType(discovery.Static)) // persistent: outlives the session
@@ -116,9 +117,9 @@ func TestRegisterCleanupOutlastsPartition(t *testing.T) {
 // background only once that create has returned: afterwards exactly one znode of this
 // session holds the instance, with the latest payload, and it stays so.
 func TestAbandonedSequentialCreateIsNotDuplicated(t *testing.T) {
-	ctx := testCtx(t)
+	ctx := testkit.Ctx(t)
 	srv := zktest.Start(t)
-	ns := namespace(t)
+	ns := testkit.Namespace(t)
 	fd := zktest.NewFaultDialer()
 	a := connect(t, srv, ns, zkrecipes.WithDialer(fd.Dial))
 	d := newDiscovery(t, a)
@@ -149,7 +150,7 @@ func TestAbandonedSequentialCreateIsNotDuplicated(t *testing.T) {
 
 	// Wait until the background rewrite has written the registration (it fires
 	// d.reconnects after each pass).
-	deadline := time.NewTimer(patience)
+	deadline := time.NewTimer(testkit.Patience)
 	defer deadline.Stop()
 	for {
 		pass := probe.DiscoveryPass(d)

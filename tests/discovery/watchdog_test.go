@@ -8,6 +8,7 @@ import (
 
 	"github.com/zkrecipes/zkrecipes"
 	"github.com/zkrecipes/zkrecipes/discovery"
+	"github.com/zkrecipes/zkrecipes/tests/internal/testkit"
 	"github.com/zkrecipes/zkrecipes/tests/zktest"
 )
 
@@ -16,9 +17,9 @@ import (
 // session, the registration stays (same session, same node) and the client's own cache
 // catches up with an instance registered by another client during the wedge.
 func TestDiscoveryRecoversAfterWatchdog(t *testing.T) {
-	ctx := testCtx(t)
+	ctx := testkit.Ctx(t)
 	srv := zktest.Start(t)
-	ns := namespace(t)
+	ns := testkit.Namespace(t)
 	fd := zktest.NewFaultDialer()
 	var fired atomic.Int64
 	a := connect(t, srv, ns, zkrecipes.WithDialer(fd.Dial), zkrecipes.WithSessionTimeout(2*time.Second),

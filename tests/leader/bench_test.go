@@ -13,6 +13,7 @@ import (
 
 	"github.com/zkrecipes/zkrecipes"
 	"github.com/zkrecipes/zkrecipes/leader"
+	"github.com/zkrecipes/zkrecipes/tests/internal/testkit"
 	"github.com/zkrecipes/zkrecipes/tests/zktest"
 )
 
@@ -36,12 +37,12 @@ func reportSamples(b *testing.B, samples []time.Duration) {
 }
 
 func benchClient(b *testing.B, servers []string, ns string) *zkrecipes.Client {
-	return connect(b, servers, ns, zkrecipes.WithSessionTimeout(4*time.Second))
+	return testkit.Connect(b, servers, ns, zkrecipes.WithSessionTimeout(4*time.Second))
 }
 
 func BenchmarkHandover(b *testing.B) {
 	srv := zktest.Start(b)
-	ns := newNamespace(b)
+	ns := testkit.Namespace(b)
 	clients := [2]*zkrecipes.Client{benchClient(b, srv.Servers(), ns), benchClient(b, srv.Servers(), ns)}
 	elected := make(chan time.Time, 1)
 	start := func(c *zkrecipes.Client) *leader.Latch {
@@ -86,7 +87,7 @@ func BenchmarkHandover(b *testing.B) {
 
 func BenchmarkRawDeleteWatch(b *testing.B) {
 	srv := zktest.Start(b)
-	ns := newNamespace(b)
+	ns := testkit.Namespace(b)
 	oc := benchClient(b, srv.Servers(), ns)
 	if _, err := oc.Create(context.Background(), "/raw", nil, zkrecipes.ModePersistent, zkrecipes.WithParents()); err != nil {
 		b.Fatal(err)
@@ -124,7 +125,7 @@ func BenchmarkElect(b *testing.B) {
 	for _, n := range []int{1, 10, 100} {
 		b.Run(fmt.Sprintf("N=%d", n), func(b *testing.B) {
 			srv := zktest.Start(b)
-			ns := newNamespace(b)
+			ns := testkit.Namespace(b)
 			clients := make([]*zkrecipes.Client, n)
 			for i := range clients {
 				clients[i] = benchClient(b, srv.Servers(), ns)
@@ -182,7 +183,7 @@ func BenchmarkElect(b *testing.B) {
 // per latch, and the time and allocations of a Start plus Close.
 func BenchmarkLatchFootprint(b *testing.B) {
 	srv := zktest.Start(b)
-	ns := newNamespace(b)
+	ns := testkit.Namespace(b)
 	c := benchClient(b, srv.Servers(), ns)
 	ctx := context.Background()
 	newStarted := func() *leader.Latch {
@@ -233,14 +234,14 @@ func BenchmarkLatchFootprint(b *testing.B) {
 // multi, on one server and connection.
 func BenchmarkGuardedWrite(b *testing.B) {
 	srv := zktest.Start(b)
-	ns := newNamespace(b)
+	ns := testkit.Namespace(b)
 	c := benchClient(b, srv.Servers(), ns)
 	ctx := context.Background()
 	if _, err := c.Create(ctx, "/data", []byte("0"), zkrecipes.ModePersistent, zkrecipes.WithParents()); err != nil {
 		b.Fatal(err)
 	}
 	l := startLatch(b, c, "/e", "bench", nil)
-	if err := l.Await(testCtx(b)); err != nil {
+	if err := l.Await(testkit.Ctx(b)); err != nil {
 		b.Fatal(err)
 	}
 	term, _ := l.Term()
@@ -277,26 +278,26 @@ func BenchmarkGuardedWrite(b *testing.B) {
 // get-µs metric is one raw round trip on the same server, for scale.
 func BenchmarkCrashHandover(b *testing.B) {
 	srv := zktest.Start(b)
-	ns := newNamespace(b)
+	ns := testkit.Namespace(b)
 	raw, _ := zktest.Connect(b, srv.Servers(), 4*time.Second)
 	samples := make([]time.Duration, 0, b.N)
 	var rtts []time.Duration
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
 		fd := zktest.NewFaultDialer()
-		ca := connect(b, srv.Servers(), ns, zkrecipes.WithDialer(fd.Dial), zkrecipes.WithSessionTimeout(time.Second))
+		ca := testkit.Connect(b, srv.Servers(), ns, zkrecipes.WithDialer(fd.Dial), zkrecipes.WithSessionTimeout(time.Second))
 		cb := benchClient(b, srv.Servers(), ns)
 		elected := make(chan time.Time, 2)
 		path := fmt.Sprintf("/crash/%d", i)
 		la := startLatch(b, ca, path, "a", nil)
-		if err := la.Await(testCtx(b)); err != nil {
+		if err := la.Await(testkit.Ctx(b)); err != nil {
 			b.Fatal(err)
 		}
 		lb, err := leader.New(cb, path, leader.WithListener(leader.ListenerFuncs{OnIsLeader: func() { elected <- time.Now() }}))
 		if err != nil {
 			b.Fatal(err)
 		}
-		if err := lb.Start(testCtx(b)); err != nil {
+		if err := lb.Start(testkit.Ctx(b)); err != nil {
 			b.Fatal(err)
 		}
 		t0 := time.Now()

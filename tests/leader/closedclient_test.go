@@ -7,6 +7,7 @@ import (
 
 	"github.com/zkrecipes/zkrecipes"
 	"github.com/zkrecipes/zkrecipes/leader"
+	"github.com/zkrecipes/zkrecipes/tests/internal/testkit"
 	"github.com/zkrecipes/zkrecipes/tests/zktest"
 )
 
@@ -14,14 +15,14 @@ import (
 // zkrecipes.ErrClosed.
 func TestNewAndRunOnClosedClient(t *testing.T) {
 	srv := zktest.Start(t)
-	c := connect(t, srv.Servers(), newNamespace(t))
-	if err := c.Close(testCtx(t)); err != nil {
+	c := testkit.Connect(t, srv.Servers(), testkit.Namespace(t))
+	if err := c.Close(testkit.Ctx(t)); err != nil {
 		t.Fatal(err)
 	}
 	if l, err := leader.New(c, "/e"); !errors.Is(err, zkrecipes.ErrClosed) || l != nil {
 		t.Errorf("New on a closed client = %v, %v; want ErrClosed", l, err)
 	}
-	err := leader.Run(testCtx(t), c, "/e", "a", func(context.Context, leader.Term) error {
+	err := leader.Run(testkit.Ctx(t), c, "/e", "a", func(context.Context, leader.Term) error {
 		t.Error("fn ran on a closed client")
 		return nil
 	})

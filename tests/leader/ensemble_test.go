@@ -7,6 +7,7 @@ import (
 
 	"github.com/zkrecipes/zkrecipes"
 	"github.com/zkrecipes/zkrecipes/leader"
+	"github.com/zkrecipes/zkrecipes/tests/internal/testkit"
 	"github.com/zkrecipes/zkrecipes/tests/zktest"
 )
 
@@ -16,10 +17,10 @@ import (
 // same with the ensemble's own leader, which forces a quorum election.
 func TestLatchEnsembleServerKilled(t *testing.T) {
 	e := zktest.StartEnsemble(t, 3)
-	ns := newNamespace(t)
+	ns := testkit.Namespace(t)
 	h := newHistory()
 	connectE := func() *zkrecipes.Client {
-		return connect(t, e.Servers(), ns, zkrecipes.WithHostProvider(e.HostProvider()),
+		return testkit.Connect(t, e.Servers(), ns, zkrecipes.WithHostProvider(e.HostProvider()),
 			zkrecipes.WithSessionTimeout(4*time.Second))
 	}
 	admin := connectE()
@@ -32,7 +33,7 @@ func TestLatchEnsembleServerKilled(t *testing.T) {
 		latches[name] = startLatch(t, clients[name], "/e", name, h)
 	}
 	leading := func(name string) bool { return latches[name].HasLeadership() }
-	ctx := testCtx(t)
+	ctx := testkit.Ctx(t)
 
 	leader := settle(t, h, admin, "/e", n, leading)
 	server := clients[leader].Conn().Server()
@@ -46,13 +47,13 @@ func TestLatchEnsembleServerKilled(t *testing.T) {
 		t.Fatalf("leader %s is connected to %s, which is no member of %v", leader, server, e.Servers())
 	}
 	t.Logf("leader %s is connected to member %d (%s); killing it", leader, victim.ID, server)
-	st := watchStates(t, clients[leader], nil)
-	mark := st.mark()
+	st := testkit.WatchStates(t, clients[leader], nil)
+	mark := st.Mark()
 	if err := victim.Kill(ctx); err != nil {
 		t.Fatal(err)
 	}
-	st.waitFor(t, mark, zkrecipes.StateSuspended, nil)
-	st.waitFor(t, mark, zkrecipes.StateReconnected, nil)
+	st.WaitFor(t, mark, zkrecipes.StateSuspended, nil)
+	st.WaitFor(t, mark, zkrecipes.StateReconnected, nil)
 	after := settle(t, h, admin, "/e", n, leading)
 	t.Logf("settled: %s leads", after)
 	h.check(t)
@@ -68,14 +69,14 @@ func TestLatchEnsembleServerKilled(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("killing the ensemble's leader, member %d", zkLeader.ID)
-	st = watchStates(t, clients[after], nil)
-	mark = st.mark()
+	st = testkit.WatchStates(t, clients[after], nil)
+	mark = st.Mark()
 	if err := zkLeader.Kill(ctx); err != nil {
 		t.Fatal(err)
 	}
 	// Every member drops its clients while the quorum elects a new leader.
-	st.waitFor(t, mark, zkrecipes.StateSuspended, nil)
-	st.waitFor(t, mark, zkrecipes.StateReconnected, nil)
+	st.WaitFor(t, mark, zkrecipes.StateSuspended, nil)
+	st.WaitFor(t, mark, zkrecipes.StateReconnected, nil)
 	after = settle(t, h, admin, "/e", n, leading)
 	t.Logf("settled: %s leads", after)
 	h.check(t)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/zkrecipes/zkrecipes/internal/probe"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -14,7 +13,9 @@ import (
 	"github.com/go-zookeeper/zk"
 
 	"github.com/zkrecipes/zkrecipes"
+	"github.com/zkrecipes/zkrecipes/internal/probe"
 	"github.com/zkrecipes/zkrecipes/leader"
+	"github.com/zkrecipes/zkrecipes/tests/internal/testkit"
 	"github.com/zkrecipes/zkrecipes/tests/zktest"
 )
 
@@ -23,26 +24,26 @@ import (
 // node; nobody else leads in between.
 func TestLatchShortCutStandardPolicy(t *testing.T) {
 	srv := zktest.Start(t)
-	ns := newNamespace(t)
+	ns := testkit.Namespace(t)
 	h := newHistory()
 	d := zktest.NewFaultDialer()
 	// 4 s (the harness's maximum): go-zk waits a second before redialling.
-	ca := connect(t, srv.Servers(), ns, zkrecipes.WithDialer(d.Dial), zkrecipes.WithSessionTimeout(4*time.Second))
-	st := watchStates(t, ca, nil)
+	ca := testkit.Connect(t, srv.Servers(), ns, zkrecipes.WithDialer(d.Dial), zkrecipes.WithSessionTimeout(4*time.Second))
+	st := testkit.WatchStates(t, ca, nil)
 	a := startLatch(t, ca, "/e", "a", h)
-	startLatch(t, connect(t, srv.Servers(), ns), "/e", "b", h)
+	startLatch(t, testkit.Connect(t, srv.Servers(), ns), "/e", "b", h)
 	h.waitLeader(t, "a")
 	node := a.Node()
 
-	m := st.mark()
+	m := st.Mark()
 	d.Cut()
 	h.waitFor(t, "a to step down", func(l []string) bool { return len(l) == 0 })
 	if a.HasLeadership() {
 		t.Fatal("HasLeadership after NotLeader")
 	}
-	st.waitFor(t, m, zkrecipes.StateSuspended, nil)
+	st.WaitFor(t, m, zkrecipes.StateSuspended, nil)
 	d.Heal()
-	if rc := st.waitFor(t, m, zkrecipes.StateReconnected, nil); rc.NewSession {
+	if rc := st.WaitFor(t, m, zkrecipes.StateReconnected, nil); rc.NewSession {
 		t.Fatal("the session expired during a short cut (machine too slow?)")
 	}
 	h.waitLeader(t, "a")
@@ -61,11 +62,11 @@ func TestLatchShortCutStandardPolicy(t *testing.T) {
 // NotLeader.
 func TestLatchShortCutSessionPolicy(t *testing.T) {
 	srv := zktest.Start(t)
-	ns := newNamespace(t)
+	ns := testkit.Namespace(t)
 	h := newHistory()
 	d := zktest.NewFaultDialer()
-	ca := connect(t, srv.Servers(), ns, zkrecipes.WithDialer(d.Dial), zkrecipes.WithSessionTimeout(4*time.Second))
-	st := watchStates(t, ca, nil)
+	ca := testkit.Connect(t, srv.Servers(), ns, zkrecipes.WithDialer(d.Dial), zkrecipes.WithSessionTimeout(4*time.Second))
+	st := testkit.WatchStates(t, ca, nil)
 	settled := make(chan struct{}, 100)
 	a := startLatchWith(t, ca, "/e", "a", h, func(l *leader.Latch) {
 		probe.SetLatchSettled(l, func() {
@@ -75,28 +76,28 @@ func TestLatchShortCutSessionPolicy(t *testing.T) {
 			}
 		})
 	}, leader.WithErrorPolicy(leader.SessionPolicy))
-	startLatch(t, connect(t, srv.Servers(), ns), "/e", "b", h)
+	startLatch(t, testkit.Connect(t, srv.Servers(), ns), "/e", "b", h)
 	h.waitLeader(t, "a")
 	node := a.Node()
 	for len(settled) > 0 {
 		<-settled
 	}
 
-	m := st.mark()
+	m := st.Mark()
 	d.Cut()
-	st.waitFor(t, m, zkrecipes.StateSuspended, nil)
+	st.WaitFor(t, m, zkrecipes.StateSuspended, nil)
 	if !a.HasLeadership() {
 		t.Fatal("the session policy stepped down on SUSPENDED")
 	}
 	d.Heal()
-	if rc := st.waitFor(t, m, zkrecipes.StateReconnected, nil); rc.NewSession {
+	if rc := st.WaitFor(t, m, zkrecipes.StateReconnected, nil); rc.NewSession {
 		t.Fatal("the session expired during a short cut (machine too slow?)")
 	}
 	// The latch reads the children again after RECONNECTED; once that round
 	// is over it has handled SUSPENDED and RECONNECTED.
 	select {
 	case <-settled:
-	case <-time.After(patience):
+	case <-time.After(testkit.Patience):
 		t.Fatal("the latch did not settle after RECONNECTED")
 	}
 	h.mu.Lock()
@@ -112,14 +113,14 @@ type faultyMember struct {
 	name string
 	c    *zkrecipes.Client
 	d    *zktest.FaultDialer
-	st   *states
+	st   *testkit.States
 	l    *leader.Latch
 }
 
 func newFaultyMember(t *testing.T, servers []string, ns, name string, h *history, session time.Duration, opts ...zkrecipes.Option) *faultyMember {
 	m := &faultyMember{name: name, d: zktest.NewFaultDialer()}
-	m.c = connect(t, servers, ns, append([]zkrecipes.Option{zkrecipes.WithDialer(m.d.Dial), zkrecipes.WithSessionTimeout(session)}, opts...)...)
-	m.st = watchStates(t, m.c, func(sc zkrecipes.StateChange) {
+	m.c = testkit.Connect(t, servers, ns, append([]zkrecipes.Option{zkrecipes.WithDialer(m.d.Dial), zkrecipes.WithSessionTimeout(session)}, opts...)...)
+	m.st = testkit.WatchStates(t, m.c, func(sc zkrecipes.StateChange) {
 		if sc.State == zkrecipes.StateLost {
 			h.note(name, sc.State)
 		}
@@ -142,12 +143,12 @@ func newFaultyMember(t *testing.T, servers []string, ns, name string, h *history
 // successor can even be notified.
 func TestLatchCrashRounds(t *testing.T) {
 	srv := zktest.Start(t)
-	ns := newNamespace(t)
+	ns := testkit.Namespace(t)
 	seed := time.Now().UnixNano()
 	t.Logf("seed %d", seed)
 	rng := rand.New(rand.NewPCG(uint64(seed), 0))
 	h := newHistory()
-	admin := connect(t, srv.Servers(), ns)
+	admin := testkit.Connect(t, srv.Servers(), ns)
 	const n = 3
 	members := make([]*faultyMember, n)
 	for i := range members {
@@ -174,23 +175,23 @@ func TestLatchCrashRounds(t *testing.T) {
 		followers := slices.DeleteFunc(slices.Clone(members), func(m *faultyMember) bool { return m == leader })
 		others := func(l []string) bool { return len(l) == 1 && l[0] != leader.name }
 		none := func(l []string) bool { return !slices.Contains(l, leader.name) }
-		mark := leader.st.mark()
+		mark := leader.st.Mark()
 		switch action := rng.IntN(10); {
 		case action < 3: // the leader is cut past its session timeout
 			t.Logf("round %d: cut leader %s until it expires", round, leader.name)
 			leader.d.Cut()
 			h.waitFor(t, leader.name+" to step down", none)
 			h.waitFor(t, "a successor", others)
-			leader.st.waitFor(t, mark, zkrecipes.StateLost, nil)
+			leader.st.WaitFor(t, mark, zkrecipes.StateLost, nil)
 			leader.d.Heal()
-			leader.st.waitFor(t, mark, zkrecipes.StateReconnected, func(sc zkrecipes.StateChange) bool { return sc.NewSession })
+			leader.st.WaitFor(t, mark, zkrecipes.StateReconnected, func(sc zkrecipes.StateChange) bool { return sc.NewSession })
 		case action < 4: // the leader is black-holed past its session timeout
 			t.Logf("round %d: black-hole leader %s until it expires", round, leader.name)
 			leader.d.BlackHole()
 			h.waitFor(t, "a successor", others)
-			leader.st.waitFor(t, mark, zkrecipes.StateLost, nil)
+			leader.st.WaitFor(t, mark, zkrecipes.StateLost, nil)
 			leader.d.Heal()
-			leader.st.waitFor(t, mark, zkrecipes.StateReconnected, func(sc zkrecipes.StateChange) bool { return sc.NewSession })
+			leader.st.WaitFor(t, mark, zkrecipes.StateReconnected, func(sc zkrecipes.StateChange) bool { return sc.NewSession })
 		case action < 6: // a short cut: who leads afterwards is up to timing
 			t.Logf("round %d: short cut of leader %s", round, leader.name)
 			leader.d.Cut()
@@ -205,18 +206,18 @@ func TestLatchCrashRounds(t *testing.T) {
 			f := followers[rng.IntN(len(followers))]
 			t.Logf("round %d: cut follower %s until it expires", round, f.name)
 			node := leader.l.Node()
-			fm := f.st.mark()
+			fm := f.st.Mark()
 			f.d.Cut()
-			f.st.waitFor(t, fm, zkrecipes.StateLost, nil)
+			f.st.WaitFor(t, fm, zkrecipes.StateLost, nil)
 			f.d.Heal()
-			f.st.waitFor(t, fm, zkrecipes.StateReconnected, nil)
+			f.st.WaitFor(t, fm, zkrecipes.StateReconnected, nil)
 			// The leader keeps its node and its leadership, unless its own
 			// connection had trouble meanwhile (a loaded machine).
-			if after := settle(); (after != leader || after.l.Node() != node) && leader.st.mark() == mark {
+			if after := settle(); (after != leader || after.l.Node() != node) && leader.st.Mark() == mark {
 				t.Fatalf("round %d: leadership moved from %s to %s when follower %s expired; history:\n%s",
 					round, leader.name, after.name, f.name, h.dump())
-			} else if leader.st.mark() != mark {
-				t.Logf("round %d: leader %s's own connection changed state meanwhile: %v", round, leader.name, leader.st.since(mark))
+			} else if leader.st.Mark() != mark {
+				t.Logf("round %d: leader %s's own connection changed state meanwhile: %v", round, leader.name, leader.st.Since(mark))
 			}
 		}
 		h.check(t)
@@ -229,29 +230,29 @@ func TestLatchCrashRounds(t *testing.T) {
 // once it is back; the new leader can, and its token is higher.
 func TestTermFencesDeposedLeader(t *testing.T) {
 	srv := zktest.Start(t)
-	ns := newNamespace(t)
+	ns := testkit.Namespace(t)
 	h := newHistory()
 	a := newFaultyMember(t, srv.Servers(), ns, "a", h, 2*time.Second)
 	a.l = startLatch(t, a.c, "/e", "a", h)
 	b := newFaultyMember(t, srv.Servers(), ns, "b", h, 2*time.Second)
 	b.l = startLatch(t, b.c, "/e", "b", h)
-	ctx := testCtx(t)
+	ctx := testkit.Ctx(t)
 	if _, err := b.c.Create(ctx, "/data", []byte("0"), zkrecipes.ModePersistent, zkrecipes.WithParents()); err != nil {
 		t.Fatal(err)
 	}
 	h.waitLeader(t, "a")
 	ta, _ := a.l.Term()
 
-	mark := a.st.mark()
+	mark := a.st.Mark()
 	a.d.Cut()
 	h.waitLeader(t, "b")
 	tb, ok := b.l.Term()
 	if !ok || tb.Token <= ta.Token {
 		t.Fatalf("new term %v (%v) after %v", tb, ok, ta)
 	}
-	a.st.waitFor(t, mark, zkrecipes.StateLost, nil)
+	a.st.WaitFor(t, mark, zkrecipes.StateLost, nil)
 	a.d.Heal()
-	a.st.waitFor(t, mark, zkrecipes.StateReconnected, nil)
+	a.st.WaitFor(t, mark, zkrecipes.StateReconnected, nil)
 
 	_, err := ta.Multi(ctx, &zk.SetDataRequest{Path: "/data", Data: []byte("late write of a"), Version: -1})
 	if !errors.Is(err, leader.ErrNotLeader) {
@@ -278,7 +279,7 @@ func TestTermFencesDeposedLeader(t *testing.T) {
 // says it leads; it returns the leader's name.
 func settle(t *testing.T, h *history, admin *zkrecipes.Client, path string, n int, leading func(string) bool) string {
 	t.Helper()
-	deadline := time.NewTimer(patience)
+	deadline := time.NewTimer(testkit.Patience)
 	defer deadline.Stop()
 	for {
 		h.waitFor(t, "one leader", func(l []string) bool { return len(l) == 1 })
@@ -302,11 +303,11 @@ func settle(t *testing.T, h *history, admin *zkrecipes.Client, path string, n in
 // returned), and Run campaigns again with a new node once reconnected.
 func TestRunCancelsOnSuspended(t *testing.T) {
 	srv := zktest.Start(t)
-	ns := newNamespace(t)
+	ns := testkit.Namespace(t)
 	h := newHistory()
 	a := newFaultyMember(t, srv.Servers(), ns, "a", h, 4*time.Second)
-	admin := connect(t, srv.Servers(), ns)
-	ctx, cancel := context.WithCancel(testCtx(t))
+	admin := testkit.Connect(t, srv.Servers(), ns)
+	ctx, cancel := context.WithCancel(testkit.Ctx(t))
 	defer cancel()
 	type termEnd struct {
 		term      leader.Term
@@ -327,7 +328,7 @@ func TestRunCancelsOnSuspended(t *testing.T) {
 		})
 	}()
 	first := <-started
-	mark := a.st.mark()
+	mark := a.st.Mark()
 	a.d.Cut()
 	end := <-ends
 	if end.term != first || !errors.Is(end.cause, leader.ErrLeadershipLost) || !strings.Contains(end.cause.Error(), "suspended") {
@@ -337,7 +338,7 @@ func TestRunCancelsOnSuspended(t *testing.T) {
 		t.Fatal("the node was released before fn returned")
 	}
 	a.d.Heal()
-	a.st.waitFor(t, mark, zkrecipes.StateReconnected, nil)
+	a.st.WaitFor(t, mark, zkrecipes.StateReconnected, nil)
 	second := <-started
 	if second.Node == first.Node || second.Token <= first.Token {
 		t.Fatalf("second term %v after %v", second, first)
@@ -357,24 +358,24 @@ func TestRunCancelsOnSuspended(t *testing.T) {
 // leads again with the same node; a Close then hands over to the next participant.
 func TestLatchProductionLikeSettings(t *testing.T) {
 	srv := zktest.StartDedicated(t, zktest.WithTickTime(2*time.Second))
-	ns := newNamespace(t)
+	ns := testkit.Namespace(t)
 	h := newHistory()
 	d := zktest.NewFaultDialer()
-	ca := connect(t, srv.Servers(), ns, zkrecipes.WithDialer(d.Dial), zkrecipes.WithSessionTimeout(60*time.Second))
+	ca := testkit.Connect(t, srv.Servers(), ns, zkrecipes.WithDialer(d.Dial), zkrecipes.WithSessionTimeout(60*time.Second))
 	if got := ca.SessionTimeout(); got != 40*time.Second {
 		t.Fatalf("negotiated session timeout %v, want 40s", got)
 	}
-	st := watchStates(t, ca, nil)
+	st := testkit.WatchStates(t, ca, nil)
 	a := startLatch(t, ca, "/e", "a", h)
-	startLatch(t, connect(t, srv.Servers(), ns, zkrecipes.WithSessionTimeout(60*time.Second)), "/e", "b", h)
+	startLatch(t, testkit.Connect(t, srv.Servers(), ns, zkrecipes.WithSessionTimeout(60*time.Second)), "/e", "b", h)
 	h.waitLeader(t, "a")
 	node := a.Node()
 
-	m := st.mark()
+	m := st.Mark()
 	d.Cut()
 	h.waitFor(t, "a to step down", func(l []string) bool { return len(l) == 0 })
 	d.Heal()
-	if rc := st.waitFor(t, m, zkrecipes.StateReconnected, nil); rc.NewSession {
+	if rc := st.WaitFor(t, m, zkrecipes.StateReconnected, nil); rc.NewSession {
 		t.Fatal("a 40 s session expired during a short cut")
 	}
 	h.waitLeader(t, "a")

@@ -1,14 +1,15 @@
 package leader_test
 
 import (
-	"github.com/zkrecipes/zkrecipes/internal/probe"
 	"testing"
 	"time"
 
 	"github.com/go-zookeeper/zk"
 
 	"github.com/zkrecipes/zkrecipes"
+	"github.com/zkrecipes/zkrecipes/internal/probe"
 	"github.com/zkrecipes/zkrecipes/leader"
+	"github.com/zkrecipes/zkrecipes/tests/internal/testkit"
 	"github.com/zkrecipes/zkrecipes/tests/zktest"
 )
 
@@ -21,17 +22,17 @@ import (
 // takes the full round.
 func TestLatchHandoverFastPath(t *testing.T) {
 	srv := zktest.Start(t)
-	ns := newNamespace(t)
-	ctx := testCtx(t)
+	ns := testkit.Namespace(t)
+	ctx := testkit.Ctx(t)
 	h := newHistory()
-	c0 := connect(t, srv.Servers(), ns)
+	c0 := testkit.Connect(t, srv.Servers(), ns)
 	if _, err := c0.Create(ctx, "/data", []byte("0"), zkrecipes.ModePersistent, zkrecipes.WithParents()); err != nil {
 		t.Fatal(err)
 	}
 	a := startLatch(t, c0, "/e", "a", h)
 	h.waitLeader(t, "a")
-	b := startLatch(t, connect(t, srv.Servers(), ns), "/e", "b", h)
-	c := startLatch(t, connect(t, srv.Servers(), ns), "/e", "c", h)
+	b := startLatch(t, testkit.Connect(t, srv.Servers(), ns), "/e", "b", h)
+	c := startLatch(t, testkit.Connect(t, srv.Servers(), ns), "/e", "c", h)
 	ta, _ := a.Term()
 
 	closeLatch(t, a)
@@ -63,7 +64,7 @@ func TestLatchHandoverFastPath(t *testing.T) {
 		t.Fatal("b's term still writes after c took over")
 	}
 
-	d := startLatch(t, connect(t, srv.Servers(), ns), "/e", "d", h)
+	d := startLatch(t, testkit.Connect(t, srv.Servers(), ns), "/e", "d", h)
 	closeLatch(t, c)
 	h.waitLeader(t, "d")
 	if n := fastHandovers(d); n != 1 {
@@ -91,16 +92,16 @@ func TestLatchHandoverFullPathWithForeignNodes(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			srv := zktest.Start(t)
-			ns := newNamespace(t)
-			ctx := testCtx(t)
+			ns := testkit.Namespace(t)
+			ctx := testkit.Ctx(t)
 			h := newHistory()
-			c0 := connect(t, srv.Servers(), ns)
+			c0 := testkit.Connect(t, srv.Servers(), ns)
 			if _, err := c0.Create(ctx, "/e/"+tc.node, nil, zkrecipes.ModePersistent, zkrecipes.WithParents()); err != nil {
 				t.Fatal(err)
 			}
 			a := startLatch(t, c0, "/e", "a", h)
 			h.waitLeader(t, "a")
-			b := startLatch(t, connect(t, srv.Servers(), ns), "/e", "b", h)
+			b := startLatch(t, testkit.Connect(t, srv.Servers(), ns), "/e", "b", h)
 			ps, err := b.Participants(ctx)
 			if err != nil {
 				t.Fatal(err)
@@ -127,13 +128,13 @@ func TestLatchHandoverFullPathWithForeignNodes(t *testing.T) {
 // leaves meanwhile, and the deletion arrives with the reconnect.
 func TestLatchHandoverFullPathAfterReconnect(t *testing.T) {
 	srv := zktest.Start(t)
-	ns := newNamespace(t)
+	ns := testkit.Namespace(t)
 	h := newHistory()
-	a := startLatch(t, connect(t, srv.Servers(), ns), "/e", "a", h)
+	a := startLatch(t, testkit.Connect(t, srv.Servers(), ns), "/e", "a", h)
 	h.waitLeader(t, "a")
 	d := zktest.NewFaultDialer()
-	cb := connect(t, srv.Servers(), ns, zkrecipes.WithDialer(d.Dial), zkrecipes.WithSessionTimeout(4*time.Second))
-	st := watchStates(t, cb, nil)
+	cb := testkit.Connect(t, srv.Servers(), ns, zkrecipes.WithDialer(d.Dial), zkrecipes.WithSessionTimeout(4*time.Second))
+	st := testkit.WatchStates(t, cb, nil)
 	heard := make(chan zkrecipes.State, 16)
 	b := startLatchWith(t, cb, "/e", "b", h, func(l *leader.Latch) {
 		probe.SetLatchStateHeard(l, func(sc zkrecipes.StateChange) {
@@ -144,11 +145,11 @@ func TestLatchHandoverFullPathAfterReconnect(t *testing.T) {
 		})
 	})
 
-	m := st.mark()
+	m := st.Mark()
 	d.Cut()
-	st.waitFor(t, m, zkrecipes.StateSuspended, nil)
+	st.WaitFor(t, m, zkrecipes.StateSuspended, nil)
 	// The latch hears of SUSPENDED on its own listener goroutine.
-	deadline := time.NewTimer(patience)
+	deadline := time.NewTimer(testkit.Patience)
 	defer deadline.Stop()
 	for suspended := false; !suspended; {
 		select {
@@ -160,7 +161,7 @@ func TestLatchHandoverFullPathAfterReconnect(t *testing.T) {
 	}
 	closeLatch(t, a)
 	d.Heal()
-	if rc := st.waitFor(t, m, zkrecipes.StateReconnected, nil); rc.NewSession {
+	if rc := st.WaitFor(t, m, zkrecipes.StateReconnected, nil); rc.NewSession {
 		t.Skip("the session expired during a short cut (machine too slow?)")
 	}
 	h.waitLeader(t, "b")

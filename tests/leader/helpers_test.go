@@ -3,7 +3,6 @@ package leader_test
 import (
 	"context"
 	"fmt"
-	"github.com/zkrecipes/zkrecipes/internal/probe"
 	"slices"
 	"strings"
 	"sync"
@@ -11,47 +10,10 @@ import (
 	"time"
 
 	"github.com/zkrecipes/zkrecipes"
+	"github.com/zkrecipes/zkrecipes/internal/probe"
 	"github.com/zkrecipes/zkrecipes/leader"
-	"github.com/zkrecipes/zkrecipes/retry"
-	"github.com/zkrecipes/zkrecipes/tests/zktest"
+	"github.com/zkrecipes/zkrecipes/tests/internal/testkit"
 )
-
-// patience bounds every wait in these tests: generous, because the box is
-// small and shared, and never part of an assertion about durations.
-const patience = 60 * time.Second
-
-func testCtx(t testing.TB) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), 3*patience)
-	t.Cleanup(cancel)
-	return ctx
-}
-
-// newNamespace returns a namespace no other test uses, for all clients of
-// one test.
-func newNamespace(t testing.TB) string { return strings.TrimPrefix(zktest.BasePath(t), "/") }
-
-// connect opens a Client in ns with a short session (the harness's tickTime
-// is 200 ms) and closes it when the test ends.
-func connect(t testing.TB, servers []string, ns string, opts ...zkrecipes.Option) *zkrecipes.Client {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), patience)
-	defer cancel()
-	all := append([]zkrecipes.Option{
-		zkrecipes.WithSessionTimeout(2 * time.Second),
-		zkrecipes.WithNamespace(ns),
-		zkrecipes.WithRetryPolicy(retry.ExponentialBackoffMax(50*time.Millisecond, 5, 500*time.Millisecond)),
-	}, opts...)
-	c, err := zkrecipes.Connect(ctx, servers, all...)
-	if err != nil {
-		t.Fatalf("connect: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), patience)
-		defer cancel()
-		_ = c.Close(ctx)
-	})
-	return c
-}
 
 // startLatch makes and starts a latch whose transitions go into h under
 // the name id, and closes it (if the test did not) when the test ends.
@@ -74,7 +36,7 @@ func startLatchWith(t testing.TB, c *zkrecipes.Client, path, id string, h *histo
 	if prep != nil {
 		prep(l)
 	}
-	if err := l.Start(testCtx(t)); err != nil {
+	if err := l.Start(testkit.Ctx(t)); err != nil {
 		t.Fatalf("Start(%s): %v", id, err)
 	}
 	t.Cleanup(func() { closeLatch(t, l) })
@@ -83,7 +45,7 @@ func startLatchWith(t testing.TB, c *zkrecipes.Client, path, id string, h *histo
 
 func closeLatch(t testing.TB, l *leader.Latch) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), patience)
+	ctx, cancel := context.WithTimeout(context.Background(), testkit.Patience)
 	defer cancel()
 	if err := l.Close(ctx); err != nil {
 		t.Errorf("Close(%s): %v", l.ID(), err)
@@ -171,7 +133,7 @@ func (h *history) current() []string {
 // waitFor waits until cond holds over the leaders of the history.
 func (h *history) waitFor(t testing.TB, what string, cond func(leaders []string) bool) {
 	t.Helper()
-	deadline := time.NewTimer(patience)
+	deadline := time.NewTimer(testkit.Patience)
 	defer deadline.Stop()
 	for {
 		h.mu.Lock()
@@ -220,71 +182,6 @@ func (h *history) dump() string {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return strings.Join(h.events, "\n")
-}
-
-// states keeps every state change of one client, for tests to wait on.
-type states struct {
-	mu      sync.Mutex
-	list    []zkrecipes.StateChange
-	changed chan struct{}
-}
-
-func watchStates(t testing.TB, c *zkrecipes.Client, also func(zkrecipes.StateChange)) *states {
-	s := &states{changed: make(chan struct{})}
-	stop := c.Listen(func(sc zkrecipes.StateChange) {
-		if also != nil {
-			also(sc)
-		}
-		s.mu.Lock()
-		s.list = append(s.list, sc)
-		close(s.changed)
-		s.changed = make(chan struct{})
-		s.mu.Unlock()
-	})
-	t.Cleanup(stop)
-	return s
-}
-
-// mark returns a position; waitFor looks only at changes after it.
-func (s *states) mark() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return len(s.list)
-}
-
-// since returns the states after position from.
-func (s *states) since(from int) []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var out []string
-	for _, sc := range s.list[from:] {
-		out = append(out, sc.State.String())
-	}
-	return out
-}
-
-// waitFor waits for a change to st after position from, for which match
-// (if set) holds, and returns it.
-func (s *states) waitFor(t testing.TB, from int, st zkrecipes.State, match func(zkrecipes.StateChange) bool) zkrecipes.StateChange {
-	t.Helper()
-	deadline := time.NewTimer(patience)
-	defer deadline.Stop()
-	for {
-		s.mu.Lock()
-		for _, sc := range s.list[from:] {
-			if sc.State == st && (match == nil || match(sc)) {
-				s.mu.Unlock()
-				return sc
-			}
-		}
-		ch := s.changed
-		s.mu.Unlock()
-		select {
-		case <-ch:
-		case <-deadline.C:
-			t.Fatalf("timed out waiting for %s", st)
-		}
-	}
 }
 
 // fastHandovers counts the latch's claims made straight from the head's deletion.

@@ -1,108 +1,14 @@
 package leader_test
 
 import (
-	"bufio"
-	"encoding/binary"
 	"fmt"
-	"net"
-	"strconv"
-	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/zkrecipes/zkrecipes"
 	"github.com/zkrecipes/zkrecipes/leader"
+	"github.com/zkrecipes/zkrecipes/tests/internal/testkit"
 	"github.com/zkrecipes/zkrecipes/tests/zktest"
 )
-
-// notificationCounter is a zk.Dialer that counts the watch notifications a
-// client receives, by reading the frames the server sends: each is a 4-byte
-// length and a payload, whose first 4 bytes are the xid (-1 for a watch
-// notification), except the connect response that opens every connection.
-type notificationCounter struct {
-	n atomic.Int64
-}
-
-func (nc *notificationCounter) Dial(network, address string, timeout time.Duration) (net.Conn, error) {
-	c, err := net.DialTimeout(network, address, timeout)
-	if err != nil {
-		return nil, err
-	}
-	return &countingConn{Conn: c, nc: nc}, nil
-}
-
-type countingConn struct {
-	net.Conn
-	nc *notificationCounter
-
-	mu        sync.Mutex
-	head      []byte // bytes of the current frame's length and xid read so far
-	remaining int    // payload bytes of the current frame still to skip
-	frames    int
-}
-
-func (c *countingConn) Read(p []byte) (int, error) {
-	n, err := c.Conn.Read(p)
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for b := p[:n]; len(b) > 0; {
-		if c.remaining > 0 {
-			k := min(c.remaining, len(b))
-			c.remaining -= k
-			b = b[k:]
-			continue
-		}
-		need := 4
-		if c.frames > 0 && len(c.head) >= 4 {
-			need = 8 // length, then xid
-		}
-		k := min(need-len(c.head), len(b))
-		c.head = append(c.head, b[:k]...)
-		b = b[k:]
-		if len(c.head) < need {
-			continue
-		}
-		length := int(int32(binary.BigEndian.Uint32(c.head[:4])))
-		if c.frames == 0 || need == 8 {
-			if need == 8 && int32(binary.BigEndian.Uint32(c.head[4:8])) == -1 {
-				c.nc.n.Add(1)
-			}
-			c.remaining = length - (len(c.head) - 4)
-			c.head = c.head[:0]
-			c.frames++
-		}
-	}
-	return n, err
-}
-
-// watchesBySession asks the server (four-letter word wchc) which paths each
-// session watches.
-func watchesBySession(t testing.TB, addr string) map[int64][]string {
-	t.Helper()
-	out, err := zktest.FourLetter(testCtx(t), addr, "wchc")
-	if err != nil {
-		t.Fatalf("wchc: %v", err)
-	}
-	res := map[int64][]string{}
-	var cur int64
-	sc := bufio.NewScanner(strings.NewReader(out))
-	for sc.Scan() {
-		line := sc.Text()
-		switch {
-		case strings.HasPrefix(line, "0x"):
-			id, err := strconv.ParseUint(line[2:], 16, 64)
-			if err != nil {
-				t.Fatalf("wchc line %q: %v", line, err)
-			}
-			cur = int64(id)
-		case strings.HasPrefix(line, "\t"):
-			res[cur] = append(res[cur], strings.TrimSpace(line))
-		}
-	}
-	return res
-}
 
 // With 50 participants, a change of leader wakes exactly one waiting
 // participant: each waits on its predecessor alone, which the server's
@@ -110,24 +16,24 @@ func watchesBySession(t testing.TB, addr string) map[int64][]string {
 // a notification.
 func TestLatchHerd(t *testing.T) {
 	srv := zktest.Start(t)
-	ns := newNamespace(t)
+	ns := testkit.Namespace(t)
 	const n = 50
 	h := newHistory()
-	counters := make([]*notificationCounter, n)
+	counters := make([]*testkit.NotificationCounter, n)
 	clients := make([]*zkrecipes.Client, n)
 	latches := make([]*leader.Latch, n)
 	for i := range latches {
-		counters[i] = &notificationCounter{}
-		clients[i] = connect(t, srv.Servers(), ns, zkrecipes.WithDialer(counters[i].Dial))
+		counters[i] = &testkit.NotificationCounter{}
+		clients[i] = testkit.Connect(t, srv.Servers(), ns, zkrecipes.WithDialer(counters[i].Dial))
 		latches[i] = startLatch(t, clients[i], "/e", fmt.Sprintf("p%02d", i), h)
 	}
 	h.waitLeader(t, "p00")
-	ctx := testCtx(t)
+	ctx := testkit.Ctx(t)
 
 	// The server's view: each session watches its own node and, unless it
 	// leads, the node just before its own; nothing else.
 	full := func(i int) string { return "/" + ns + latches[i].Node() }
-	watches := watchesBySession(t, srv.Addr())
+	watches := testkit.WatchesBySession(t, srv.Addr())
 	for i := range latches {
 		got := watches[clients[i].SessionID()]
 		want := []string{full(i)}
@@ -152,7 +58,7 @@ func TestLatchHerd(t *testing.T) {
 
 	before := make([]int64, n)
 	for i, c := range counters {
-		before[i] = c.n.Load()
+		before[i] = c.Count()
 	}
 	closeLatch(t, latches[0])
 	h.waitLeader(t, "p01")
@@ -167,7 +73,7 @@ func TestLatchHerd(t *testing.T) {
 	}
 	woken := 0
 	for i := 1; i < n; i++ {
-		d := counters[i].n.Load() - before[i]
+		d := counters[i].Count() - before[i]
 		if d != 0 && i != 1 {
 			t.Errorf("p%02d received %d notifications", i, d)
 		}

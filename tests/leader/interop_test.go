@@ -8,6 +8,7 @@ import (
 	"github.com/zkrecipes/zkrecipes"
 	"github.com/zkrecipes/zkrecipes/leader"
 	"github.com/zkrecipes/zkrecipes/tests/curatortest"
+	"github.com/zkrecipes/zkrecipes/tests/internal/testkit"
 	"github.com/zkrecipes/zkrecipes/tests/zktest"
 )
 
@@ -17,15 +18,15 @@ import (
 // (including Go's default empty id, which Java must read as "").
 func TestLatchInteropWithCurator(t *testing.T) {
 	srv := zktest.Start(t)
-	ns := newNamespace(t)
+	ns := testkit.Namespace(t)
 	peer := curatortest.Start(t, srv.ConnectString(), curatortest.WithNamespace(ns))
-	ctx := testCtx(t)
+	ctx := testkit.Ctx(t)
 	const path = "/election"
 	h := newHistory()
-	c := connect(t, srv.Servers(), ns)
+	c := testkit.Connect(t, srv.Servers(), ns)
 
 	// Join order: g0 (Go), j0 (Java), g1 (Go, id ""), j1 (Java).
-	g0 := startLatch(t, connect(t, srv.Servers(), ns), path, "g0", h)
+	g0 := startLatch(t, testkit.Connect(t, srv.Servers(), ns), path, "g0", h)
 	j0Node, err := peer.LatchStart(ctx, "j0", path, "j0")
 	if err != nil {
 		t.Fatal(err)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/zkrecipes/zkrecipes"
 	"github.com/zkrecipes/zkrecipes/leader"
+	"github.com/zkrecipes/zkrecipes/tests/internal/testkit"
 	"github.com/zkrecipes/zkrecipes/tests/zktest"
 )
 
@@ -41,16 +42,16 @@ func rawOrder(t testing.TB, c *zkrecipes.Client, path string) []string {
 
 func TestLatchFiveParticipantsHandOverInOrder(t *testing.T) {
 	srv := zktest.Start(t)
-	ns := newNamespace(t)
+	ns := testkit.Namespace(t)
 	const path = "/election"
 	h := newHistory()
 	var latches []*leader.Latch
 	for i := 0; i < 5; i++ {
-		c := connect(t, srv.Servers(), ns)
+		c := testkit.Connect(t, srv.Servers(), ns)
 		latches = append(latches, startLatch(t, c, path, fmt.Sprintf("p%d", i), h))
 	}
-	ctx := testCtx(t)
-	observer := connect(t, srv.Servers(), ns)
+	ctx := testkit.Ctx(t)
+	observer := testkit.Connect(t, srv.Servers(), ns)
 
 	for round := 0; round < 5; round++ {
 		want := fmt.Sprintf("p%d", round)
@@ -102,9 +103,9 @@ func TestLatchFiveParticipantsHandOverInOrder(t *testing.T) {
 
 func TestLatchNodeFormat(t *testing.T) {
 	srv := zktest.Start(t)
-	ns := newNamespace(t)
-	c := connect(t, srv.Servers(), ns)
-	ctx := testCtx(t)
+	ns := testkit.Namespace(t)
+	c := testkit.Connect(t, srv.Servers(), ns)
+	ctx := testkit.Ctx(t)
 	for _, id := range []string{"", "node-1 ünïcode"} {
 		l := startLatch(t, c, "/a/b/format", id, nil)
 		_, name := zkrecipes.SplitPath(l.Node())
@@ -142,10 +143,10 @@ func TestLatchNodeFormat(t *testing.T) {
 
 func TestLatchAwaitAndEvents(t *testing.T) {
 	srv := zktest.Start(t)
-	ns := newNamespace(t)
-	c1 := connect(t, srv.Servers(), ns)
-	c2 := connect(t, srv.Servers(), ns)
-	ctx := testCtx(t)
+	ns := testkit.Namespace(t)
+	c1 := testkit.Connect(t, srv.Servers(), ns)
+	c2 := testkit.Connect(t, srv.Servers(), ns)
+	ctx := testkit.Ctx(t)
 
 	first := startLatch(t, c1, "/e", "first", nil)
 	if err := first.Await(ctx); err != nil {
@@ -194,12 +195,12 @@ func TestLatchAwaitAndEvents(t *testing.T) {
 
 func TestLatchRejoinsWhenItsNodeIsDeleted(t *testing.T) {
 	srv := zktest.Start(t)
-	ns := newNamespace(t)
+	ns := testkit.Namespace(t)
 	h := newHistory()
-	a := startLatch(t, connect(t, srv.Servers(), ns), "/e", "a", h)
-	startLatch(t, connect(t, srv.Servers(), ns), "/e", "b", h)
-	admin := connect(t, srv.Servers(), ns)
-	ctx := testCtx(t)
+	a := startLatch(t, testkit.Connect(t, srv.Servers(), ns), "/e", "a", h)
+	startLatch(t, testkit.Connect(t, srv.Servers(), ns), "/e", "b", h)
+	admin := testkit.Connect(t, srv.Servers(), ns)
+	ctx := testkit.Ctx(t)
 	h.waitLeader(t, "a")
 
 	// Someone deletes the leader's node: Java's latch would go on leading;
@@ -215,7 +216,7 @@ func TestLatchRejoinsWhenItsNodeIsDeleted(t *testing.T) {
 	}
 
 	// A follower's node deleted: it joins again, at the back.
-	c := startLatch(t, connect(t, srv.Servers(), ns), "/e", "c", h)
+	c := startLatch(t, testkit.Connect(t, srv.Servers(), ns), "/e", "c", h)
 	if err := admin.Delete(ctx, a.Node(), -1); err != nil {
 		t.Fatal(err)
 	}
@@ -234,11 +235,11 @@ func TestLatchRejoinsWhenItsNodeIsDeleted(t *testing.T) {
 
 func TestLatchRejoinsWhenThePathIsDeleted(t *testing.T) {
 	srv := zktest.Start(t)
-	ns := newNamespace(t)
+	ns := testkit.Namespace(t)
 	h := newHistory()
-	a := startLatch(t, connect(t, srv.Servers(), ns), "/p/e", "a", h)
-	admin := connect(t, srv.Servers(), ns)
-	ctx := testCtx(t)
+	a := startLatch(t, testkit.Connect(t, srv.Servers(), ns), "/p/e", "a", h)
+	admin := testkit.Connect(t, srv.Servers(), ns)
+	ctx := testkit.Ctx(t)
 	h.waitLeader(t, "a")
 	// Delete the node and the latch path in one transaction, as a reaped
 	// container looks: a must create both again and lead.
@@ -263,7 +264,7 @@ func TestLatchArguments(t *testing.T) {
 		t.Fatalf("New with bad arguments = %v", err)
 	}
 	srv := zktest.Start(t)
-	c := connect(t, srv.Servers(), newNamespace(t))
+	c := testkit.Connect(t, srv.Servers(), testkit.Namespace(t))
 	if _, err := leader.New(c, "/"); !errors.Is(err, leader.ErrInvalidOption) {
 		t.Fatalf("New at the root = %v", err)
 	}
@@ -271,19 +272,19 @@ func TestLatchArguments(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := l.Close(testCtx(t)); err != nil {
+	if err := l.Close(testkit.Ctx(t)); err != nil {
 		t.Fatalf("Close before Start = %v", err)
 	}
 	l = startLatch(t, c, "/x", "", nil)
-	if err := l.Start(testCtx(t)); !errors.Is(err, leader.ErrStarted) {
+	if err := l.Start(testkit.Ctx(t)); !errors.Is(err, leader.ErrStarted) {
 		t.Fatalf("second Start = %v", err)
 	}
 }
 
 func TestLatchStartCancelledLeavesNothing(t *testing.T) {
 	srv := zktest.Start(t)
-	ns := newNamespace(t)
-	c := connect(t, srv.Servers(), ns)
+	ns := testkit.Namespace(t)
+	c := testkit.Connect(t, srv.Servers(), ns)
 	l, err := leader.New(c, "/e")
 	if err != nil {
 		t.Fatal(err)
@@ -298,16 +299,16 @@ func TestLatchStartCancelledLeavesNothing(t *testing.T) {
 
 func TestLatchClientClosed(t *testing.T) {
 	srv := zktest.Start(t)
-	ns := newNamespace(t)
-	c := connect(t, srv.Servers(), ns)
+	ns := testkit.Namespace(t)
+	c := testkit.Connect(t, srv.Servers(), ns)
 	h := newHistory()
 	l := startLatch(t, c, "/e", "a", h)
 	h.waitLeader(t, "a")
-	if err := c.Close(testCtx(t)); err != nil {
+	if err := c.Close(testkit.Ctx(t)); err != nil {
 		t.Fatal(err)
 	}
 	h.waitFor(t, "a to step down", func(l []string) bool { return len(l) == 0 })
-	if err := l.Await(testCtx(t)); !errors.Is(err, zkrecipes.ErrClosed) {
+	if err := l.Await(testkit.Ctx(t)); !errors.Is(err, zkrecipes.ErrClosed) {
 		t.Fatalf("Await with a closed client = %v", err)
 	}
 	closeLatch(t, l)
@@ -326,7 +327,7 @@ func waitParticipants(t testing.TB, c *zkrecipes.Client, path string, n int) []l
 
 func waitParticipantsFunc(t testing.TB, c *zkrecipes.Client, path string, cond func([]leader.Participant) bool) []leader.Participant {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), patience)
+	ctx, cancel := context.WithTimeout(context.Background(), testkit.Patience)
 	defer cancel()
 	for {
 		// Arm the watch first, then read, so no change slips between.
@@ -362,7 +363,7 @@ func waitParticipantsFunc(t testing.TB, c *zkrecipes.Client, path string, cond f
 func TestLatchLeadershipHook(t *testing.T) {
 	srv := zktest.Start(t)
 	events := make(chan zkrecipes.LeadershipEvent, 16)
-	c := connect(t, srv.Servers(), newNamespace(t), zkrecipes.WithHooks(zkrecipes.Hooks{
+	c := testkit.Connect(t, srv.Servers(), testkit.Namespace(t), zkrecipes.WithHooks(zkrecipes.Hooks{
 		Leadership: func(ctx context.Context, ev zkrecipes.LeadershipEvent) {
 			if ctx == nil || ev.Time.IsZero() {
 				t.Errorf("leadership event %+v with context %v", ev, ctx)
@@ -370,7 +371,7 @@ func TestLatchLeadershipHook(t *testing.T) {
 			events <- ev
 		},
 	}))
-	ctx := testCtx(t)
+	ctx := testkit.Ctx(t)
 	next := func() zkrecipes.LeadershipEvent {
 		select {
 		case ev := <-events:

@@ -9,6 +9,7 @@ import (
 
 	"github.com/zkrecipes/zkrecipes"
 	"github.com/zkrecipes/zkrecipes/leader"
+	"github.com/zkrecipes/zkrecipes/tests/internal/testkit"
 	"github.com/zkrecipes/zkrecipes/tests/zktest"
 )
 
@@ -28,20 +29,20 @@ func restartable(t *testing.T) *zktest.Server {
 // outage stops the server until every client in sts has reported LOST
 // after mark, starts it again, and waits until each of them reported
 // RECONNECTED on its old session (NewSession false, same session id).
-func outage(t *testing.T, srv *zktest.Server, clients []*zkrecipes.Client, sts []*states, also func()) {
+func outage(t *testing.T, srv *zktest.Server, clients []*zkrecipes.Client, sts []*testkit.States, also func()) {
 	t.Helper()
-	ctx := testCtx(t)
+	ctx := testkit.Ctx(t)
 	marks := make([]int, len(sts))
 	sids := make([]int64, len(clients))
 	for i := range sts {
-		marks[i] = sts[i].mark()
+		marks[i] = sts[i].Mark()
 		sids[i] = clients[i].SessionID()
 	}
 	if err := srv.Node().Stop(ctx); err != nil {
 		t.Fatal(err)
 	}
 	for i, st := range sts {
-		st.waitFor(t, marks[i], zkrecipes.StateLost, nil)
+		st.WaitFor(t, marks[i], zkrecipes.StateLost, nil)
 	}
 	if also != nil {
 		also()
@@ -50,9 +51,9 @@ func outage(t *testing.T, srv *zktest.Server, clients []*zkrecipes.Client, sts [
 		t.Fatal(err)
 	}
 	for i, st := range sts {
-		sc := st.waitFor(t, marks[i], zkrecipes.StateReconnected, nil)
+		sc := st.WaitFor(t, marks[i], zkrecipes.StateReconnected, nil)
 		if sc.NewSession || sc.SessionID != sids[i] {
-			t.Fatalf("client %d: RECONNECTED %+v after %v, want the old session %#x back", i, sc, st.since(marks[i]), sids[i])
+			t.Fatalf("client %d: RECONNECTED %+v after %v, want the old session %#x back", i, sc, st.Since(marks[i]), sids[i])
 		}
 	}
 }
@@ -63,20 +64,20 @@ func outage(t *testing.T, srv *zktest.Server, clients []*zkrecipes.Client, sts [
 // session); the follower stays behind it; no two leaders at any time.
 func TestLatchLostThenSameSession(t *testing.T) {
 	srv := restartable(t)
-	ns := newNamespace(t)
+	ns := testkit.Namespace(t)
 	h := newHistory()
 	hp := func() zkrecipes.Option { return zkrecipes.WithHostProvider(srv.HostProvider()) }
-	ca := connect(t, srv.Servers(), ns, hp(), zkrecipes.WithSessionTimeout(4*time.Second))
-	cb := connect(t, srv.Servers(), ns, hp(), zkrecipes.WithSessionTimeout(4*time.Second))
-	sa := watchStates(t, ca, func(sc zkrecipes.StateChange) { h.note("a", sc.State) })
-	sb := watchStates(t, cb, func(sc zkrecipes.StateChange) { h.note("b", sc.State) })
+	ca := testkit.Connect(t, srv.Servers(), ns, hp(), zkrecipes.WithSessionTimeout(4*time.Second))
+	cb := testkit.Connect(t, srv.Servers(), ns, hp(), zkrecipes.WithSessionTimeout(4*time.Second))
+	sa := testkit.WatchStates(t, ca, func(sc zkrecipes.StateChange) { h.note("a", sc.State) })
+	sb := testkit.WatchStates(t, cb, func(sc zkrecipes.StateChange) { h.note("b", sc.State) })
 	a := startLatch(t, ca, "/e", "a", h)
 	h.waitLeader(t, "a")
 	b := startLatch(t, cb, "/e", "b", h)
 	nodeA, nodeB := a.Node(), b.Node()
 	termA, _ := a.Term()
 
-	outage(t, srv, []*zkrecipes.Client{ca, cb}, []*states{sa, sb}, func() {
+	outage(t, srv, []*zkrecipes.Client{ca, cb}, []*testkit.States{sa, sb}, func() {
 		if a.HasLeadership() {
 			t.Fatal("a still leads after its client reported LOST")
 		}
@@ -90,7 +91,7 @@ func TestLatchLostThenSameSession(t *testing.T) {
 	if a.Node() != nodeA || b.Node() != nodeB {
 		t.Fatalf("nodes changed across LOST on the same session: a %s -> %s, b %s -> %s", nodeA, a.Node(), nodeB, b.Node())
 	}
-	_, st, err := ca.Get(testCtx(t), nodeA)
+	_, st, err := ca.Get(testkit.Ctx(t), nodeA)
 	if err != nil || st.EphemeralOwner != ca.SessionID() {
 		t.Fatalf("a's node %s after the outage: %v, owner %#x, want %#x", nodeA, err, st.EphemeralOwner, ca.SessionID())
 	}
@@ -101,12 +102,12 @@ func TestLatchLostThenSameSession(t *testing.T) {
 	if b.HasLeadership() {
 		t.Fatal("b leads behind a")
 	}
-	ps, err := a.Participants(testCtx(t))
+	ps, err := a.Participants(testkit.Ctx(t))
 	if err != nil || len(ps) != 2 || ps[0].ID != "a" || !ps[0].IsLeader || ps[1].ID != "b" {
 		t.Fatalf("participants after the outage: %+v, %v", ps, err)
 	}
 	// The term is usable: its guard passes on the resumed session.
-	if _, err := term.Multi(testCtx(t)); err != nil {
+	if _, err := term.Multi(testkit.Ctx(t)); err != nil {
 		t.Fatalf("Multi in the resumed term: %v", err)
 	}
 }
@@ -117,11 +118,11 @@ func TestLatchLostThenSameSession(t *testing.T) {
 // belongs to the session; the first term's node is released.
 func TestRunLostThenSameSession(t *testing.T) {
 	srv := restartable(t)
-	ns := newNamespace(t)
-	c := connect(t, srv.Servers(), ns, zkrecipes.WithHostProvider(srv.HostProvider()),
+	ns := testkit.Namespace(t)
+	c := testkit.Connect(t, srv.Servers(), ns, zkrecipes.WithHostProvider(srv.HostProvider()),
 		zkrecipes.WithSessionTimeout(4*time.Second))
-	st := watchStates(t, c, nil)
-	ctx, cancel := context.WithCancel(testCtx(t))
+	st := testkit.WatchStates(t, c, nil)
+	ctx, cancel := context.WithCancel(testkit.Ctx(t))
 	defer cancel()
 	type termEnd struct {
 		term  leader.Term
@@ -140,21 +141,21 @@ func TestRunLostThenSameSession(t *testing.T) {
 	}()
 	first := <-started
 
-	outage(t, srv, []*zkrecipes.Client{c}, []*states{st}, func() {
+	outage(t, srv, []*zkrecipes.Client{c}, []*testkit.States{st}, func() {
 		// Cancelled by LOST at the latest (SessionPolicy rides out SUSPENDED).
 		select {
 		case end := <-ends:
 			if end.term != first || !errors.Is(end.cause, leader.ErrLeadershipLost) || !strings.Contains(end.cause.Error(), "lost") {
 				t.Fatalf("first term ended with cause %v", end.cause)
 			}
-		case <-time.After(patience):
+		case <-time.After(testkit.Patience):
 			t.Fatal("the term's context was not cancelled on LOST")
 		}
 	})
 	var second leader.Term
 	select {
 	case second = <-started:
-	case <-time.After(patience):
+	case <-time.After(testkit.Patience):
 		t.Fatal("the work did not start again after RECONNECTED")
 	}
 	if second.Node == first.Node || second.Token <= first.Token {
@@ -166,7 +167,7 @@ func TestRunLostThenSameSession(t *testing.T) {
 	}
 	// The first node is released (in the background if the outage outlasted
 	// Run's release): wait until the latch path holds the second node only.
-	deadline := time.Now().Add(patience)
+	deadline := time.Now().Add(testkit.Patience)
 	for {
 		children, _, err := c.Children(ctx, "/e")
 		if err != nil {

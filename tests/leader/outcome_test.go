@@ -14,40 +14,9 @@ import (
 	"github.com/zkrecipes/zkrecipes"
 	"github.com/zkrecipes/zkrecipes/leader"
 	"github.com/zkrecipes/zkrecipes/tests/curatortest"
+	"github.com/zkrecipes/zkrecipes/tests/internal/testkit"
 	"github.com/zkrecipes/zkrecipes/tests/zktest"
 )
-
-// waitNoNodeOf waits until no child of path is owned by session.
-func waitNoNodeOf(t *testing.T, ctx context.Context, observer *zkrecipes.Client, path string, session int64) {
-	t.Helper()
-	for {
-		kids, _, ch, err := observer.ChildrenW(ctx, path)
-		if errors.Is(err, zk.ErrNoNode) {
-			return
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		var mine []string
-		for _, k := range kids {
-			ok, st, err := observer.Exists(ctx, path+"/"+k)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if ok && st.EphemeralOwner == session {
-				mine = append(mine, k)
-			}
-		}
-		if len(mine) == 0 {
-			return
-		}
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			t.Fatalf("nodes of session %#x still under %s: %v", session, path, mine)
-		}
-	}
-}
 
 // Issue 9, defect 1 (ghost leader): Starts whose ctx ends while the join's create is in
 // flight must leave no node of the session behind once that create has resolved, or the
@@ -56,13 +25,13 @@ func waitNoNodeOf(t *testing.T, ctx context.Context, observer *zkrecipes.Client,
 // (parents first), and the deadline ends in the middle of it.
 func TestStartAbandonedLeavesNoGhostLeader(t *testing.T) {
 	srv := zktest.Start(t)
-	ns := newNamespace(t)
-	ctx := testCtx(t)
+	ns := testkit.Namespace(t)
+	ctx := testkit.Ctx(t)
 	// Every request takes a few ms to leave, so most deadlines end while the join is on
 	// its way: the rest of it still runs, after Start gave up.
 	fd := zktest.NewFaultDialer()
-	ca := connect(t, srv.Servers(), ns, zkrecipes.WithDialer(fd.Dial))
-	observer := connect(t, srv.Servers(), ns)
+	ca := testkit.Connect(t, srv.Servers(), ns, zkrecipes.WithDialer(fd.Dial))
+	observer := testkit.Connect(t, srv.Servers(), ns)
 	fd.SetLatency(3 * time.Millisecond)
 	failed := 0
 	const n = 100
@@ -90,9 +59,9 @@ func TestStartAbandonedLeavesNoGhostLeader(t *testing.T) {
 	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	for i := 0; i < n; i++ {
-		waitNoNodeOf(t, wctx, observer, fmt.Sprintf("/ghost/%d", i), ca.SessionID())
+		testkit.WaitNoNodeOf(t, wctx, observer, fmt.Sprintf("/ghost/%d", i), ca.SessionID())
 	}
-	cb := connect(t, srv.Servers(), ns)
+	cb := testkit.Connect(t, srv.Servers(), ns)
 	for i := 0; i < n; i += 10 {
 		h := newHistory()
 		startLatch(t, cb, fmt.Sprintf("/ghost/%d", i), "b", h)
@@ -115,11 +84,11 @@ func countChildren(t *testing.T, ctx context.Context, c *zkrecipes.Client, path 
 // committed exactly once.
 func TestTermMultiLostReplyAppliesOnce(t *testing.T) {
 	srv := zktest.Start(t)
-	ns := newNamespace(t)
-	ctx := testCtx(t)
+	ns := testkit.Namespace(t)
+	ctx := testkit.Ctx(t)
 	fd := zktest.NewFaultDialer()
-	ca := connect(t, srv.Servers(), ns, zkrecipes.WithDialer(fd.Dial))
-	observer := connect(t, srv.Servers(), ns)
+	ca := testkit.Connect(t, srv.Servers(), ns, zkrecipes.WithDialer(fd.Dial))
+	observer := testkit.Connect(t, srv.Servers(), ns)
 	if err := observer.EnsurePath(ctx, "/log"); err != nil {
 		t.Fatal(err)
 	}
@@ -170,11 +139,11 @@ func TestTermMultiLostReplyAppliesOnce(t *testing.T) {
 // it did.
 func TestTermMultiAbandonedIsUnknownThenConsistent(t *testing.T) {
 	srv := zktest.Start(t)
-	ns := newNamespace(t)
-	ctx := testCtx(t)
+	ns := testkit.Namespace(t)
+	ctx := testkit.Ctx(t)
 	fd := zktest.NewFaultDialer()
-	ca := connect(t, srv.Servers(), ns, zkrecipes.WithDialer(fd.Dial), zkrecipes.WithSessionTimeout(4*time.Second))
-	observer := connect(t, srv.Servers(), ns)
+	ca := testkit.Connect(t, srv.Servers(), ns, zkrecipes.WithDialer(fd.Dial), zkrecipes.WithSessionTimeout(4*time.Second))
+	observer := testkit.Connect(t, srv.Servers(), ns)
 	if err := observer.EnsurePath(ctx, "/log"); err != nil {
 		t.Fatal(err)
 	}
@@ -213,11 +182,11 @@ func TestTermMultiAbandonedIsUnknownThenConsistent(t *testing.T) {
 // participant behind a Go leader that made guarded writes takes over when it leaves.
 func TestTermMultiFenceInteropWithCurator(t *testing.T) {
 	srv := zktest.Start(t)
-	ns := newNamespace(t)
+	ns := testkit.Namespace(t)
 	peer := curatortest.Start(t, srv.ConnectString(), curatortest.WithNamespace(ns))
-	ctx := testCtx(t)
+	ctx := testkit.Ctx(t)
 	h := newHistory()
-	c := connect(t, srv.Servers(), ns)
+	c := testkit.Connect(t, srv.Servers(), ns)
 	g := startLatch(t, c, "/election", "g", h)
 	h.waitLeader(t, "g")
 	if _, err := peer.LatchStart(ctx, "j", "/election", "j"); err != nil {

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/zkrecipes/zkrecipes/leader"
+	"github.com/zkrecipes/zkrecipes/tests/internal/testkit"
 	"github.com/zkrecipes/zkrecipes/tests/zktest"
 )
 
@@ -54,8 +55,8 @@ func (tl *termLog) check(t *testing.T) {
 
 func TestRunOneTermAtATime(t *testing.T) {
 	srv := zktest.Start(t)
-	ns := newNamespace(t)
-	ctx, cancel := context.WithCancel(testCtx(t))
+	ns := testkit.Namespace(t)
+	ctx, cancel := context.WithCancel(testkit.Ctx(t))
 	tl := &termLog{started: make(chan leader.Term, 100)}
 	resign := map[string]chan struct{}{}
 	for i := 0; i < 3; i++ {
@@ -65,7 +66,7 @@ func TestRunOneTermAtATime(t *testing.T) {
 	results := make(chan error, 3)
 	for i := 0; i < 3; i++ {
 		id := fmt.Sprintf("r%d", i)
-		c := connect(t, srv.Servers(), ns)
+		c := testkit.Connect(t, srv.Servers(), ns)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -102,14 +103,14 @@ func TestRunOneTermAtATime(t *testing.T) {
 		}
 	}
 	tl.check(t)
-	waitParticipants(t, connect(t, srv.Servers(), ns), "/e", 0)
+	waitParticipants(t, testkit.Connect(t, srv.Servers(), ns), "/e", 0)
 }
 
 func TestRunReturns(t *testing.T) {
 	srv := zktest.Start(t)
-	ns := newNamespace(t)
-	c := connect(t, srv.Servers(), ns)
-	ctx := testCtx(t)
+	ns := testkit.Namespace(t)
+	c := testkit.Connect(t, srv.Servers(), ns)
+	ctx := testkit.Ctx(t)
 
 	boom := errors.New("boom")
 	if err := leader.Run(ctx, c, "/e", "x", func(context.Context, leader.Term) error { return boom }); !errors.Is(err, boom) {
@@ -149,10 +150,10 @@ func TestRunReturns(t *testing.T) {
 
 func TestRunCancelsWhenTheNodeIsDeleted(t *testing.T) {
 	srv := zktest.Start(t)
-	ns := newNamespace(t)
-	c := connect(t, srv.Servers(), ns)
-	admin := connect(t, srv.Servers(), ns)
-	ctx, cancel := context.WithCancel(testCtx(t))
+	ns := testkit.Namespace(t)
+	c := testkit.Connect(t, srv.Servers(), ns)
+	admin := testkit.Connect(t, srv.Servers(), ns)
+	ctx, cancel := context.WithCancel(testkit.Ctx(t))
 	defer cancel()
 	type termEnd struct {
 		term  leader.Term

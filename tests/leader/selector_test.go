@@ -13,6 +13,7 @@ import (
 	"github.com/zkrecipes/zkrecipes/leader"
 	"github.com/zkrecipes/zkrecipes/lock"
 	"github.com/zkrecipes/zkrecipes/tests/curatortest"
+	"github.com/zkrecipes/zkrecipes/tests/internal/testkit"
 	"github.com/zkrecipes/zkrecipes/tests/zktest"
 )
 
@@ -29,7 +30,7 @@ type selectorRun struct {
 }
 
 func runSelector(t *testing.T, c *zkrecipes.Client, path, id string, opts ...leader.Option) *selectorRun {
-	ctx, cancel := context.WithCancel(testCtx(t))
+	ctx, cancel := context.WithCancel(testkit.Ctx(t))
 	r := &selectorRun{started: make(chan leader.Term, 10), ended: make(chan error, 10),
 		relinquish: make(chan struct{}, 10), done: make(chan struct{}), cancel: cancel}
 	go func() {
@@ -57,7 +58,7 @@ func awaitTerm(t *testing.T, ch <-chan leader.Term) leader.Term {
 	select {
 	case term := <-ch:
 		return term
-	case <-time.After(patience):
+	case <-time.After(testkit.Patience):
 		t.Fatal("timed out waiting for a term")
 		return leader.Term{}
 	}
@@ -68,12 +69,12 @@ func awaitTerm(t *testing.T, ch <-chan leader.Term) leader.Term {
 // same participants, and leadership passes Go -> Java -> Go with increasing tokens.
 func TestSelectorInteropWithCurator(t *testing.T) {
 	srv := zktest.Start(t)
-	ns := newNamespace(t)
+	ns := testkit.Namespace(t)
 	peer := curatortest.Start(t, srv.ConnectString(), curatortest.WithNamespace(ns))
-	ctx := testCtx(t)
+	ctx := testkit.Ctx(t)
 	const path = "/selector"
-	c := connect(t, srv.Servers(), ns)
-	g := runSelector(t, connect(t, srv.Servers(), ns), path, "g1")
+	c := testkit.Connect(t, srv.Servers(), ns)
+	g := runSelector(t, testkit.Connect(t, srv.Servers(), ns), path, "g1")
 	first := awaitTerm(t, g.started)
 	_, nodeName := zkrecipes.SplitPath(first.Node)
 	if !strings.HasPrefix(nodeName, "_c_") || nodeName[39:45] != "-lock-" || first.ID != "g1" {
@@ -151,14 +152,14 @@ func TestSelectorInteropWithCurator(t *testing.T) {
 // waitSelectorParticipants waits until the selector group has n participants.
 func waitSelectorParticipants(t *testing.T, c *zkrecipes.Client, path string, n int) []leader.Participant {
 	t.Helper()
-	deadline := time.NewTimer(patience)
+	deadline := time.NewTimer(testkit.Patience)
 	defer deadline.Stop()
 	for {
-		_, _, ch, err := c.ChildrenW(testCtx(t), path)
+		_, _, ch, err := c.ChildrenW(testkit.Ctx(t), path)
 		if err != nil {
 			t.Fatal(err)
 		}
-		ps, err := leader.ListSelectorParticipants(testCtx(t), c, path)
+		ps, err := leader.ListSelectorParticipants(testkit.Ctx(t), c, path)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -178,30 +179,30 @@ func waitSelectorParticipants(t *testing.T, c *zkrecipes.Client, path string, n 
 // selector campaigns again with a new node once reconnected.
 func TestSelectorCancelsOnSuspended(t *testing.T) {
 	srv := zktest.Start(t)
-	ns := newNamespace(t)
+	ns := testkit.Namespace(t)
 	h := newHistory()
 	a := newFaultyMember(t, srv.Servers(), ns, "a", h, 4*time.Second)
-	admin := connect(t, srv.Servers(), ns)
+	admin := testkit.Connect(t, srv.Servers(), ns)
 	r := runSelector(t, a.c, "/s", "a")
 	first := awaitTerm(t, r.started)
-	mark := a.st.mark()
+	mark := a.st.Mark()
 	a.d.Cut()
 	var cause error
 	select {
 	case cause = <-r.ended:
-	case <-time.After(patience):
+	case <-time.After(testkit.Patience):
 		t.Fatal("the term did not end on SUSPENDED")
 	}
 	if !errors.Is(cause, leader.ErrLeadershipLost) || !errors.Is(cause, lock.ErrLockLost) || !strings.Contains(cause.Error(), "suspended") {
 		t.Fatalf("cause %v", cause)
 	}
 	a.d.Heal()
-	a.st.waitFor(t, mark, zkrecipes.StateReconnected, nil)
+	a.st.WaitFor(t, mark, zkrecipes.StateReconnected, nil)
 	second := awaitTerm(t, r.started)
 	if second.Node == first.Node || second.Token <= first.Token {
 		t.Fatalf("second term %v after %v", second, first)
 	}
-	if ok, _, err := admin.Exists(testCtx(t), first.Node); ok || err != nil {
+	if ok, _, err := admin.Exists(testkit.Ctx(t), first.Node); ok || err != nil {
 		t.Fatalf("the first term's node is still there (%v)", err)
 	}
 }

@@ -8,16 +8,17 @@ import (
 
 	"github.com/zkrecipes/zkrecipes"
 	"github.com/zkrecipes/zkrecipes/leader"
+	"github.com/zkrecipes/zkrecipes/tests/internal/testkit"
 	"github.com/zkrecipes/zkrecipes/tests/zktest"
 )
 
 func TestTermGuardsWrites(t *testing.T) {
 	srv := zktest.Start(t)
-	ns := newNamespace(t)
+	ns := testkit.Namespace(t)
 	h := newHistory()
-	ca := connect(t, srv.Servers(), ns)
-	cb := connect(t, srv.Servers(), ns)
-	ctx := testCtx(t)
+	ca := testkit.Connect(t, srv.Servers(), ns)
+	cb := testkit.Connect(t, srv.Servers(), ns)
+	ctx := testkit.Ctx(t)
 	if _, err := ca.Create(ctx, "/data", []byte("0"), zkrecipes.ModePersistent, zkrecipes.WithParents()); err != nil {
 		t.Fatal(err)
 	}

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/zkrecipes/zkrecipes"
+	"github.com/zkrecipes/zkrecipes/tests/internal/testkit"
 	"github.com/zkrecipes/zkrecipes/tests/zktest"
 )
 
@@ -15,33 +16,33 @@ import (
 // else leads in between.
 func TestLatchRecoversAfterWatchdog(t *testing.T) {
 	srv := zktest.Start(t)
-	ns := newNamespace(t)
+	ns := testkit.Namespace(t)
 	h := newHistory()
 	d := zktest.NewFaultDialer()
 	var fired atomic.Int64
-	ca := connect(t, srv.Servers(), ns, zkrecipes.WithDialer(d.Dial),
+	ca := testkit.Connect(t, srv.Servers(), ns, zkrecipes.WithDialer(d.Dial),
 		zkrecipes.WithHooks(zkrecipes.Hooks{Watchdog: func(context.Context, zkrecipes.WatchdogEvent) { fired.Add(1) }}))
-	st := watchStates(t, ca, nil)
+	st := testkit.WatchStates(t, ca, nil)
 	a := startLatch(t, ca, "/e", "a", h)
-	startLatch(t, connect(t, srv.Servers(), ns), "/e", "b", h)
+	startLatch(t, testkit.Connect(t, srv.Servers(), ns), "/e", "b", h)
 	h.waitLeader(t, "a")
 	node := a.Node()
 	sid := ca.SessionID()
 
-	m := st.mark()
+	m := st.Mark()
 	if n := d.Wedge(); n != 1 {
 		t.Fatalf("wedged %d connections, want 1", n)
 	}
 	// A call that waits on the wedged connection; the watchdog replaces the connection
 	// and the retry succeeds.
-	if _, _, err := ca.Children(testCtx(t), "/e"); err != nil {
+	if _, _, err := ca.Children(testkit.Ctx(t), "/e"); err != nil {
 		t.Fatal(err)
 	}
 	if fired.Load() == 0 {
 		t.Fatal("the call returned without the watchdog firing")
 	}
-	st.waitFor(t, m, zkrecipes.StateSuspended, nil)
-	if rc := st.waitFor(t, m, zkrecipes.StateReconnected, nil); rc.NewSession || rc.SessionID != sid {
+	st.WaitFor(t, m, zkrecipes.StateSuspended, nil)
+	if rc := st.WaitFor(t, m, zkrecipes.StateReconnected, nil); rc.NewSession || rc.SessionID != sid {
 		t.Fatalf("reconnected %+v, want session %#x resumed", rc, sid)
 	}
 	h.waitLeader(t, "a")

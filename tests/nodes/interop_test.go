@@ -8,6 +8,7 @@ import (
 	"github.com/zkrecipes/zkrecipes"
 	"github.com/zkrecipes/zkrecipes/nodes"
 	"github.com/zkrecipes/zkrecipes/tests/curatortest"
+	"github.com/zkrecipes/zkrecipes/tests/internal/testkit"
 	"github.com/zkrecipes/zkrecipes/tests/zktest"
 )
 
@@ -16,10 +17,10 @@ import (
 // but holds Java's data (the Go side does not undo a data change, as Curator does not);
 // Java's close deletes the node, and the Go side makes it again with its own data.
 func TestInteropGoFirstThenJava(t *testing.T) {
-	ctx := testCtx(t)
+	ctx := testkit.Ctx(t)
 	srv := zktest.Start(t)
-	ns := namespace(t)
-	a := connect(t, srv.Servers(), ns)
+	ns := testkit.Namespace(t)
+	a := testkit.Connect(t, srv.Servers(), ns)
 	raw, _ := zktest.Connect(t, srv.Servers(), 4*time.Second)
 	java := curatortest.Start(t, srv.ConnectString(), curatortest.WithNamespace(ns))
 	full := "/" + ns + "/pn/shared"
@@ -28,11 +29,11 @@ func TestInteropGoFirstThenJava(t *testing.T) {
 	if err := java.PersistentNodeStart(ctx, "j", "EPHEMERAL", "/pn/shared", "java", false); err != nil {
 		t.Fatal(err)
 	}
-	if ok, err := java.PersistentNodeWait(ctx, "j", patience); err != nil || !ok {
+	if ok, err := java.PersistentNodeWait(ctx, "j", testkit.Patience); err != nil || !ok {
 		t.Fatalf("Java waitForInitialCreate = %v, %v", ok, err)
 	}
 	var czxid int64
-	awaitNode(t, raw, full, "Java's data in the Go session's node", func(d []byte, st *zk.Stat, ok bool) bool {
+	testkit.AwaitNode(t, raw, full, "Java's data in the Go session's node", func(d []byte, st *zk.Stat, ok bool) bool {
 		if ok {
 			czxid = st.Czxid
 		}
@@ -41,7 +42,7 @@ func TestInteropGoFirstThenJava(t *testing.T) {
 	if err := java.PersistentNodeClose(ctx, "j"); err != nil {
 		t.Fatal(err)
 	}
-	awaitNode(t, raw, full, "made again by Go after Java's close deleted it", func(d []byte, st *zk.Stat, ok bool) bool {
+	testkit.AwaitNode(t, raw, full, "made again by Go after Java's close deleted it", func(d []byte, st *zk.Stat, ok bool) bool {
 		return ok && st.Czxid != czxid && string(d) == "go" && st.EphemeralOwner == a.SessionID()
 	})
 	closeNode(t, n)
@@ -54,17 +55,17 @@ func TestInteropGoFirstThenJava(t *testing.T) {
 // over or writes the Java session's ephemeral node; once Java closes (deleting it), Go
 // creates its own.
 func TestInteropJavaFirstThenGo(t *testing.T) {
-	ctx := testCtx(t)
+	ctx := testkit.Ctx(t)
 	srv := zktest.Start(t)
-	ns := namespace(t)
-	a := connect(t, srv.Servers(), ns)
+	ns := testkit.Namespace(t)
+	a := testkit.Connect(t, srv.Servers(), ns)
 	raw, _ := zktest.Connect(t, srv.Servers(), 4*time.Second)
 	java := curatortest.Start(t, srv.ConnectString(), curatortest.WithNamespace(ns))
 	full := "/" + ns + "/pn/shared"
 	if err := java.PersistentNodeStart(ctx, "j", "EPHEMERAL", "/pn/shared", "java", false); err != nil {
 		t.Fatal(err)
 	}
-	if ok, err := java.PersistentNodeWait(ctx, "j", patience); err != nil || !ok {
+	if ok, err := java.PersistentNodeWait(ctx, "j", testkit.Patience); err != nil || !ok {
 		t.Fatalf("Java waitForInitialCreate = %v, %v", ok, err)
 	}
 	jsid, err := java.SessionID(ctx)
@@ -87,7 +88,7 @@ func TestInteropJavaFirstThenGo(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitCreated(t, n)
-	awaitNode(t, raw, full, "Go's own node after Java closed", func(d []byte, st *zk.Stat, ok bool) bool {
+	testkit.AwaitNode(t, raw, full, "Go's own node after Java closed", func(d []byte, st *zk.Stat, ok bool) bool {
 		return ok && string(d) == "go" && st.EphemeralOwner == a.SessionID()
 	})
 }
@@ -96,10 +97,10 @@ func TestInteropJavaFirstThenGo(t *testing.T) {
 // caller's data in the node, a "touch" child holding the host address), and both are
 // reaped by the server after their owners close.
 func TestInteropTTLNodeLayouts(t *testing.T) {
-	ctx := testCtx(t)
+	ctx := testkit.Ctx(t)
 	srv := ttlServer(t)
-	ns := namespace(t)
-	a := connect(t, srv.Servers(), ns)
+	ns := testkit.Namespace(t)
+	a := testkit.Connect(t, srv.Servers(), ns)
 	raw, _ := zktest.Connect(t, srv.Servers(), 4*time.Second)
 	java := curatortest.Start(t, srv.ConnectString(), curatortest.WithNamespace(ns))
 	const ttl = time.Second
@@ -113,12 +114,12 @@ func TestInteropTTLNodeLayouts(t *testing.T) {
 	if err := n.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
-	closeAtEnd(t, n)
+	testkit.CloseAtEnd(t, n)
 	if err := n.WaitForInitialCreate(ctx); err != nil {
 		t.Fatal(err)
 	}
 	var javaTouch, goTouch []byte
-	awaitNode(t, raw, "/"+ns+"/java-ttl/touch", "Java's touch child", func(d []byte, _ *zk.Stat, ok bool) bool {
+	testkit.AwaitNode(t, raw, "/"+ns+"/java-ttl/touch", "Java's touch child", func(d []byte, _ *zk.Stat, ok bool) bool {
 		javaTouch = d
 		return ok
 	})
@@ -146,6 +147,6 @@ func TestInteropTTLNodeLayouts(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, path := range []string{"/java-ttl", "/go-ttl"} {
-		awaitNode(t, raw, "/"+ns+path, path+" reaped after close", func(_ []byte, _ *zk.Stat, ok bool) bool { return !ok })
+		testkit.AwaitNode(t, raw, "/"+ns+path, path+" reaped after close", func(_ []byte, _ *zk.Stat, ok bool) bool { return !ok })
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/go-zookeeper/zk"
 	"github.com/zkrecipes/zkrecipes"
 	"github.com/zkrecipes/zkrecipes/nodes"
+	"github.com/zkrecipes/zkrecipes/tests/internal/testkit"
 	"github.com/zkrecipes/zkrecipes/tests/zktest"
 )
 
@@ -20,16 +21,16 @@ func startNode(t testing.TB, c *zkrecipes.Client, path string, mode zkrecipes.Cr
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := n.Start(testCtx(t)); err != nil {
+	if err := n.Start(testkit.Ctx(t)); err != nil {
 		t.Fatal(err)
 	}
-	closeAtEnd(t, n)
+	testkit.CloseAtEnd(t, n)
 	return n
 }
 
 func waitCreated(t testing.TB, n *nodes.PersistentNode) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), patience)
+	ctx, cancel := context.WithTimeout(context.Background(), testkit.Patience)
 	defer cancel()
 	if err := n.WaitForInitialCreate(ctx); err != nil {
 		t.Fatalf("WaitForInitialCreate: %v", err)
@@ -38,7 +39,7 @@ func waitCreated(t testing.TB, n *nodes.PersistentNode) {
 
 func closeNode(t testing.TB, n *nodes.PersistentNode) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), patience)
+	ctx, cancel := context.WithTimeout(context.Background(), testkit.Patience)
 	defer cancel()
 	if err := n.Close(ctx); err != nil {
 		t.Fatalf("Close: %v", err)
@@ -49,10 +50,10 @@ func closeNode(t testing.TB, n *nodes.PersistentNode) {
 // again after a delete, its data kept by SetData, tampering not undone (as Curator), and
 // deleted by Close.
 func TestPersistentNodeEphemeral(t *testing.T) {
-	ctx := testCtx(t)
+	ctx := testkit.Ctx(t)
 	srv := zktest.Start(t)
-	ns := namespace(t)
-	a := connect(t, srv.Servers(), ns)
+	ns := testkit.Namespace(t)
+	a := testkit.Connect(t, srv.Servers(), ns)
 	raw, _ := zktest.Connect(t, srv.Servers(), 4*time.Second)
 	full := "/" + ns + "/pn/e"
 	n := startNode(t, a, "/pn/e", zkrecipes.ModeEphemeral, "x")
@@ -69,7 +70,7 @@ func TestPersistentNodeEphemeral(t *testing.T) {
 	if err := raw.Delete(full, -1); err != nil {
 		t.Fatal(err)
 	}
-	awaitNode(t, raw, full, "re-created", func(d []byte, st *zk.Stat, ok bool) bool {
+	testkit.AwaitNode(t, raw, full, "re-created", func(d []byte, st *zk.Stat, ok bool) bool {
 		return ok && st.Czxid != first && string(d) == "x" && st.EphemeralOwner == a.SessionID()
 	})
 
@@ -86,7 +87,7 @@ func TestPersistentNodeEphemeral(t *testing.T) {
 	if err := raw.Delete(full, -1); err != nil {
 		t.Fatal(err)
 	}
-	awaitNode(t, raw, full, "re-created with the SetData data", func(d []byte, _ *zk.Stat, ok bool) bool {
+	testkit.AwaitNode(t, raw, full, "re-created with the SetData data", func(d []byte, _ *zk.Stat, ok bool) bool {
 		return ok && string(d) == "y"
 	})
 	closeNode(t, n)
@@ -101,8 +102,8 @@ var protectedSeq = regexp.MustCompile(`^_c_[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-
 // that same name.
 func TestPersistentNodeProtectedSequential(t *testing.T) {
 	srv := zktest.Start(t)
-	ns := namespace(t)
-	a := connect(t, srv.Servers(), ns)
+	ns := testkit.Namespace(t)
+	a := testkit.Connect(t, srv.Servers(), ns)
 	raw, _ := zktest.Connect(t, srv.Servers(), 4*time.Second)
 	if _, err := nodes.New(a, "/pn/s-", zkrecipes.ModeEphemeralSequential, nil); err == nil {
 		t.Error("an unprotected sequential node was accepted")
@@ -118,7 +119,7 @@ func TestPersistentNodeProtectedSequential(t *testing.T) {
 	if err := raw.Delete(full, -1); err != nil {
 		t.Fatal(err)
 	}
-	awaitNode(t, raw, full, "re-created under the same name", func(d []byte, st *zk.Stat, ok bool) bool {
+	testkit.AwaitNode(t, raw, full, "re-created under the same name", func(d []byte, st *zk.Stat, ok bool) bool {
 		return ok && st.EphemeralOwner == a.SessionID()
 	})
 	kids, _, _ := raw.Children("/" + ns + "/pn")
@@ -135,8 +136,8 @@ func TestPersistentNodeProtectedSequential(t *testing.T) {
 // persistent node waits for it to go and then creates its own.
 func TestPersistentNodeNeverTakesAnotherSessionsNode(t *testing.T) {
 	srv := zktest.Start(t)
-	ns := namespace(t)
-	a := connect(t, srv.Servers(), ns)
+	ns := testkit.Namespace(t)
+	a := testkit.Connect(t, srv.Servers(), ns)
 	raw, _ := zktest.Connect(t, srv.Servers(), 4*time.Second)
 	other, _ := zktest.Connect(t, srv.Servers(), 4*time.Second)
 	full := "/" + ns + "/pn/e"
@@ -164,7 +165,7 @@ func TestPersistentNodeNeverTakesAnotherSessionsNode(t *testing.T) {
 	}
 	other.Close()
 	waitCreated(t, n)
-	awaitNode(t, raw, full, "ours after theirs went", func(d []byte, st *zk.Stat, ok bool) bool {
+	testkit.AwaitNode(t, raw, full, "ours after theirs went", func(d []byte, st *zk.Stat, ok bool) bool {
 		return ok && string(d) == "ours" && st.EphemeralOwner == a.SessionID()
 	})
 }
@@ -172,10 +173,10 @@ func TestPersistentNodeNeverTakesAnotherSessionsNode(t *testing.T) {
 // A persistent leftover is taken over in a persistent mode (its data replaced, as
 // Curator does), and Close deletes it.
 func TestPersistentNodeTakesOverPersistentLeftover(t *testing.T) {
-	ctx := testCtx(t)
+	ctx := testkit.Ctx(t)
 	srv := zktest.Start(t)
-	ns := namespace(t)
-	a := connect(t, srv.Servers(), ns)
+	ns := testkit.Namespace(t)
+	a := testkit.Connect(t, srv.Servers(), ns)
 	raw, _ := zktest.Connect(t, srv.Servers(), 4*time.Second)
 	if _, err := a.Create(ctx, "/pn/p", []byte("old"), zkrecipes.ModePersistent, zkrecipes.WithParents()); err != nil {
 		t.Fatal(err)
@@ -206,9 +207,9 @@ func TestPersistentNodeTakesOverPersistentLeftover(t *testing.T) {
 // new session, and no node of the old session is left.
 func TestPersistentNodeAfterSessionExpiry(t *testing.T) {
 	srv := zktest.Start(t)
-	ns := namespace(t)
+	ns := testkit.Namespace(t)
 	fd := zktest.NewFaultDialer()
-	a := connect(t, srv.Servers(), ns, zkrecipes.WithDialer(fd.Dial))
+	a := testkit.Connect(t, srv.Servers(), ns, zkrecipes.WithDialer(fd.Dial))
 	raw, _ := zktest.Connect(t, srv.Servers(), 4*time.Second)
 	n := startNode(t, a, "/pn/s-", zkrecipes.ModeEphemeralSequential, "d", nodes.WithProtection())
 	plain := startNode(t, a, "/pn/plain", zkrecipes.ModeEphemeral, "p")
@@ -216,11 +217,11 @@ func TestPersistentNodeAfterSessionExpiry(t *testing.T) {
 	waitCreated(t, plain)
 	p := n.ActualPath()
 	old := a.SessionID()
-	expireSession(t, a, fd, raw, nil)
-	awaitNode(t, raw, "/"+ns+p, "back under the new session", func(_ []byte, st *zk.Stat, ok bool) bool {
+	testkit.ExpireSession(t, a, fd, raw, nil)
+	testkit.AwaitNode(t, raw, "/"+ns+p, "back under the new session", func(_ []byte, st *zk.Stat, ok bool) bool {
 		return ok && st.EphemeralOwner == a.SessionID()
 	})
-	awaitNode(t, raw, "/"+ns+"/pn/plain", "plain node back under the new session", func(_ []byte, st *zk.Stat, ok bool) bool {
+	testkit.AwaitNode(t, raw, "/"+ns+"/pn/plain", "plain node back under the new session", func(_ []byte, st *zk.Stat, ok bool) bool {
 		return ok && st.EphemeralOwner == a.SessionID()
 	})
 	kids, _, err := raw.Children("/" + ns + "/pn")
@@ -239,7 +240,7 @@ func TestPersistentNodeAfterSessionExpiry(t *testing.T) {
 	// The node's goroutine records the path once the create's reply is back, which may come
 	// after the raw connection saw the node: a SetData is handled by that goroutine after
 	// the create it has in flight, so once it returns the path is known.
-	if err := n.SetData(testCtx(t), []byte("d")); err != nil {
+	if err := n.SetData(testkit.Ctx(t), []byte("d")); err != nil {
 		t.Fatal(err)
 	}
 	if n.ActualPath() != p {
@@ -251,11 +252,11 @@ func TestPersistentNodeAfterSessionExpiry(t *testing.T) {
 // know) is deleted by a Close that comes while the create's outcome is still unknown.
 func TestPersistentNodeCloseDeletesUnknownCreate(t *testing.T) {
 	srv := zktest.Start(t)
-	ns := namespace(t)
+	ns := testkit.Namespace(t)
 	fd := zktest.NewFaultDialer()
-	a := connect(t, srv.Servers(), ns, zkrecipes.WithDialer(fd.Dial))
+	a := testkit.Connect(t, srv.Servers(), ns, zkrecipes.WithDialer(fd.Dial))
 	raw, _ := zktest.Connect(t, srv.Servers(), 4*time.Second)
-	ctx := testCtx(t)
+	ctx := testkit.Ctx(t)
 	if err := a.EnsurePath(ctx, "/pn"); err != nil {
 		t.Fatal(err)
 	}
@@ -272,7 +273,7 @@ func TestPersistentNodeCloseDeletesUnknownCreate(t *testing.T) {
 	}
 	select {
 	case <-lost:
-	case <-time.After(patience):
+	case <-time.After(testkit.Patience):
 		t.Fatal("the create's reply was not lost")
 	}
 	if ok, _, _ := raw.Exists(full); !ok {
@@ -280,7 +281,7 @@ func TestPersistentNodeCloseDeletesUnknownCreate(t *testing.T) {
 	}
 	closed := make(chan error, 1)
 	go func() {
-		cctx, cancel := context.WithTimeout(context.Background(), patience)
+		cctx, cancel := context.WithTimeout(context.Background(), testkit.Patience)
 		defer cancel()
 		closed <- n.Close(cctx)
 	}()
@@ -288,17 +289,17 @@ func TestPersistentNodeCloseDeletesUnknownCreate(t *testing.T) {
 	if err := <-closed; err != nil {
 		t.Fatalf("Close: %v", err)
 	}
-	awaitNode(t, raw, full, "deleted by Close", func(_ []byte, _ *zk.Stat, ok bool) bool { return !ok })
+	testkit.AwaitNode(t, raw, full, "deleted by Close", func(_ []byte, _ *zk.Stat, ok bool) bool { return !ok })
 }
 
 // A node of the wrong kind (a persistent node where an ephemeral one is kept) is not
 // taken over or written, unlike Curator, which writes into it and keeps it persistent;
 // once it is deleted, the ephemeral node is made.
 func TestPersistentNodeLeavesWrongKind(t *testing.T) {
-	ctx := testCtx(t)
+	ctx := testkit.Ctx(t)
 	srv := zktest.Start(t)
-	ns := namespace(t)
-	a := connect(t, srv.Servers(), ns)
+	ns := testkit.Namespace(t)
+	a := testkit.Connect(t, srv.Servers(), ns)
 	raw, _ := zktest.Connect(t, srv.Servers(), 4*time.Second)
 	if _, err := a.Create(ctx, "/pn/w", []byte("theirs"), zkrecipes.ModePersistent, zkrecipes.WithParents()); err != nil {
 		t.Fatal(err)
@@ -316,7 +317,7 @@ func TestPersistentNodeLeavesWrongKind(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitCreated(t, n)
-	awaitNode(t, raw, full, "our ephemeral node", func(d []byte, st *zk.Stat, ok bool) bool {
+	testkit.AwaitNode(t, raw, full, "our ephemeral node", func(d []byte, st *zk.Stat, ok bool) bool {
 		return ok && string(d) == "ours" && st.EphemeralOwner == a.SessionID()
 	})
 }
@@ -325,11 +326,11 @@ func TestPersistentNodeLeavesWrongKind(t *testing.T) {
 // happen), and the node ends up holding the data anyway: the write is repeated (an
 // identical write, harmless) until it is known to have landed.
 func TestPersistentNodeSetDataLostReply(t *testing.T) {
-	ctx := testCtx(t)
+	ctx := testkit.Ctx(t)
 	srv := zktest.Start(t)
-	ns := namespace(t)
+	ns := testkit.Namespace(t)
 	fd := zktest.NewFaultDialer()
-	a := connect(t, srv.Servers(), ns, zkrecipes.WithDialer(fd.Dial))
+	a := testkit.Connect(t, srv.Servers(), ns, zkrecipes.WithDialer(fd.Dial))
 	raw, _ := zktest.Connect(t, srv.Servers(), 4*time.Second)
 	full := "/" + ns + "/pn/d"
 	n := startNode(t, a, "/pn/d", zkrecipes.ModeEphemeral, "v1")
@@ -351,7 +352,7 @@ func TestPersistentNodeSetDataLostReply(t *testing.T) {
 	case !errors.Is(err, zkrecipes.ErrOutcomeUnknown):
 		t.Fatalf("SetData with a lost reply = %v; want ErrOutcomeUnknown (or nil once applied)", err)
 	}
-	awaitNode(t, raw, full, "holds v2", func(d []byte, st *zk.Stat, ok bool) bool {
+	testkit.AwaitNode(t, raw, full, "holds v2", func(d []byte, st *zk.Stat, ok bool) bool {
 		return ok && string(d) == "v2" && st.EphemeralOwner == a.SessionID()
 	})
 	if err := n.SetData(ctx, []byte("v3")); err != nil {
@@ -381,13 +382,13 @@ func TestPersistentNodeCloseDeletesCreateLandingAfterClose(t *testing.T) {
 // closeWithCreateInFlight plays the scenario once and reports whether the create was in
 // flight when Close abandoned it.
 func closeWithCreateInFlight(t *testing.T, srv *zktest.Server, raw *zk.Conn, round int) bool {
-	ns := namespace(t)
+	ns := testkit.Namespace(t)
 	fd := zktest.NewFaultDialer()
 	full := "/" + ns + "/pn/late"
 	var once, doneOnce sync.Once
 	holed := make(chan struct{})
 	createErr := make(chan error, 1)
-	a := connect(t, srv.Servers(), ns, zkrecipes.WithDialer(fd.Dial),
+	a := testkit.Connect(t, srv.Servers(), ns, zkrecipes.WithDialer(fd.Dial),
 		zkrecipes.WithSessionTimeout(4*time.Second),
 		zkrecipes.WithHooks(zkrecipes.Hooks{Operation: func(_ context.Context, ev zkrecipes.OperationEvent) {
 			switch {
@@ -398,7 +399,7 @@ func closeWithCreateInFlight(t *testing.T, srv *zktest.Server, raw *zk.Conn, rou
 				doneOnce.Do(func() { createErr <- ev.Err })
 			}
 		}}))
-	ctx := testCtx(t)
+	ctx := testkit.Ctx(t)
 	if err := a.EnsurePath(ctx, "/pn"); err != nil {
 		t.Fatal(err)
 	}
@@ -415,12 +416,12 @@ func closeWithCreateInFlight(t *testing.T, srv *zktest.Server, raw *zk.Conn, rou
 	}
 	select {
 	case <-holed:
-	case <-time.After(patience):
+	case <-time.After(testkit.Patience):
 		t.Fatal("the node's first look did not happen")
 	}
 	closed := make(chan error, 1)
 	go func() {
-		cctx, cancel := context.WithTimeout(context.Background(), patience)
+		cctx, cancel := context.WithTimeout(context.Background(), testkit.Patience)
 		defer cancel()
 		closed <- n.Close(cctx)
 	}()
@@ -428,7 +429,7 @@ func closeWithCreateInFlight(t *testing.T, srv *zktest.Server, raw *zk.Conn, rou
 	select {
 	case err := <-createErr:
 		inFlight = errors.Is(err, zkrecipes.ErrOutcomeUnknown)
-	case <-time.After(patience):
+	case <-time.After(testkit.Patience):
 		t.Fatal("Close did not end the create")
 	}
 	fd.Heal() // a held create reaches the server now, after Close began
@@ -438,13 +439,13 @@ func closeWithCreateInFlight(t *testing.T, srv *zktest.Server, raw *zk.Conn, rou
 			if ev.Type != zk.EventNodeCreated {
 				t.Fatalf("watch: %v, want NodeCreated", ev)
 			}
-		case <-time.After(patience):
+		case <-time.After(testkit.Patience):
 			t.Fatal("the abandoned create never landed")
 		}
 	}
 	if err := <-closed; err != nil {
 		t.Fatalf("round %d: Close: %v", round, err)
 	}
-	awaitNode(t, raw, full, "no node left after Close", func(_ []byte, _ *zk.Stat, ok bool) bool { return !ok })
+	testkit.AwaitNode(t, raw, full, "no node left after Close", func(_ []byte, _ *zk.Stat, ok bool) bool { return !ok })
 	return inFlight
 }

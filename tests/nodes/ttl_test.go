@@ -9,6 +9,7 @@ import (
 	"github.com/go-zookeeper/zk"
 	"github.com/zkrecipes/zkrecipes"
 	"github.com/zkrecipes/zkrecipes/nodes"
+	"github.com/zkrecipes/zkrecipes/tests/internal/testkit"
 	"github.com/zkrecipes/zkrecipes/tests/zktest"
 )
 
@@ -25,11 +26,11 @@ func startTTL(t testing.TB, c *zkrecipes.Client, path string, ttl time.Duration,
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := n.Start(testCtx(t)); err != nil {
+	if err := n.Start(testkit.Ctx(t)); err != nil {
 		t.Fatal(err)
 	}
-	closeAtEnd(t, n)
-	ctx, cancel := context.WithTimeout(context.Background(), patience)
+	testkit.CloseAtEnd(t, n)
+	ctx, cancel := context.WithTimeout(context.Background(), testkit.Patience)
 	defer cancel()
 	if err := n.WaitForInitialCreate(ctx); err != nil {
 		t.Fatalf("WaitForInitialCreate: %v", err)
@@ -42,8 +43,8 @@ func startTTL(t testing.TB, c *zkrecipes.Client, path string, ttl time.Duration,
 // that reaps every 100 ms, and both nodes stay).
 func TestTTLNodeLayoutAndTouches(t *testing.T) {
 	srv := ttlServer(t)
-	ns := namespace(t)
-	a := connect(t, srv.Servers(), ns)
+	ns := testkit.Namespace(t)
+	a := testkit.Connect(t, srv.Servers(), ns)
 	raw, _ := zktest.Connect(t, srv.Servers(), 4*time.Second)
 	const ttl = 600 * time.Millisecond
 	startTTL(t, a, "/ttl", ttl, "ttl-data")
@@ -58,7 +59,7 @@ func TestTTLNodeLayoutAndTouches(t *testing.T) {
 		t.Fatalf("touch: %q, %v", d, err)
 	}
 	// Several ttls pass and the node stays, touched.
-	awaitNode(t, raw, "/"+ns+"/ttl/touch", "touched repeatedly", func(_ []byte, st *zk.Stat, ok bool) bool {
+	testkit.AwaitNode(t, raw, "/"+ns+"/ttl/touch", "touched repeatedly", func(_ []byte, st *zk.Stat, ok bool) bool {
 		if !ok {
 			t.Fatal("touch was reaped while its owner runs")
 		}
@@ -73,17 +74,17 @@ func TestTTLNodeLayoutAndTouches(t *testing.T) {
 // after the ttl. A closed owner's node goes the same way.
 func TestTTLNodeDisappearsAfterOwnerCutOff(t *testing.T) {
 	srv := ttlServer(t)
-	ns := namespace(t)
+	ns := testkit.Namespace(t)
 	fd := zktest.NewFaultDialer()
-	a := connect(t, srv.Servers(), ns, zkrecipes.WithDialer(fd.Dial))
-	b := connect(t, srv.Servers(), ns)
+	a := testkit.Connect(t, srv.Servers(), ns, zkrecipes.WithDialer(fd.Dial))
+	b := testkit.Connect(t, srv.Servers(), ns)
 	raw, _ := zktest.Connect(t, srv.Servers(), 4*time.Second)
 	const ttl = 500 * time.Millisecond
 	cut := startTTL(t, a, "/cut", ttl, "x")
 	closed := startTTL(t, b, "/closed", ttl, "y")
 	fd.Cut()
-	awaitNode(t, raw, "/"+ns+"/cut", "cut-off owner's node reaped", func(_ []byte, _ *zk.Stat, ok bool) bool { return !ok })
-	ctx, cancel := context.WithTimeout(context.Background(), patience)
+	testkit.AwaitNode(t, raw, "/"+ns+"/cut", "cut-off owner's node reaped", func(_ []byte, _ *zk.Stat, ok bool) bool { return !ok })
+	ctx, cancel := context.WithTimeout(context.Background(), testkit.Patience)
 	defer cancel()
 	if err := cut.Close(ctx); err != nil { // before the heal, so it cannot touch again
 		t.Fatal(err)
@@ -91,7 +92,7 @@ func TestTTLNodeDisappearsAfterOwnerCutOff(t *testing.T) {
 	if err := closed.Close(ctx); err != nil {
 		t.Fatal(err)
 	}
-	awaitNode(t, raw, "/"+ns+"/closed", "closed owner's node reaped", func(_ []byte, _ *zk.Stat, ok bool) bool { return !ok })
+	testkit.AwaitNode(t, raw, "/"+ns+"/closed", "closed owner's node reaped", func(_ []byte, _ *zk.Stat, ok bool) bool { return !ok })
 	fd.Heal()
 }
 
@@ -99,18 +100,18 @@ func TestTTLNodeDisappearsAfterOwnerCutOff(t *testing.T) {
 // nothing left behind at the path.
 func TestTTLNodeUnsupported(t *testing.T) {
 	srv := zktest.Start(t)
-	ns := namespace(t)
-	a := connect(t, srv.Servers(), ns)
+	ns := testkit.Namespace(t)
+	a := testkit.Connect(t, srv.Servers(), ns)
 	raw, _ := zktest.Connect(t, srv.Servers(), 4*time.Second)
 	n, err := nodes.NewTTL(a, "/ttl", time.Second, []byte("d"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := n.Start(testCtx(t)); err != nil {
+	if err := n.Start(testkit.Ctx(t)); err != nil {
 		t.Fatal(err)
 	}
-	closeAtEnd(t, n)
-	ctx, cancel := context.WithTimeout(context.Background(), patience)
+	testkit.CloseAtEnd(t, n)
+	ctx, cancel := context.WithTimeout(context.Background(), testkit.Patience)
 	defer cancel()
 	err = n.WaitForInitialCreate(ctx)
 	if !errors.Is(err, nodes.ErrTTLUnsupported) || ctx.Err() != nil {

@@ -10,6 +10,7 @@ import (
 	"github.com/go-zookeeper/zk"
 	"github.com/zkrecipes/zkrecipes/shared"
 	"github.com/zkrecipes/zkrecipes/tests/curatortest"
+	"github.com/zkrecipes/zkrecipes/tests/internal/testkit"
 	"github.com/zkrecipes/zkrecipes/tests/zktest"
 )
 
@@ -49,11 +50,11 @@ func contend(b *testing.B, fn func(worker int) (bool, error)) {
 // Count.TrySet increments, 8 contending clients on one count.
 func BenchmarkCountTrySet8(b *testing.B) {
 	srv := zktest.Start(b)
-	ns := namespace(b)
-	ctx := testCtx(b)
+	ns := testkit.Namespace(b)
+	ctx := testkit.Ctx(b)
 	counts := make([]*shared.Count, contenders)
 	for i := range counts {
-		counts[i] = startCount(b, connect(b, srv.Servers(), ns), "/bench", 0)
+		counts[i] = startCount(b, testkit.Connect(b, srv.Servers(), ns), "/bench", 0)
 	}
 	contend(b, func(w int) (bool, error) {
 		v, err := counts[w].Get()

@@ -8,6 +8,7 @@ import (
 	"github.com/zkrecipes/zkrecipes/retry"
 	"github.com/zkrecipes/zkrecipes/shared"
 	"github.com/zkrecipes/zkrecipes/tests/curatortest"
+	"github.com/zkrecipes/zkrecipes/tests/internal/testkit"
 	"github.com/zkrecipes/zkrecipes/tests/zktest"
 )
 
@@ -15,9 +16,9 @@ import (
 // (Count.TrySet loops) contenders loses no increment, and each side reads the other's
 // layout.
 func TestInteropCountNoLostIncrement(t *testing.T) {
-	ctx := testCtx(t)
+	ctx := testkit.Ctx(t)
 	srv := zktest.Start(t)
-	ns := namespace(t)
+	ns := testkit.Namespace(t)
 	java := curatortest.Start(t, srv.ConnectString(), curatortest.WithNamespace(ns))
 	if err := java.CountStart(ctx, "c", "/hot", 0); err != nil {
 		t.Fatal(err)
@@ -32,30 +33,16 @@ func TestInteropCountNoLostIncrement(t *testing.T) {
 		}
 	}()
 	for w := 0; w < goWorkers; w++ {
-		c := startCount(t, connect(t, srv.Servers(), ns), "/hot", 99) // the seed never overwrites
+		c := startCount(t, testkit.Connect(t, srv.Servers(), ns), "/hot", 99) // the seed never overwrites
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for done := 0; done < goEach; {
-				v, err := c.Get()
-				if err != nil {
-					t.Error(err)
-					return
-				}
-				ok, err := c.TrySet(ctx, v, v.Value+1)
-				if err != nil {
-					t.Error(err)
-					return
-				}
-				if ok {
-					done++
-				}
-			}
+			increment(t, ctx, c, goEach)
 		}()
 	}
 	wg.Wait()
 	want := int32(goWorkers*goEach + javaEach)
-	c := startCount(t, connect(t, srv.Servers(), ns), "/hot", 0)
+	c := startCount(t, testkit.Connect(t, srv.Servers(), ns), "/hot", 0)
 	if v, err := c.Get(); err != nil || v.Value != want {
 		t.Fatalf("Go reads %+v, %v; want %d", v, err, want)
 	}
@@ -69,9 +56,9 @@ func TestInteropCountNoLostIncrement(t *testing.T) {
 
 // A DistributedAtomicLong incremented by Java and Go at once ends at the exact sum.
 func TestInteropAtomicLongExactSum(t *testing.T) {
-	ctx := testCtx(t)
+	ctx := testkit.Ctx(t)
 	srv := zktest.Start(t)
-	ns := namespace(t)
+	ns := testkit.Namespace(t)
 	java := curatortest.Start(t, srv.ConnectString(), curatortest.WithNamespace(ns))
 	const goWorkers, goEach, javaEach = 2, 40, 80
 	var wg sync.WaitGroup
@@ -84,7 +71,7 @@ func TestInteropAtomicLongExactSum(t *testing.T) {
 		}
 	}()
 	for w := 0; w < goWorkers; w++ {
-		al, err := shared.NewAtomicLong(connect(t, srv.Servers(), ns), "/sum",
+		al, err := shared.NewAtomicLong(testkit.Connect(t, srv.Servers(), ns), "/sum",
 			shared.WithRetryPolicy(retry.Forever(time.Millisecond)))
 		if err != nil {
 			t.Fatal(err)
@@ -105,7 +92,7 @@ func TestInteropAtomicLongExactSum(t *testing.T) {
 	if got, err := java.AtomicGet(ctx, "/sum"); err != nil || got != want {
 		t.Errorf("Java reads %d, %v; want %d", got, err, want)
 	}
-	al, _ := shared.NewAtomicLong(connect(t, srv.Servers(), ns), "/sum")
+	al, _ := shared.NewAtomicLong(testkit.Connect(t, srv.Servers(), ns), "/sum")
 	if v, err := al.Get(ctx); err != nil || v.PostValue != want {
 		t.Errorf("Go reads %+v, %v; want %d", v, err, want)
 	}

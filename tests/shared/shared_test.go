@@ -2,6 +2,7 @@ package shared_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/hex"
 	"errors"
 	"strings"
@@ -9,10 +10,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/go-zookeeper/zk"
 	"github.com/zkrecipes/zkrecipes"
 	"github.com/zkrecipes/zkrecipes/retry"
 	"github.com/zkrecipes/zkrecipes/shared"
+	"github.com/zkrecipes/zkrecipes/tests/internal/testkit"
 	"github.com/zkrecipes/zkrecipes/tests/zktest"
 )
 
@@ -22,19 +23,40 @@ func startCount(t testing.TB, c *zkrecipes.Client, path string, seed int32) *sha
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := n.Start(testCtx(t)); err != nil {
+	if err := n.Start(testkit.Ctx(t)); err != nil {
 		t.Fatalf("Start: %v", err)
 	}
-	closeAtEnd(t, n)
+	testkit.CloseAtEnd(t, n)
 	return n
+}
+
+// increment adds 1 to n's value times times by Get and TrySet, trying again after each
+// TrySet that loses a race; it stops at the first error, which it reports with t.Error.
+func increment(t testing.TB, ctx context.Context, n *shared.Count, times int) {
+	t.Helper()
+	for done := 0; done < times; {
+		v, err := n.Get()
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		ok, err := n.TrySet(ctx, v, v.Value+1)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		if ok {
+			done++
+		}
+	}
 }
 
 // The count node is a PERSISTENT node holding 4 big-endian bytes under container
 // parents, and a later starter's seed never overwrites it.
 func TestCountLayoutAndSeed(t *testing.T) {
 	srv := zktest.Start(t)
-	ns := namespace(t)
-	a := connect(t, srv.Servers(), ns)
+	ns := testkit.Namespace(t)
+	a := testkit.Connect(t, srv.Servers(), ns)
 	raw, _ := zktest.Connect(t, srv.Servers(), 4*time.Second)
 	c1 := startCount(t, a, "/counters/x", 7)
 	if v, err := c1.Get(); err != nil || v.Value != 7 || v.Version != 0 {
@@ -47,7 +69,7 @@ func TestCountLayoutAndSeed(t *testing.T) {
 	if hex.EncodeToString(data) != "00000007" || st.EphemeralOwner != 0 {
 		t.Errorf("node holds %x owner %x, want 00000007 persistent", data, st.EphemeralOwner)
 	}
-	b := connect(t, srv.Servers(), ns)
+	b := testkit.Connect(t, srv.Servers(), ns)
 	c2 := startCount(t, b, "/counters/x", 99)
 	if v, err := c2.Get(); err != nil || v.Value != 7 {
 		t.Errorf("second starter: Get = %+v, %v; want the existing 7", v, err)
@@ -58,11 +80,11 @@ func TestCountLayoutAndSeed(t *testing.T) {
 // it writes and moves the version; the other process's copy follows by watch, and its
 // listener hears the new value.
 func TestCountTrySetAndListen(t *testing.T) {
-	ctx := testCtx(t)
+	ctx := testkit.Ctx(t)
 	srv := zktest.Start(t)
-	ns := namespace(t)
-	a := connect(t, srv.Servers(), ns)
-	b := connect(t, srv.Servers(), ns)
+	ns := testkit.Namespace(t)
+	a := testkit.Connect(t, srv.Servers(), ns)
+	b := testkit.Connect(t, srv.Servers(), ns)
 	ca := startCount(t, a, "/c", 0)
 	cb := startCount(t, b, "/c", 0)
 	heard := make(chan shared.Versioned[int32], 16)
@@ -89,7 +111,7 @@ func TestCountTrySetAndListen(t *testing.T) {
 		if n.Value != 5 || n.Version != 1 {
 			t.Errorf("listener heard %+v, want 5 at version 1", n)
 		}
-	case <-time.After(patience):
+	case <-time.After(testkit.Patience):
 		t.Fatal("the other process's listener heard nothing")
 	}
 	// b's copy may lag; a TrySet from a stale copy loses and refreshes it.
@@ -106,7 +128,7 @@ func TestCountTrySetAndListen(t *testing.T) {
 			if n.Value == 11 {
 				return
 			}
-		case <-time.After(patience):
+		case <-time.After(testkit.Patience):
 			t.Fatal("listener did not hear the Set")
 		}
 	}
@@ -114,32 +136,18 @@ func TestCountTrySetAndListen(t *testing.T) {
 
 // Contenders doing Get + TrySet loops lose no increment.
 func TestCountContention(t *testing.T) {
-	ctx := testCtx(t)
+	ctx := testkit.Ctx(t)
 	srv := zktest.Start(t)
-	ns := namespace(t)
+	ns := testkit.Namespace(t)
 	const workers, each = 4, 25
 	var wg sync.WaitGroup
 	for w := 0; w < workers; w++ {
-		c := connect(t, srv.Servers(), ns)
+		c := testkit.Connect(t, srv.Servers(), ns)
 		n := startCount(t, c, "/hot", 0)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for done := 0; done < each; {
-				v, err := n.Get()
-				if err != nil {
-					t.Error(err)
-					return
-				}
-				ok, err := n.TrySet(ctx, v, v.Value+1)
-				if err != nil {
-					t.Error(err)
-					return
-				}
-				if ok {
-					done++
-				}
-			}
+			increment(t, ctx, n, each)
 		}()
 	}
 	wg.Wait()
@@ -156,10 +164,10 @@ func TestCountContention(t *testing.T) {
 // A count node holding 3 bytes, or text written by someone else, gives an error naming
 // the path and what was found, in Get and in listeners; TrySet does not build on it.
 func TestCountMalformed(t *testing.T) {
-	ctx := testCtx(t)
+	ctx := testkit.Ctx(t)
 	srv := zktest.Start(t)
-	ns := namespace(t)
-	a := connect(t, srv.Servers(), ns)
+	ns := testkit.Namespace(t)
+	a := testkit.Connect(t, srv.Servers(), ns)
 	if _, err := a.Create(ctx, "/bad", []byte{1, 2, 3}, zkrecipes.ModePersistent, zkrecipes.WithParents()); err != nil {
 		t.Fatal(err)
 	}
@@ -178,7 +186,7 @@ func TestCountMalformed(t *testing.T) {
 		if !errors.Is(err, shared.ErrMalformed) || !strings.Contains(err.Error(), `"forty-two"`) {
 			t.Errorf("listener: %v; want ErrMalformed showing the text", err)
 		}
-	case <-time.After(patience):
+	case <-time.After(testkit.Patience):
 		t.Fatal("listener heard nothing")
 	}
 	al, _ := shared.NewAtomicLong(a, "/bad")
@@ -193,10 +201,10 @@ func TestCountMalformed(t *testing.T) {
 
 // DistributedAtomicLong's operations in Curator's layout.
 func TestAtomicLong(t *testing.T) {
-	ctx := testCtx(t)
+	ctx := testkit.Ctx(t)
 	srv := zktest.Start(t)
-	ns := namespace(t)
-	a := connect(t, srv.Servers(), ns)
+	ns := testkit.Namespace(t)
+	a := testkit.Connect(t, srv.Servers(), ns)
 	raw, _ := zktest.Connect(t, srv.Servers(), 4*time.Second)
 	al, err := shared.NewAtomicLong(a, "/dal/x")
 	if err != nil {
@@ -264,13 +272,13 @@ func TestAtomicLong(t *testing.T) {
 
 // Contending increments end at the exact sum.
 func TestAtomicLongContention(t *testing.T) {
-	ctx := testCtx(t)
+	ctx := testkit.Ctx(t)
 	srv := zktest.Start(t)
-	ns := namespace(t)
+	ns := testkit.Namespace(t)
 	const workers, each = 4, 25
 	var wg sync.WaitGroup
 	for w := 0; w < workers; w++ {
-		c := connect(t, srv.Servers(), ns)
+		c := testkit.Connect(t, srv.Servers(), ns)
 		al, _ := shared.NewAtomicLong(c, "/sum", shared.WithRetryPolicy(retry.Forever(time.Millisecond)))
 		wg.Add(1)
 		go func() {
@@ -285,7 +293,7 @@ func TestAtomicLongContention(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	c := connect(t, srv.Servers(), ns)
+	c := testkit.Connect(t, srv.Servers(), ns)
 	al, _ := shared.NewAtomicLong(c, "/sum")
 	if v, _ := al.Get(ctx); v.PostValue != workers*each {
 		t.Errorf("sum = %d, want %d", v.PostValue, workers*each)
@@ -295,11 +303,11 @@ func TestAtomicLongContention(t *testing.T) {
 // A TrySet whose reply is lost (the server applied it) is reported as unknown, never as
 // success, and applied exactly once.
 func TestTrySetLostReply(t *testing.T) {
-	ctx := testCtx(t)
+	ctx := testkit.Ctx(t)
 	srv := zktest.Start(t)
-	ns := namespace(t)
+	ns := testkit.Namespace(t)
 	fd := zktest.NewFaultDialer()
-	a := connect(t, srv.Servers(), ns, zkrecipes.WithDialer(fd.Dial))
+	a := testkit.Connect(t, srv.Servers(), ns, zkrecipes.WithDialer(fd.Dial))
 	c := startCount(t, a, "/c", 10)
 	v, _ := c.Get()
 	lost := fd.LoseNextReply(func(op int32, p string) bool { return op == zktest.OpSetData && strings.HasSuffix(p, "/c") })
@@ -326,11 +334,11 @@ func TestTrySetLostReply(t *testing.T) {
 // An increment whose reply is lost is reported as unknown and applied once, never twice
 // (Curator 5.4 would retry it).
 func TestIncrementLostReply(t *testing.T) {
-	ctx := testCtx(t)
+	ctx := testkit.Ctx(t)
 	srv := zktest.Start(t)
-	ns := namespace(t)
+	ns := testkit.Namespace(t)
 	fd := zktest.NewFaultDialer()
-	a := connect(t, srv.Servers(), ns, zkrecipes.WithDialer(fd.Dial))
+	a := testkit.Connect(t, srv.Servers(), ns, zkrecipes.WithDialer(fd.Dial))
 	al, _ := shared.NewAtomicLong(a, "/n")
 	if err := al.ForceSet(ctx, 41); err != nil {
 		t.Fatal(err)
@@ -367,12 +375,12 @@ func TestIncrementLostReply(t *testing.T) {
 // Value's local copy follows a node deleted and created again by someone else, and
 // reads again after a new session.
 func TestValueFollowsRecreateAndNewSession(t *testing.T) {
-	ctx := testCtx(t)
+	ctx := testkit.Ctx(t)
 	srv := zktest.Start(t)
-	ns := namespace(t)
+	ns := testkit.Namespace(t)
 	fd := zktest.NewFaultDialer()
-	a := connect(t, srv.Servers(), ns, zkrecipes.WithDialer(fd.Dial))
-	b := connect(t, srv.Servers(), ns)
+	a := testkit.Connect(t, srv.Servers(), ns, zkrecipes.WithDialer(fd.Dial))
+	b := testkit.Connect(t, srv.Servers(), ns)
 	v, err := shared.NewValue(a, "/v", []byte("seed"))
 	if err != nil {
 		t.Fatal(err)
@@ -380,7 +388,7 @@ func TestValueFollowsRecreateAndNewSession(t *testing.T) {
 	if err := v.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
-	closeAtEnd(t, v)
+	testkit.CloseAtEnd(t, v)
 	heard := make(chan []byte, 16)
 	defer v.Listen(func(x shared.Versioned[[]byte]) { heard <- x.Value })()
 	await := func(want string) {
@@ -391,7 +399,7 @@ func TestValueFollowsRecreateAndNewSession(t *testing.T) {
 				if string(got) == want {
 					return
 				}
-			case <-time.After(patience):
+			case <-time.After(testkit.Patience):
 				t.Fatalf("local copy never became %q (now %q)", want, v.Get().Value)
 			}
 		}
@@ -411,7 +419,7 @@ func TestValueFollowsRecreateAndNewSession(t *testing.T) {
 	// meanwhile (from the probe's watch, before the heal), and heal: the new session
 	// reads the node again.
 	raw, _ := zktest.Connect(t, srv.Servers(), 4*time.Second)
-	expireSession(t, a, fd, raw, func() {
+	testkit.ExpireSession(t, a, fd, raw, func() {
 		if _, err := raw.Set("/"+ns+"/v", []byte("while away"), -1); err != nil {
 			t.Fatal(err)
 		}
@@ -419,45 +427,5 @@ func TestValueFollowsRecreateAndNewSession(t *testing.T) {
 	await("while away")
 	if !bytes.Equal(v.Get().Value, []byte("while away")) {
 		t.Error("Get disagrees with the listener")
-	}
-}
-
-// expireSession cuts c's connections (fd is its dialer) until the server has expired its
-// session, which it shows by deleting an ephemeral probe node the session owns, and then
-// heals the network; it returns once c reports the new session.
-func expireSession(t testing.TB, c *zkrecipes.Client, fd *zktest.FaultDialer, raw *zk.Conn, during func()) {
-	t.Helper()
-	ctx := testCtx(t)
-	probe, err := c.Create(ctx, "/probe-", nil, zkrecipes.ModeEphemeralSequential)
-	if err != nil {
-		t.Fatal(err)
-	}
-	full := c.Namespace() + probe
-	ok, _, gone, err := raw.ExistsW(full)
-	if err != nil || !ok {
-		t.Fatalf("probe %s: %v %v", full, ok, err)
-	}
-	renewed := make(chan struct{})
-	var once sync.Once
-	stop := c.Listen(func(sc zkrecipes.StateChange) {
-		if sc.State == zkrecipes.StateReconnected && sc.NewSession {
-			once.Do(func() { close(renewed) })
-		}
-	})
-	defer stop()
-	fd.Cut()
-	select {
-	case <-gone:
-	case <-time.After(patience):
-		t.Fatal("the server did not expire the cut session")
-	}
-	if during != nil {
-		during()
-	}
-	fd.Heal()
-	select {
-	case <-renewed:
-	case <-time.After(patience):
-		t.Fatal("no new session after the heal")
 	}
 }

@@ -13,86 +13,13 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/zkrecipes/zkrecipes"
 	zkprom "github.com/zkrecipes/zkrecipes/adapters/prometheus"
-	"github.com/zkrecipes/zkrecipes/discovery"
-	"github.com/zkrecipes/zkrecipes/leader"
+	"github.com/zkrecipes/zkrecipes/adapters/prometheus/promtest"
+	"github.com/zkrecipes/zkrecipes/adapters/tests/internal/adaptertest"
 	"github.com/zkrecipes/zkrecipes/retry"
 	"github.com/zkrecipes/zkrecipes/tests/zktest"
 )
 
 func TestMain(m *testing.M) { zktest.Main(m) }
-
-// patience bounds every wait; it is never part of an assertion.
-const patience = 30 * time.Second
-
-// signals is joined after the Collector's hooks: by the time it hears an event, the
-// Collector has counted it.
-type signals struct {
-	states     chan zkrecipes.State
-	leadership chan bool
-}
-
-func newSignals() *signals {
-	return &signals{states: make(chan zkrecipes.State, 64), leadership: make(chan bool, 64)}
-}
-
-func (s *signals) hooks() zkrecipes.Hooks {
-	return zkrecipes.Hooks{
-		StateChange: func(_ context.Context, sc zkrecipes.StateChange) { s.states <- sc.State },
-		Leadership:  func(_ context.Context, ev zkrecipes.LeadershipEvent) { s.leadership <- ev.Leader },
-	}
-}
-
-func (s *signals) awaitState(t *testing.T, want zkrecipes.State) {
-	t.Helper()
-	deadline := time.After(patience)
-	for {
-		select {
-		case st := <-s.states:
-			if st == want {
-				return
-			}
-		case <-deadline:
-			t.Fatalf("no %v within %v", want, patience)
-		}
-	}
-}
-
-func (s *signals) awaitLeadership(t *testing.T, want bool) {
-	t.Helper()
-	select {
-	case got := <-s.leadership:
-		if got != want {
-			t.Fatalf("leadership event %v, want %v", got, want)
-		}
-	case <-time.After(patience):
-		t.Fatalf("no leadership event %v within %v", want, patience)
-	}
-}
-
-func connect(t *testing.T, srv *zktest.Server, opts ...zkrecipes.Option) *zkrecipes.Client {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), patience)
-	defer cancel()
-	c, err := zkrecipes.Connect(ctx, srv.Servers(), opts...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := c.Close(context.Background()); err != nil {
-			t.Errorf("close: %v", err)
-		}
-	})
-	return c
-}
-
-func mustFire(t *testing.T, lost <-chan struct{}) {
-	t.Helper()
-	select {
-	case <-lost:
-	default:
-		t.Fatal("the reply was never lost: the test proved nothing")
-	}
-}
 
 // sampleCounts returns a histogram's sample counts by label values ("v1,v2").
 func sampleCounts(t *testing.T, reg *prometheus.Registry, name string) map[string]uint64 {
@@ -118,34 +45,23 @@ func sampleCounts(t *testing.T, reg *prometheus.Registry, name string) map[strin
 	return out
 }
 
-func lint(t *testing.T, reg *prometheus.Registry) {
-	t.Helper()
-	problems, err := testutil.GatherAndLint(reg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, p := range problems {
-		t.Errorf("lint: %s: %s", p.Metric, p.Text)
-	}
-}
-
 // Scripted operations on real ZooKeeper, a leadership change, a discovery registration
 // and a server-side session expiry, read back through the registry.
 func TestCollectorOnZooKeeper(t *testing.T) {
 	reg := prometheus.NewPedanticRegistry()
 	col := zkprom.NewCollector()
 	reg.MustRegister(col)
-	sig := newSignals()
+	sig := adaptertest.NewSignals()
 	srv := zktest.Start(t)
 	base := zktest.BasePath(t)
 	fd := zktest.NewFaultDialer()
-	c := connect(t, srv, zkrecipes.WithSessionTimeout(time.Second), zkrecipes.WithDialer(fd.Dial),
+	c := adaptertest.Connect(t, srv, zkrecipes.WithSessionTimeout(time.Second), zkrecipes.WithDialer(fd.Dial),
 		zkrecipes.WithNamespace(strings.TrimPrefix(base, "/")),
 		zkrecipes.WithRetryPolicy(retry.NTimes(50, 100*time.Millisecond)),
-		zkrecipes.WithHooks(zkrecipes.JoinHooks(col.Hooks(), sig.hooks())))
-	observer := connect(t, srv, zkrecipes.WithSessionTimeout(4*time.Second))
-	sig.awaitState(t, zkrecipes.StateConnected)
-	ctx, cancel := context.WithTimeout(context.Background(), patience)
+		zkrecipes.WithHooks(zkrecipes.JoinHooks(col.Hooks(), sig.Hooks())))
+	observer := adaptertest.Connect(t, srv, zkrecipes.WithSessionTimeout(4*time.Second))
+	sig.AwaitState(t, zkrecipes.StateConnected)
+	ctx, cancel := context.WithTimeout(context.Background(), adaptertest.Patience)
 	defer cancel()
 
 	if _, err := c.Create(ctx, "/n", []byte("a"), zkrecipes.ModePersistent, zkrecipes.WithParents()); err != nil {
@@ -161,16 +77,16 @@ func TestCollectorOnZooKeeper(t *testing.T) {
 	if _, _, err := c.Get(ctx, "/n"); err != nil {
 		t.Fatal(err)
 	}
-	mustFire(t, lost)
-	sig.awaitState(t, zkrecipes.StateReconnected)
+	adaptertest.MustFire(t, lost)
+	sig.AwaitState(t, zkrecipes.StateReconnected)
 	lost = fd.LoseNextReply(func(op int32, p string) bool {
 		return (op == zktest.OpCreate || op == zktest.OpCreate2) && strings.HasPrefix(p, base+"/seq-")
 	})
 	if _, err := c.Create(ctx, "/seq-", nil, zkrecipes.ModePersistentSequential); !errors.Is(err, zkrecipes.ErrOutcomeUnknown) {
 		t.Fatalf("create with a lost reply: %v", err)
 	}
-	mustFire(t, lost)
-	sig.awaitState(t, zkrecipes.StateReconnected)
+	adaptertest.MustFire(t, lost)
+	sig.AwaitState(t, zkrecipes.StateReconnected)
 
 	got := sampleCounts(t, reg, "zkrecipes_operation_duration_seconds")
 	want := map[string]uint64{
@@ -186,14 +102,8 @@ func TestCollectorOnZooKeeper(t *testing.T) {
 		t.Errorf("%d operation series, want 4", n)
 	}
 
-	l, err := leader.New(c, "/latch", leader.WithID("a"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := l.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	sig.awaitLeadership(t, true)
+	l := adaptertest.StartLatch(t, ctx, c, "/latch", "a")
+	sig.AwaitLeadership(t, true)
 	if err := testutil.GatherAndCompare(reg, strings.NewReader(`
 # HELP zkrecipes_leader Latches of this process that lead, by latch path (0 or 1).
 # TYPE zkrecipes_leader gauge
@@ -204,16 +114,9 @@ zkrecipes_leader{path="/latch"} 1
 	if err := l.Close(ctx); err != nil {
 		t.Fatal(err)
 	}
-	sig.awaitLeadership(t, false)
+	sig.AwaitLeadership(t, false)
 
-	d, err := discovery.New[map[string]any](c, "/services")
-	if err != nil {
-		t.Fatal(err)
-	}
-	inst, err := discovery.NewInstance[map[string]any]("svc", nil, discovery.WithID("i1"), discovery.WithAddress("127.0.0.1"), discovery.WithPort(8080))
-	if err != nil {
-		t.Fatal(err)
-	}
+	d, inst := adaptertest.Registration(t, c)
 	if err := d.Register(ctx, inst); err != nil {
 		t.Fatal(err)
 	}
@@ -228,19 +131,7 @@ zkrecipes_leader{path="/latch"} 1
 	if _, err := c.Create(ctx, "/eph", nil, zkrecipes.ModeEphemeral); err != nil {
 		t.Fatal(err)
 	}
-	_, _, gone, err := observer.ExistsW(ctx, base+"/eph")
-	if err != nil {
-		t.Fatal(err)
-	}
-	fd.Cut()
-	sig.awaitState(t, zkrecipes.StateLost)
-	select {
-	case <-gone:
-	case <-ctx.Done():
-		t.Fatal("the server never expired the session")
-	}
-	fd.Heal()
-	sig.awaitState(t, zkrecipes.StateReconnected)
+	sig.Expire(t, ctx, observer, fd, base+"/eph")
 
 	if err := testutil.GatherAndCompare(reg, strings.NewReader(`
 # HELP zkrecipes_leader Latches of this process that lead, by latch path (0 or 1).
@@ -270,5 +161,5 @@ zkrecipes_state_transitions_total{state="SUSPENDED"} 3
 	if got := sampleCounts(t, reg, "zkrecipes_outage_duration_seconds"); got[""] != 3 {
 		t.Errorf("outage samples %v, want 3 (one per RECONNECTED)", got)
 	}
-	lint(t, reg)
+	promtest.Lint(t, reg)
 }

@@ -1,7 +1,9 @@
 // Package testkit holds the helpers that several integration-test packages share: a
 // bounded context, a namespace of the test's own, a Client closed at cleanup, a wait on a
-// node by watch, and a session expiry made by cutting a client off until the server has
-// expired its session.
+// node by watch, a wait for a session's ephemeral children to go, a session expiry made
+// by cutting a client off until the server has expired its session, logs of a client's
+// state changes and of what a listener hears to wait on, and counts of the watches a
+// server holds and of the notifications a client receives.
 package testkit
 
 import (
@@ -137,5 +139,38 @@ func ExpireSession(t testing.TB, c *zkrecipes.Client, fd *zktest.FaultDialer, ra
 	case <-renewed:
 	case <-time.After(Patience):
 		t.Fatal("no new session after the heal")
+	}
+}
+
+// WaitNoNodeOf waits, by child watch through observer, until no child of path is an
+// ephemeral node of session (or path is gone), failing the test when ctx ends first.
+func WaitNoNodeOf(t testing.TB, ctx context.Context, observer *zkrecipes.Client, path string, session int64) {
+	t.Helper()
+	for {
+		kids, _, ch, err := observer.ChildrenW(ctx, path)
+		if errors.Is(err, zk.ErrNoNode) {
+			return
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		var mine []string
+		for _, k := range kids {
+			ok, st, err := observer.Exists(ctx, path+"/"+k)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ok && st.EphemeralOwner == session {
+				mine = append(mine, k)
+			}
+		}
+		if len(mine) == 0 {
+			return
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			t.Fatalf("nodes of session %#x still under %s: %v", session, path, mine)
+		}
 	}
 }
