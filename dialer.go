@@ -136,7 +136,11 @@ func (n *negotiatedTimeout) wrap(dial zk.Dialer, abandon context.Context) zk.Dia
 		}
 		s := &snoopConn{Conn: c, nt: n, abandon: abandon, address: address}
 		s.unhook = context.AfterFunc(abandon, func() { c.Close() })
-		n.current.Store(s)
+		if prev := n.current.Swap(s); prev != nil {
+			// go-zk dials only once it is done with its previous connection, which it
+			// does not always close (after a session expiry it leaves it open).
+			prev.Close()
+		}
 		return s, nil
 	}
 }

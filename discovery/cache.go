@@ -21,7 +21,9 @@ import (
 // It is a cache.Cache of depth 1 on the service's znode (see package cache): one data
 // watch per instance znode and one child watch on the service, dispatched by path with no
 // goroutine per watch, so a change of one instance costs one read of that instance and the
-// same CPU with 10 or 10,000 instances. A znode whose data is not a valid instance, or
+// same CPU in the cache with 10 or 10,000 instances (the instance list that Instances and
+// each delivered event carry is built once per change, O(instances), and only when a
+// listener or a caller asks for it). A znode whose data is not a valid instance, or
 // that the Client may not read (its ACL denies READ: a *NodeError wrapping zk.ErrNoAuth),
 // is left out and reported, never fatal; it comes back with its next version that is
 // valid. The cache is not cleared when the connection is SUSPENDED or LOST: it serves the
@@ -77,7 +79,7 @@ const (
 // happened.
 type CacheEvent[T any] struct {
 	Kind CacheEventKind
-	// Added, Updated and Removed are set for CacheChanged. Removed holds the last known
+	// Added, Updated and Removed are set for CacheChanged. Removed holds the last delivered
 	// copy of each instance. An instance whose data became unreadable counts as removed.
 	Added, Updated, Removed []Instance[T]
 	// Instances is the cache's content when the event is delivered (for every kind): it
@@ -161,12 +163,15 @@ func (c *Cache[T]) Start(ctx context.Context) error {
 		return fmt.Errorf("discovery: cache %s: Start called twice", c.name)
 	}
 	if err := c.cc.Start(ctx); err != nil {
-		c.Close(context.Background())
+		c.abort()
 		if errors.Is(err, cache.ErrClosed) {
 			return fmt.Errorf("discovery: cache %s: %w: %w", c.name, ErrClosed, err)
 		}
 		return fmt.Errorf("discovery: cache %s: %w", c.name, err)
 	}
+	// Loaded: a Provider may read now (also from a listener or the error handler, which
+	// run on the goroutine that delivers the load's events).
+	close(c.loaded)
 	// The znodes the load left out are reported (to the error handler) before Start
 	// returns: their Error events come before Initialized.
 	select {
@@ -174,11 +179,19 @@ func (c *Cache[T]) Start(ctx context.Context) error {
 	case <-c.done:
 		return fmt.Errorf("discovery: cache %s: start: %w", c.name, ErrClosed)
 	case <-ctx.Done():
-		c.Close(context.Background())
+		c.abort()
 		return fmt.Errorf("discovery: cache %s: initial load: %w", c.name, ctx.Err())
 	}
-	close(c.loaded)
 	return nil
+}
+
+// abort closes the cache for a Start that failed, without waiting for a read still in
+// flight (Close waits for it).
+func (c *Cache[T]) abort() {
+	c.closeOnce.Do(func() { close(c.done) })
+	gone, cancel := context.WithCancel(context.Background())
+	cancel()
+	_ = c.cc.Close(gone)
 }
 
 // Instances returns the cached instances, sorted by znode name. The slice is shared by
@@ -205,9 +218,12 @@ func (c *Cache[T]) Instances() []Instance[T] {
 	return insts
 }
 
-// Listen registers fn for every change after the initial load and every connection state
-// change. Calls come from one goroutine per Cache, in order; a slow fn delays the other
-// listeners of this Cache, never the cache itself. Changes that happen while the
+// Listen registers fn for every change after the initial load (which Start reports as
+// the cache's content, not as events) and every connection state change, those during the
+// initial load included. Calls come from one goroutine per Cache, in order; a slow fn
+// delays the other listeners of this Cache (and the CacheSize hook, and a Start waiting to
+// report the load's errors), never the cache's content: Instances and Providers stay
+// current. Changes that happen while the
 // listeners are busy are folded (as package cache folds its events: each instance
 // pending once, as Added, Updated or Removed relative to the last event delivered, with
 // its latest copy), so memory stays bounded by the number of instances however slow fn
@@ -237,12 +253,8 @@ func (c *Cache[T]) Listen(fn func(CacheEvent[T])) (stop func()) {
 // and waits for its goroutines (after a listener call in progress, and for a read in
 // flight until go-zk answers or fails it), or until ctx ends. It is idempotent.
 func (c *Cache[T]) Close(ctx context.Context) error {
-	var err error
-	c.closeOnce.Do(func() {
-		close(c.done)
-		err = c.cc.Close(ctx)
-	})
-	if err != nil {
+	c.closeOnce.Do(func() { close(c.done) })
+	if err := c.cc.Close(ctx); err != nil {
 		return fmt.Errorf("discovery: cache %s: close: %w", c.name, err)
 	}
 	return nil
@@ -303,6 +315,9 @@ func (c *Cache[T]) onEvent(ev cache.Event[Instance[T]]) {
 		}
 		return
 	case cache.Error:
+		// A read that keeps failing may hold up the resync's end: what it found so far
+		// goes out now rather than never.
+		c.release()
 		c.reportError(ev.Err)
 		return
 	case cache.NodeCreated, cache.NodeChanged, cache.NodeDeleted:

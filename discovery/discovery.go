@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cenkalti/backoff/v4"
@@ -23,7 +24,7 @@ import (
 // (the old one expired, so its ephemeral znodes are gone), every instance registered
 // through this Discovery is written again from its latest local copy; a reconnect on the
 // same session changes nothing. An instance znode deleted by someone else while the
-// session lives is restored (each instance znode has one exists watch, dispatched by
+// session lives is restored (each instance znode has one data watch, dispatched by
 // path: a Discovery runs two goroutines, a keeper and a background rewriter, whatever the
 // number of instances). Close unregisters everything.
 //
@@ -46,6 +47,7 @@ type Discovery[T any] struct {
 	dirty      chan struct{}     // a write failed: wakes the background rewriter (buffered, 1)
 	reconnects *broadcast.Signal // fires after the rewrite at every RECONNECTED, and after background rewrites
 	keeper     keeper[T]
+	rewriting  atomic.Int32 // background rewrite passes under way (for the tests' probe)
 }
 
 // New returns a Discovery rooted at basePath (e.g. "/services"), relative to the Client's
@@ -267,6 +269,7 @@ func (d *Discovery[T]) rewriteDirty() {
 			if d.client.BlockUntilConnected(d.ctx) != nil {
 				return
 			}
+			d.rewriting.Add(1)
 			d.mu.Lock()
 			var regs []*registration[T]
 			for _, r := range d.regs {
@@ -275,6 +278,7 @@ func (d *Discovery[T]) rewriteDirty() {
 			d.mu.Unlock()
 			ok := d.rewrite(regs, false)
 			d.keep(regs...) // a znode written again gets its watch
+			d.rewriting.Add(-1)
 			d.reconnects.Fire()
 			if ok {
 				break

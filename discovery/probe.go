@@ -40,19 +40,64 @@ func init() {
 	}
 }
 
+// anyDirty reports whether some registration waits for a background rewrite.
+func (d *Discovery[T]) anyDirty() bool {
+	d.mu.Lock()
+	regs := make([]*registration[T], 0, len(d.regs))
+	for _, r := range d.regs {
+		regs = append(regs, r)
+	}
+	d.mu.Unlock()
+	for _, r := range regs {
+		r.mu.Lock()
+		dirty := r.dirty && !r.removed
+		r.mu.Unlock()
+		if dirty {
+			return true
+		}
+	}
+	return false
+}
+
+// probeWatched counts the registrations whose data watch is set on their current znode.
+func (d *Discovery[T]) probeWatched() int {
+	d.mu.Lock()
+	regs := make([]*registration[T], 0, len(d.regs))
+	for _, r := range d.regs {
+		regs = append(regs, r)
+	}
+	d.mu.Unlock()
+	n := 0
+	for _, r := range regs {
+		r.mu.Lock()
+		sp := d.serverPath(r.path)
+		r.mu.Unlock()
+		d.keeper.mu.Lock()
+		if d.keeper.armed[sp] == r && r.watched == sp {
+			n++
+		}
+		d.keeper.mu.Unlock()
+	}
+	return n
+}
+
 // probeKeeperIdle waits until the keeper has nothing to do and returns the number of
 // registrations whose watch is set.
 func (d *Discovery[T]) probeKeeperIdle(ctx context.Context) (int, error) {
 	k := &d.keeper
 	for {
-		ch := k.idle.C()
+		ch, pass := k.idle.C(), d.reconnects.C()
 		k.mu.Lock()
-		if !k.busy && len(k.pending) == 0 {
-			n := len(k.armed)
-			k.mu.Unlock()
-			return n, nil
-		}
+		idle := !k.busy && len(k.pending) == 0
 		k.mu.Unlock()
+		if idle {
+			// The background rewriter too: a znode it is writing again gets its watch
+			// after its pass.
+			if d.rewriting.Load() == 0 && !d.anyDirty() {
+				return d.probeWatched(), nil
+			}
+			ch = pass
+		}
 		select {
 		case <-ch:
 		case <-ctx.Done():

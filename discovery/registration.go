@@ -28,7 +28,8 @@ type registration[T any] struct {
 	// first), the channels zkrecipes.Settled gave: no rewrite starts before they close,
 	// so that an abandoned create cannot land after the rewrite looked for strays.
 	unsettled []<-chan struct{}
-	strays    bool // DynamicSequential: znodes of this session other than path may exist
+	strays    bool   // DynamicSequential: znodes of this session other than path may exist
+	watched   string // the server path of its data watch, if set; guarded by the keeper's mu
 }
 
 func key(name, id string) string { return name + "/" + id }
@@ -194,6 +195,9 @@ func (d *Discovery[T]) Update(ctx context.Context, inst Instance[T]) error {
 	}
 	start := time.Now()
 	path, err := d.update(ctx, inst, data)
+	if r := d.regOf(inst); r != nil {
+		d.keep(r) // its znode may have been written again, or the keeper skipped it meanwhile
+	}
 	d.hook(ctx, "update", inst, path, start, err)
 	return err
 }
@@ -606,7 +610,7 @@ func isSequentialOf(name, id string) bool {
 }
 
 // keeper watches the znodes of a Discovery's registrations and restores one that someone
-// else deletes, without a goroutine per registration: each znode has one exists watch, set
+// else deletes, without a goroutine per registration: each znode has one data watch, set
 // by the keeper's goroutine, and the watch events come by path from the Client's watch hub.
 type keeper[T any] struct {
 	mu      sync.Mutex
@@ -616,6 +620,13 @@ type keeper[T any] struct {
 	unsub   func()                        // ends the hub subscription
 	busy    bool                          // the goroutine is looking at a registration
 	idle    *broadcast.Signal             // fires whenever the goroutine has run out of work
+}
+
+// regOf returns the registration of inst, or nil.
+func (d *Discovery[T]) regOf(inst Instance[T]) *registration[T] {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.regs[key(inst.Name, inst.ID)]
 }
 
 // keep asks the keeper goroutine to look at r's znode: set its watch if it has none, and
@@ -637,10 +648,16 @@ func (d *Discovery[T]) keep(regs ...*registration[T]) {
 // the base path: it only notes the registration whose watch fired.
 func (d *Discovery[T]) onWatch(ev zk.Event) {
 	k := &d.keeper
+	if ev.Type == zk.EventNodeChildrenChanged {
+		return // another recipe's child watch on an instance znode; not the keeper's
+	}
 	k.mu.Lock()
 	r := k.armed[ev.Path]
 	if r != nil {
 		delete(k.armed, ev.Path)
+		if r.watched == ev.Path {
+			r.watched = ""
+		}
 		if ev.Type != zk.EventNotWatching {
 			// Deleted (restore it), or changed or created (set the watch again). A
 			// watch lost with its session is set again at the RECONNECTED.
@@ -703,11 +720,16 @@ func (d *Discovery[T]) keepAlive() {
 	}
 }
 
-// look sets the exists watch on r's znode unless it is set already, and restores the
-// znode when it is gone. A failed exists call is tried again at the next RECONNECTED or
-// background rewrite (both ask the keeper to look at every registration).
+// look sets the data watch on r's znode unless it is set already, and has the znode
+// written again (by the background rewriter, which asks the keeper to look again once it
+// has) when it is gone. A failed exists call is tried again at the next RECONNECTED or
+// background rewrite (both ask the keeper to look at every registration). A registration
+// whose lock is held (a Register, Update or rewrite in flight) is skipped: each of those
+// asks the keeper to look when it is done.
 func (d *Discovery[T]) look(r *registration[T]) {
-	r.mu.Lock()
+	if !r.mu.TryLock() {
+		return
+	}
 	path, removed := r.path, r.removed
 	r.mu.Unlock()
 	k := &d.keeper
@@ -718,43 +740,36 @@ func (d *Discovery[T]) look(r *registration[T]) {
 	}
 	sp := d.serverPath(path)
 	k.mu.Lock()
-	if k.armed[sp] == r {
+	if k.armed[sp] == r && r.watched == sp {
 		k.mu.Unlock()
 		return // its watch stands
 	}
+	if r.watched != "" && k.armed[r.watched] == r {
+		// A watch on a path r left (a sequential znode written again under a new
+		// name): its event, if any, is no longer r's business.
+		delete(k.armed, r.watched)
+	}
 	// Noted before the call: the watch's event may be dispatched before the call returns.
-	k.armed[sp] = r
+	k.armed[sp], r.watched = r, sp
 	k.mu.Unlock()
-	exists, _, _, err := d.client.ExistsW(d.ctx, path)
+	// A data watch, not an exists watch: on a missing znode it is not set, so a
+	// sequential znode written again under another name leaves no watch behind.
+	_, _, _, err := d.client.GetW(d.ctx, path)
 	if err != nil {
 		k.mu.Lock()
 		if k.armed[sp] == r {
 			delete(k.armed, sp)
+			r.watched = ""
 		}
 		k.mu.Unlock()
-		return
 	}
-	if !exists {
-		// The watch stands on the missing path: the restoring create fires it, and the
-		// keeper looks again then.
-		d.restore(r, path)
+	if !isNoNode(err) || !r.mu.TryLock() {
+		return // watched; or the read failed, and is tried again as said above
 	}
-}
-
-// restore re-creates a znode deleted while the instance is registered, unless it moved
-// (a re-registration already made a new one) or the instance was unregistered.
-func (d *Discovery[T]) restore(r *registration[T], path string) {
-	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.removed || r.path != path || d.ctx.Err() != nil {
-		return
-	}
-	if !d.client.State().IsConnected() {
-		d.markDirty(r) // rewritten once connected
-		return
+		return // unregistered or written again meanwhile
 	}
 	d.logger().Info("discovery: instance znode deleted by someone else; restoring", "path", path)
-	if err := d.rewriteOne(r); err != nil && d.ctx.Err() == nil {
-		d.opts.report("restoring "+path+" failed; retrying in the background", err)
-	}
+	d.markDirty(r)
 }

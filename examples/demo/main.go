@@ -258,7 +258,7 @@ func (d *demo) teardown() error {
 			start := time.Now()
 			if err := p.Stop(15 * time.Second); err != nil {
 				errs = append(errs, err)
-				d.printf("  ✗ %s: %v\n", p.Name, err)
+				d.printf("  ✗ %s: %v; its output ends with:\n%s\n", p.Name, err, p.Output())
 				continue
 			}
 			what := "exited cleanly"

@@ -45,7 +45,7 @@ var (
 	DiscoveryDropNode func(d any, name, id string, del func(path string) error) error
 	// DiscoveryKeeperIdle waits until the goroutine that keeps the registrations' znodes
 	// watched has nothing left to do, and returns the number of registrations whose
-	// exists watch is set.
+	// data watch is set on its current znode.
 	DiscoveryKeeperIdle func(d any, ctx context.Context) (armed int, err error)
 	// IsSequentialOf reports whether node is a sequential znode of instance id (the id
 	// followed by a ten-digit sequence number).

@@ -76,6 +76,9 @@ func TestKeeperOneWatchPerInstance(t *testing.T) {
 	check("after Register")
 	deleteAll("first session")
 	check("after the restores")
+	// Restored znodes are watched again: the sequential one has a new name now.
+	deleteAll("first session, again")
+	check("after the second restores")
 
 	pass := probe.DiscoveryPass(d)
 	testkit.ExpireSession(t, c, fd, raw, nil)
