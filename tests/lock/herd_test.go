@@ -2,12 +2,9 @@ package lock_test
 
 import (
 	"context"
-	"sort"
-	"strings"
 	"sync"
 	"testing"
 
-	"github.com/zkrecipes/zkrecipes"
 	"github.com/zkrecipes/zkrecipes/internal/probe"
 	"github.com/zkrecipes/zkrecipes/lock"
 	"github.com/zkrecipes/zkrecipes/tests/internal/testkit"
@@ -22,15 +19,13 @@ func TestMutexHerd(t *testing.T) {
 	srv := zktest.Start(t)
 	ns := testkit.Namespace(t)
 	const n, handoffs = 100, 5
-	counters := make([]*testkit.NotificationCounter, n)
-	clients := make([]*zkrecipes.Client, n)
+	herd := testkit.NewHerd(t, srv.Servers(), ns, n)
+	clients := herd.Clients
 	mutexes := make([]*lock.Mutex, n)
 	bySession := map[int64]int{}
-	for i := range clients {
-		counters[i] = &testkit.NotificationCounter{}
-		clients[i] = testkit.Connect(t, srv.Servers(), ns, zkrecipes.WithDialer(counters[i].Dial))
-		mutexes[i] = newMutex(t, clients[i], "/l")
-		bySession[clients[i].SessionID()] = i
+	for i, c := range clients {
+		mutexes[i] = newMutex(t, c, "/l")
+		bySession[c.SessionID()] = i
 	}
 	ctx, cancel := context.WithCancel(testkit.Ctx(t))
 	defer cancel()
@@ -83,48 +78,30 @@ func TestMutexHerd(t *testing.T) {
 	// The server's view: each session watches its own node and, unless it holds, the node
 	// just before its own; nothing else.
 	full := func(k int) string { return "/" + ns + "/l/" + sorted[k] }
-	watches := testkit.WatchesBySession(t, srv.Addr())
+	sessions, nodes := make([]int64, n), make([]string, n)
 	for k := range sorted {
-		want := []string{full(k)}
-		if k > 0 {
-			want = append(want, full(k-1))
-		}
-		got := watches[clients[owner[k]].SessionID()]
-		sort.Strings(got)
-		sort.Strings(want)
-		if strings.Join(got, " ") != strings.Join(want, " ") {
-			t.Fatalf("node %d (%s): its session watches %v, want %v", k, sorted[k], got, want)
-		}
+		sessions[k], nodes[k] = clients[owner[k]].SessionID(), full(k)
+	}
+	if k, got, want := testkit.ChainWatches(testkit.WatchesBySession(t, srv.Addr()), sessions, nodes); k >= 0 {
+		t.Fatalf("node %d (%s): its session watches %v, want %v", k, sorted[k], got, want)
 	}
 
 	for h := 0; h < handoffs; h++ {
 		releaser, next := owner[h], owner[h+1]
-		before := make([]int64, n)
-		for i, c := range counters {
-			before[i] = c.Count()
-		}
+		before := herd.Counts()
 		release(t, held)
 		r := await(t, results[next], "the successor's Acquire")
 		if r.err != nil {
 			t.Fatal(r.err)
 		}
 		held = r.l
-		// A round trip on every connection: the server sends a notification before the
-		// replies to requests it handles after the change, so once each reply is in, every
-		// notification caused by the hand-off has been received (and counted).
-		for i, c := range clients {
-			if i != releaser {
-				if err := c.Sync(ctx, "/l"); err != nil {
-					t.Fatal(err)
-				}
-			}
-		}
+		// Every notification caused by the hand-off, to every contender but the releaser.
+		received := herd.Since(t, ctx, "/l", before, releaser)
 		woken := 0
-		for i := range clients {
+		for i, d := range received {
 			if i == releaser {
 				continue
 			}
-			d := counters[i].Count() - before[i]
 			if d != 0 && i != next {
 				t.Errorf("hand-off %d: contender %d received %d notifications", h, i, d)
 			}
