@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"runtime"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -16,6 +15,7 @@ import (
 	"github.com/zkrecipes/zkrecipes/internal/probe"
 	"github.com/zkrecipes/zkrecipes/lock"
 	"github.com/zkrecipes/zkrecipes/tests/curatortest"
+	"github.com/zkrecipes/zkrecipes/tests/internal/testkit"
 	"github.com/zkrecipes/zkrecipes/tests/zktest"
 )
 
@@ -32,42 +32,8 @@ import (
 // ratios the issue sets targets for (zkrecipes/raw, zkrecipes/curator, of the p50s).
 // ns/op counts all sides together and means nothing on its own.
 
-type sampleSet map[string][]time.Duration
-
-func (s sampleSet) add(side string, d time.Duration) { s[side] = append(s[side], d) }
-
-func (s sampleSet) p50(side string) time.Duration {
-	v := slices.Clone(s[side])
-	if len(v) == 0 {
-		return 0
-	}
-	slices.Sort(v)
-	return v[len(v)/2]
-}
-
-func (s sampleSet) report(b *testing.B, sides ...string) {
-	for _, side := range sides {
-		v := s[side]
-		if len(v) == 0 {
-			continue
-		}
-		var sum time.Duration
-		for _, d := range v {
-			sum += d
-		}
-		b.ReportMetric(float64(s.p50(side).Nanoseconds())/1e3, side+"-p50-µs")
-		b.ReportMetric(float64(sum.Nanoseconds())/float64(len(v))/1e3, side+"-mean-µs")
-	}
-}
-
-func (s sampleSet) ratio(b *testing.B, a, over string) {
-	if s.p50(a) > 0 && s.p50(over) > 0 {
-		b.ReportMetric(float64(s.p50(a))/float64(s.p50(over)), a+"/"+over)
-	}
-}
-
 func benchClient(b *testing.B, servers []string, ns string) *zkrecipes.Client {
-	return connect(b, servers, ns, zkrecipes.WithSessionTimeout(4*time.Second))
+	return testkit.Connect(b, servers, ns, zkrecipes.WithSessionTimeout(4*time.Second))
 }
 
 // benchPeer starts a Java peer in ns, or returns nil (the Curator side is left out) when
@@ -86,7 +52,7 @@ func benchPeer(b *testing.B, srv *zktest.Server, ns string) *curatortest.Peer {
 // Mutex's joins that the reads sent behind the create settled alone (internal/queue).
 func BenchmarkMutexUncontended(b *testing.B) {
 	srv := zktest.Start(b)
-	ns := newNamespace(b)
+	ns := testkit.Namespace(b)
 	c := benchClient(b, srv.Servers(), ns)
 	peer := benchPeer(b, srv, ns)
 	ctx := context.Background()
@@ -98,11 +64,11 @@ func BenchmarkMutexUncontended(b *testing.B) {
 	acl := zk.WorldACL(zk.PermAll)
 	m := newMutex(b, c, "/go")
 	if peer != nil {
-		if _, err := peer.MutexBench(testCtx(b), "/java", 300); err != nil { // JIT warm-up
+		if _, err := peer.MutexBench(testkit.Ctx(b), "/java", 300); err != nil { // JIT warm-up
 			b.Fatal(err)
 		}
 	}
-	s := sampleSet{}
+	s := testkit.Samples{}
 	piped := mutexPipelined(m)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
@@ -117,7 +83,7 @@ func BenchmarkMutexUncontended(b *testing.B) {
 		if err := conn.Delete(p, -1); err != nil {
 			b.Fatal(err)
 		}
-		s.add("raw", time.Since(t0))
+		s.Add("raw", time.Since(t0))
 
 		t0 = time.Now()
 		l, err := m.Acquire(ctx)
@@ -127,20 +93,20 @@ func BenchmarkMutexUncontended(b *testing.B) {
 		if err := l.Release(ctx); err != nil {
 			b.Fatal(err)
 		}
-		s.add("zkrecipes", time.Since(t0))
+		s.Add("zkrecipes", time.Since(t0))
 
 		if peer != nil {
-			d, err := peer.MutexBench(testCtx(b), "/java", 1)
+			d, err := peer.MutexBench(testkit.Ctx(b), "/java", 1)
 			if err != nil {
 				b.Fatal(err)
 			}
-			s.add("curator", d[0])
+			s.Add("curator", d[0])
 		}
 	}
 	b.StopTimer()
-	s.report(b, "raw", "zkrecipes", "curator")
-	s.ratio(b, "zkrecipes", "raw")
-	s.ratio(b, "zkrecipes", "curator")
+	s.Report(b, "µs", "raw", "zkrecipes", "curator")
+	s.Ratio(b, "zkrecipes", "raw")
+	s.Ratio(b, "zkrecipes", "curator")
 	b.ReportMetric(100*float64(mutexPipelined(m)-piped)/float64(b.N), "pipelined-%")
 }
 
@@ -149,7 +115,7 @@ func BenchmarkMutexUncontended(b *testing.B) {
 // hand-off and one Java hand-off per iteration.
 func BenchmarkMutexHandoff(b *testing.B) {
 	srv := zktest.Start(b)
-	ns := newNamespace(b)
+	ns := testkit.Namespace(b)
 	peer := benchPeer(b, srv, ns)
 	ctx := context.Background()
 	var mutexes [2]*lock.Mutex
@@ -164,13 +130,13 @@ func BenchmarkMutexHandoff(b *testing.B) {
 		b.Fatal(err)
 	}
 	if peer != nil {
-		if _, err := peer.MutexHandoffBench(testCtx(b), "/java", 50, 1); err != nil { // warm-up
+		if _, err := peer.MutexHandoffBench(testkit.Ctx(b), "/java", 50, 1); err != nil { // warm-up
 			b.Fatal(err)
 		}
 	}
 	_, fast0 := mutexCounters(mutexes[0])
 	_, fast1 := mutexCounters(mutexes[1])
-	s := sampleSet{}
+	s := testkit.Samples{}
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		w := (i + 1) % 2
@@ -184,21 +150,21 @@ func BenchmarkMutexHandoff(b *testing.B) {
 		if r.err != nil {
 			b.Fatal(r.err)
 		}
-		s.add("zkrecipes", r.at.Sub(t0))
+		s.Add("zkrecipes", r.at.Sub(t0))
 		held = r.l
 
 		if peer != nil {
-			d, err := peer.MutexHandoffBench(testCtx(b), "/java", 0, 1)
+			d, err := peer.MutexHandoffBench(testkit.Ctx(b), "/java", 0, 1)
 			if err != nil {
 				b.Fatal(err)
 			}
-			s.add("curator", d[0])
+			s.Add("curator", d[0])
 		}
 	}
 	b.StopTimer()
 	_ = held.Release(ctx)
-	s.report(b, "zkrecipes", "curator")
-	s.ratio(b, "zkrecipes", "curator")
+	s.Report(b, "µs", "zkrecipes", "curator")
+	s.Ratio(b, "zkrecipes", "curator")
 	_, f0 := mutexCounters(mutexes[0])
 	_, f1 := mutexCounters(mutexes[1])
 	b.ReportMetric(100*float64(f0-fast0+f1-fast1)/float64(b.N), "fast-%")
@@ -209,7 +175,7 @@ func BenchmarkMutexHandoff(b *testing.B) {
 func BenchmarkMutexContended16(b *testing.B) {
 	const k, round = 16, 20
 	srv := zktest.Start(b)
-	ns := newNamespace(b)
+	ns := testkit.Namespace(b)
 	peer := benchPeer(b, srv, ns)
 	ctx := context.Background()
 	mutexes := make([]*lock.Mutex, k)
@@ -247,7 +213,7 @@ func BenchmarkMutexContended16(b *testing.B) {
 	}
 	goRound(round) // warm-up: every contender's path exists
 	if peer != nil {
-		if _, err := peer.MutexContendBench(testCtx(b), "/java", k, 200); err != nil { // warm-up, and the 16 sessions
+		if _, err := peer.MutexContendBench(testkit.Ctx(b), "/java", k, 200); err != nil { // warm-up, and the 16 sessions
 			b.Fatal(err)
 		}
 	}
@@ -259,7 +225,7 @@ func BenchmarkMutexContended16(b *testing.B) {
 		goTime += goRound(n)
 		goCycles += n
 		if peer != nil {
-			d, err := peer.MutexContendBench(testCtx(b), "/java", k, n)
+			d, err := peer.MutexContendBench(testkit.Ctx(b), "/java", k, n)
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -278,7 +244,7 @@ func BenchmarkMutexContended16(b *testing.B) {
 // Goroutines per held lock (100 locks on one Client), and after they are all released.
 func BenchmarkMutexGoroutines(b *testing.B) {
 	srv := zktest.Start(b)
-	ns := newNamespace(b)
+	ns := testkit.Namespace(b)
 	c := benchClient(b, srv.Servers(), ns)
 	ctx := context.Background()
 	const n = 100

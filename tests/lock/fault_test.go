@@ -13,6 +13,7 @@ import (
 	"github.com/zkrecipes/zkrecipes"
 	"github.com/zkrecipes/zkrecipes/internal/probe"
 	"github.com/zkrecipes/zkrecipes/lock"
+	"github.com/zkrecipes/zkrecipes/tests/internal/testkit"
 	"github.com/zkrecipes/zkrecipes/tests/zktest"
 )
 
@@ -22,7 +23,7 @@ type member struct {
 	name string
 	c    *zkrecipes.Client
 	d    *zktest.FaultDialer
-	st   *states
+	st   *testkit.States
 	m    *lock.Mutex
 }
 
@@ -36,8 +37,8 @@ func newMember(t *testing.T, servers []string, ns, name, path string, session ti
 // and a session of the given timeout (copts come last: an ensemble's host provider).
 func newFaultyClient(t *testing.T, servers []string, ns, name string, session time.Duration, copts ...zkrecipes.Option) *member {
 	d := zktest.NewFaultDialer()
-	c := connect(t, servers, ns, append([]zkrecipes.Option{zkrecipes.WithDialer(d.Dial), zkrecipes.WithSessionTimeout(session)}, copts...)...)
-	return &member{name: name, c: c, d: d, st: watchStates(t, c)}
+	c := testkit.Connect(t, servers, ns, append([]zkrecipes.Option{zkrecipes.WithDialer(d.Dial), zkrecipes.WithSessionTimeout(session)}, copts...)...)
+	return &member{name: name, c: c, d: d, st: testkit.WatchStates(t, c, nil)}
 }
 
 // memberOf returns the ensemble member c is connected to.
@@ -78,12 +79,12 @@ func cancelledAt(ctx context.Context) <-chan time.Time {
 // succeeds (its node went with its session).
 func TestMutexCutHolderNoOverlap(t *testing.T) {
 	srv := zktest.Start(t)
-	ns := newNamespace(t)
+	ns := testkit.Namespace(t)
 	members := [2]*member{
 		newMember(t, srv.Servers(), ns, "a", "/l", 2*time.Second),
 		newMember(t, srv.Servers(), ns, "b", "/l", 2*time.Second),
 	}
-	ctx := testCtx(t)
+	ctx := testkit.Ctx(t)
 	holder, waiter := members[0], members[1]
 	held := acquire(t, holder.m)
 	const runs = 20
@@ -91,7 +92,7 @@ func TestMutexCutHolderNoOverlap(t *testing.T) {
 		res := acquireAsync(ctx, waiter.m)
 		waitChildren(t, waiter.c, "/l", 2)
 		cancelled := cancelledAt(held.Context())
-		mark := holder.st.mark()
+		mark := holder.st.Mark()
 		fault := "cut"
 		if run%2 == 1 {
 			fault = "black hole"
@@ -113,9 +114,9 @@ func TestMutexCutHolderNoOverlap(t *testing.T) {
 		}
 		t.Logf("run %d (%s): %s cancelled %v before %s acquired (%v)", run, fault, holder.name,
 			next.at.Sub(at), waiter.name, context.Cause(held.Context()))
-		holder.st.waitFor(t, mark, zkrecipes.StateLost, nil)
+		holder.st.WaitFor(t, mark, zkrecipes.StateLost, nil)
 		holder.d.Heal()
-		holder.st.waitFor(t, mark, zkrecipes.StateReconnected, func(sc zkrecipes.StateChange) bool { return sc.NewSession })
+		holder.st.WaitFor(t, mark, zkrecipes.StateReconnected, func(sc zkrecipes.StateChange) bool { return sc.NewSession })
 		release(t, held)
 		holder, waiter, held = waiter, holder, next.l
 	}
@@ -126,10 +127,10 @@ func TestMutexCutHolderNoOverlap(t *testing.T) {
 // reconnected: ZooKeeper refuses it because the node is gone; the new holder's succeeds.
 func TestMutexDeposedHolderGuardedWriteFails(t *testing.T) {
 	srv := zktest.Start(t)
-	ns := newNamespace(t)
+	ns := testkit.Namespace(t)
 	a := newMember(t, srv.Servers(), ns, "a", "/l", 2*time.Second, lock.WithErrorPolicy(lock.SessionPolicy))
 	b := newMember(t, srv.Servers(), ns, "b", "/l", 2*time.Second)
-	ctx := testCtx(t)
+	ctx := testkit.Ctx(t)
 	if _, err := b.c.Create(ctx, "/data", []byte("0"), zkrecipes.ModePersistent, zkrecipes.WithParents()); err != nil {
 		t.Fatal(err)
 	}
@@ -139,9 +140,9 @@ func TestMutexDeposedHolderGuardedWriteFails(t *testing.T) {
 	}
 	res := acquireAsync(ctx, b.m)
 	waitChildren(t, b.c, "/l", 2)
-	mark := a.st.mark()
+	mark := a.st.Mark()
 	a.d.Cut()
-	a.st.waitFor(t, mark, zkrecipes.StateSuspended, nil)
+	a.st.WaitFor(t, mark, zkrecipes.StateSuspended, nil)
 	if la.Context().Err() != nil {
 		t.Fatalf("SessionPolicy ended the hold on SUSPENDED: %v", context.Cause(la.Context()))
 	}
@@ -156,7 +157,7 @@ func TestMutexDeposedHolderGuardedWriteFails(t *testing.T) {
 		t.Fatalf("new holder's guarded write: %v", err)
 	}
 	a.d.Heal()
-	a.st.waitFor(t, mark, zkrecipes.StateReconnected, nil)
+	a.st.WaitFor(t, mark, zkrecipes.StateReconnected, nil)
 	if _, err := la.Multi(ctx, &zk.SetDataRequest{Path: "/data", Data: []byte("late a"), Version: -1}); !errors.Is(err, lock.ErrNotHeld) {
 		t.Fatalf("deposed holder's guarded write = %v, want ErrNotHeld", err)
 	}
@@ -176,21 +177,21 @@ func TestMutexDeposedHolderGuardedWriteFails(t *testing.T) {
 // the lock after its own reconnection.
 func TestMutexEnsembleServerKilled(t *testing.T) {
 	e := zktest.StartEnsemble(t, 3)
-	ns := newNamespace(t)
+	ns := testkit.Namespace(t)
 	connectE := func() *zkrecipes.Client {
-		return connect(t, e.Servers(), ns, zkrecipes.WithHostProvider(e.HostProvider()),
+		return testkit.Connect(t, e.Servers(), ns, zkrecipes.WithHostProvider(e.HostProvider()),
 			zkrecipes.WithSessionTimeout(4*time.Second))
 	}
 	ca, cb, admin := connectE(), connectE(), connectE()
 	ma, mb := newMutex(t, ca, "/l"), newMutex(t, cb, "/l")
-	ctx := testCtx(t)
+	ctx := testkit.Ctx(t)
 
 	// 1. The holder's server dies.
 	la := acquire(t, ma)
 	res := acquireAsync(ctx, mb)
 	waitChildren(t, admin, "/l", 2)
-	sa := watchStates(t, ca)
-	mark := sa.mark()
+	sa := testkit.WatchStates(t, ca, nil)
+	mark := sa.Mark()
 	victim := memberOf(t, e, ca)
 	t.Logf("holder on member %d; killing it", victim.ID)
 	if err := victim.Kill(ctx); err != nil {
@@ -199,7 +200,7 @@ func TestMutexEnsembleServerKilled(t *testing.T) {
 	if cause := waitDone(t, la.Context(), "the holder's context"); !errors.Is(cause, lock.ErrLockLost) {
 		t.Fatalf("cause %v", cause)
 	}
-	if rc := sa.waitFor(t, mark, zkrecipes.StateReconnected, nil); rc.NewSession {
+	if rc := sa.WaitFor(t, mark, zkrecipes.StateReconnected, nil); rc.NewSession {
 		t.Fatal("the holder's session expired (machine too slow?)")
 	}
 	_, st, err := admin.Get(ctx, la.Node())
@@ -219,11 +220,11 @@ func TestMutexEnsembleServerKilled(t *testing.T) {
 	waitChildren(t, admin, "/l", 2)
 	victim = memberOf(t, e, ca)
 	t.Logf("waiter on member %d; killing it", victim.ID)
-	mark = sa.mark()
+	mark = sa.Mark()
 	if err := victim.Kill(ctx); err != nil {
 		t.Fatal(err)
 	}
-	sa.waitFor(t, mark, zkrecipes.StateSuspended, nil)
+	sa.WaitFor(t, mark, zkrecipes.StateSuspended, nil)
 	release(t, lb.l)
 	la2 := await(t, res, "the waiter's Acquire after its server died")
 	if la2.err != nil {
@@ -243,14 +244,14 @@ func TestMutexEnsembleServerKilled(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("killing the ensemble's leader, member %d", zkLeader.ID)
-	mark = sa.mark()
+	mark = sa.Mark()
 	if err := zkLeader.Kill(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if cause := waitDone(t, la2.l.Context(), "the holder's context"); !errors.Is(cause, lock.ErrLockLost) {
 		t.Fatalf("cause %v", cause)
 	}
-	sa.waitFor(t, mark, zkrecipes.StateReconnected, nil)
+	sa.WaitFor(t, mark, zkrecipes.StateReconnected, nil)
 	mustNotArrive(t, res, "the waiter's Acquire while the holder's node stands")
 	release(t, la2.l)
 	lb2 := await(t, res, "the waiter's Acquire after the election")
@@ -268,11 +269,11 @@ func TestMutexEnsembleServerKilled(t *testing.T) {
 // once what they sent has resolved, on a free path and on a held one.
 func TestMutexTinyDeadlinesLeaveNoNode(t *testing.T) {
 	srv := zktest.Start(t)
-	ns := newNamespace(t)
-	ctx := testCtx(t)
+	ns := testkit.Namespace(t)
+	ctx := testkit.Ctx(t)
 	fd := zktest.NewFaultDialer()
-	ca := connect(t, srv.Servers(), ns, zkrecipes.WithDialer(fd.Dial))
-	cb := connect(t, srv.Servers(), ns)
+	ca := testkit.Connect(t, srv.Servers(), ns, zkrecipes.WithDialer(fd.Dial))
+	cb := testkit.Connect(t, srv.Servers(), ns)
 	held := acquire(t, newMutex(t, cb, "/held"))
 	// Every request takes a few ms to leave, so most deadlines end while a step is on its
 	// way: the rest of it still runs, after Acquire gave up.
@@ -305,10 +306,10 @@ func TestMutexTinyDeadlinesLeaveNoNode(t *testing.T) {
 	if failed < n/2 {
 		t.Fatalf("only %d Acquires were cut short: the test proved little", failed)
 	}
-	wctx, cancel := context.WithTimeout(ctx, patience)
+	wctx, cancel := context.WithTimeout(ctx, testkit.Patience)
 	defer cancel()
 	for _, p := range paths {
-		waitNoNodeOf(t, wctx, cb, p, ca.SessionID())
+		testkit.WaitNoNodeOf(t, wctx, cb, p, ca.SessionID())
 	}
 	if kids := waitChildren(t, cb, "/held", 1); "/held/"+kids[0] != held.Node() {
 		t.Fatalf("/held has %v", kids)
@@ -326,9 +327,9 @@ func TestMutexTinyDeadlinesLeaveNoNode(t *testing.T) {
 // ephemeral lock node of another session, handed to the acquisition as its own.
 func TestMutexOldSessionNodeNeverHeld(t *testing.T) {
 	srv := zktest.Start(t)
-	ns := newNamespace(t)
-	ctx := testCtx(t)
-	ca, cb := connect(t, srv.Servers(), ns), connect(t, srv.Servers(), ns)
+	ns := testkit.Namespace(t)
+	ctx := testkit.Ctx(t)
+	ca, cb := testkit.Connect(t, srv.Servers(), ns), testkit.Connect(t, srv.Servers(), ns)
 	ma, mb := newMutex(t, ca, "/l"), newMutex(t, cb, "/l")
 	old, _ := zktest.Connect(t, srv.Servers(), 4*time.Second)
 	if err := ca.EnsurePath(ctx, "/l"); err != nil {
@@ -382,12 +383,12 @@ func TestMutexOldSessionNodeNeverHeld(t *testing.T) {
 	resW := acquireAsync(ctx, w.m)
 	first := waitChildren(t, ca, "/l", 2)
 	oldSession := w.c.SessionID()
-	mark := w.st.mark()
+	mark := w.st.Mark()
 	w.d.Cut()
-	w.st.waitFor(t, mark, zkrecipes.StateLost, nil)
-	waitNoNodeOf(t, ctx, ca, "/l", oldSession)
+	w.st.WaitFor(t, mark, zkrecipes.StateLost, nil)
+	testkit.WaitNoNodeOf(t, ctx, ca, "/l", oldSession)
 	w.d.Heal()
-	w.st.waitFor(t, mark, zkrecipes.StateReconnected, func(sc zkrecipes.StateChange) bool { return sc.NewSession })
+	w.st.WaitFor(t, mark, zkrecipes.StateReconnected, func(sc zkrecipes.StateChange) bool { return sc.NewSession })
 	waitChildren(t, ca, "/l", 2)
 	release(t, hb)
 	lw := await(t, resW, "the expired waiter's Acquire")
@@ -408,17 +409,17 @@ func TestMutexOldSessionNodeNeverHeld(t *testing.T) {
 // delete reached the server but lost its reply succeeds.
 func TestMutexFailedReleaseDoesNotWedge(t *testing.T) {
 	srv := zktest.Start(t)
-	ns := newNamespace(t)
-	ctx := testCtx(t)
+	ns := testkit.Namespace(t)
+	ctx := testkit.Ctx(t)
 	a := newMember(t, srv.Servers(), ns, "a", "/l", 4*time.Second)
-	cb := connect(t, srv.Servers(), ns)
+	cb := testkit.Connect(t, srv.Servers(), ns)
 	mb := newMutex(t, cb, "/l")
 	la := acquire(t, a.m)
 	res := acquireAsync(ctx, mb)
 	waitChildren(t, cb, "/l", 2)
-	mark := a.st.mark()
+	mark := a.st.Mark()
 	a.d.Cut()
-	a.st.waitFor(t, mark, zkrecipes.StateSuspended, nil)
+	a.st.WaitFor(t, mark, zkrecipes.StateSuspended, nil)
 	rctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
 	err := la.Release(rctx)
 	cancel()
@@ -431,7 +432,7 @@ func TestMutexFailedReleaseDoesNotWedge(t *testing.T) {
 	}
 	mustNotArrive(t, res, "b's Acquire while a's node stands")
 	a.d.Heal()
-	if rc := a.st.waitFor(t, mark, zkrecipes.StateReconnected, nil); rc.NewSession {
+	if rc := a.st.WaitFor(t, mark, zkrecipes.StateReconnected, nil); rc.NewSession {
 		t.Fatal("a's session expired during the short cut (machine too slow?)")
 	}
 	lb := await(t, res, "b's Acquire after the background delete")

@@ -1,110 +1,15 @@
 package lock_test
 
 import (
-	"bufio"
 	"context"
-	"encoding/binary"
-	"net"
-	"sort"
-	"strconv"
-	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
-	"time"
 
-	"github.com/zkrecipes/zkrecipes"
 	"github.com/zkrecipes/zkrecipes/internal/probe"
 	"github.com/zkrecipes/zkrecipes/lock"
+	"github.com/zkrecipes/zkrecipes/tests/internal/testkit"
 	"github.com/zkrecipes/zkrecipes/tests/zktest"
 )
-
-// notificationCounter is a zk.Dialer that counts the watch notifications a client
-// receives, by reading the frames the server sends: each is a 4-byte length and a
-// payload, whose first 4 bytes are the xid (-1 for a watch notification), except the
-// connect response that opens every connection.
-type notificationCounter struct {
-	n atomic.Int64
-}
-
-func (nc *notificationCounter) Dial(network, address string, timeout time.Duration) (net.Conn, error) {
-	c, err := net.DialTimeout(network, address, timeout)
-	if err != nil {
-		return nil, err
-	}
-	return &countingConn{Conn: c, nc: nc}, nil
-}
-
-type countingConn struct {
-	net.Conn
-	nc *notificationCounter
-
-	mu        sync.Mutex
-	head      []byte // bytes of the current frame's length and xid read so far
-	remaining int    // payload bytes of the current frame still to skip
-	frames    int
-}
-
-func (c *countingConn) Read(p []byte) (int, error) {
-	n, err := c.Conn.Read(p)
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for b := p[:n]; len(b) > 0; {
-		if c.remaining > 0 {
-			k := min(c.remaining, len(b))
-			c.remaining -= k
-			b = b[k:]
-			continue
-		}
-		need := 4
-		if c.frames > 0 && len(c.head) >= 4 {
-			need = 8 // length, then xid
-		}
-		k := min(need-len(c.head), len(b))
-		c.head = append(c.head, b[:k]...)
-		b = b[k:]
-		if len(c.head) < need {
-			continue
-		}
-		length := int(int32(binary.BigEndian.Uint32(c.head[:4])))
-		if c.frames == 0 || need == 8 {
-			if need == 8 && int32(binary.BigEndian.Uint32(c.head[4:8])) == -1 {
-				c.nc.n.Add(1)
-			}
-			c.remaining = length - (len(c.head) - 4)
-			c.head = c.head[:0]
-			c.frames++
-		}
-	}
-	return n, err
-}
-
-// watchesBySession asks the server (four-letter word wchc) which paths each session
-// watches.
-func watchesBySession(t testing.TB, addr string) map[int64][]string {
-	t.Helper()
-	out, err := zktest.FourLetter(testCtx(t), addr, "wchc")
-	if err != nil {
-		t.Fatalf("wchc: %v", err)
-	}
-	res := map[int64][]string{}
-	var cur int64
-	sc := bufio.NewScanner(strings.NewReader(out))
-	for sc.Scan() {
-		line := sc.Text()
-		switch {
-		case strings.HasPrefix(line, "0x"):
-			id, err := strconv.ParseUint(line[2:], 16, 64)
-			if err != nil {
-				t.Fatalf("wchc line %q: %v", line, err)
-			}
-			cur = int64(id)
-		case strings.HasPrefix(line, "\t"):
-			res[cur] = append(res[cur], strings.TrimSpace(line))
-		}
-	}
-	return res
-}
 
 // With 100 contenders, each on its own session, every hand-off wakes exactly one
 // waiting process: each waiter watches its own node and the node just before it, which
@@ -112,19 +17,17 @@ func watchesBySession(t testing.TB, addr string) map[int64][]string {
 // receives a notification (counted on the wire).
 func TestMutexHerd(t *testing.T) {
 	srv := zktest.Start(t)
-	ns := newNamespace(t)
+	ns := testkit.Namespace(t)
 	const n, handoffs = 100, 5
-	counters := make([]*notificationCounter, n)
-	clients := make([]*zkrecipes.Client, n)
+	herd := testkit.NewHerd(t, srv.Servers(), ns, n)
+	clients := herd.Clients
 	mutexes := make([]*lock.Mutex, n)
 	bySession := map[int64]int{}
-	for i := range clients {
-		counters[i] = &notificationCounter{}
-		clients[i] = connect(t, srv.Servers(), ns, zkrecipes.WithDialer(counters[i].Dial))
-		mutexes[i] = newMutex(t, clients[i], "/l")
-		bySession[clients[i].SessionID()] = i
+	for i, c := range clients {
+		mutexes[i] = newMutex(t, c, "/l")
+		bySession[c.SessionID()] = i
 	}
-	ctx, cancel := context.WithCancel(testCtx(t))
+	ctx, cancel := context.WithCancel(testkit.Ctx(t))
 	defer cancel()
 	var waitMu sync.Mutex
 	waited := map[int]bool{}
@@ -175,48 +78,30 @@ func TestMutexHerd(t *testing.T) {
 	// The server's view: each session watches its own node and, unless it holds, the node
 	// just before its own; nothing else.
 	full := func(k int) string { return "/" + ns + "/l/" + sorted[k] }
-	watches := watchesBySession(t, srv.Addr())
+	sessions, nodes := make([]int64, n), make([]string, n)
 	for k := range sorted {
-		want := []string{full(k)}
-		if k > 0 {
-			want = append(want, full(k-1))
-		}
-		got := watches[clients[owner[k]].SessionID()]
-		sort.Strings(got)
-		sort.Strings(want)
-		if strings.Join(got, " ") != strings.Join(want, " ") {
-			t.Fatalf("node %d (%s): its session watches %v, want %v", k, sorted[k], got, want)
-		}
+		sessions[k], nodes[k] = clients[owner[k]].SessionID(), full(k)
+	}
+	if k, got, want := testkit.ChainWatches(testkit.WatchesBySession(t, srv.Addr()), sessions, nodes); k >= 0 {
+		t.Fatalf("node %d (%s): its session watches %v, want %v", k, sorted[k], got, want)
 	}
 
 	for h := 0; h < handoffs; h++ {
 		releaser, next := owner[h], owner[h+1]
-		before := make([]int64, n)
-		for i, c := range counters {
-			before[i] = c.n.Load()
-		}
+		before := herd.Counts()
 		release(t, held)
 		r := await(t, results[next], "the successor's Acquire")
 		if r.err != nil {
 			t.Fatal(r.err)
 		}
 		held = r.l
-		// A round trip on every connection: the server sends a notification before the
-		// replies to requests it handles after the change, so once each reply is in, every
-		// notification caused by the hand-off has been received (and counted).
-		for i, c := range clients {
-			if i != releaser {
-				if err := c.Sync(ctx, "/l"); err != nil {
-					t.Fatal(err)
-				}
-			}
-		}
+		// Every notification caused by the hand-off, to every contender but the releaser.
+		received := herd.Since(t, ctx, "/l", before, releaser)
 		woken := 0
-		for i := range clients {
+		for i, d := range received {
 			if i == releaser {
 				continue
 			}
-			d := counters[i].n.Load() - before[i]
 			if d != 0 && i != next {
 				t.Errorf("hand-off %d: contender %d received %d notifications", h, i, d)
 			}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/zkrecipes/zkrecipes"
 	"github.com/zkrecipes/zkrecipes/lock"
+	"github.com/zkrecipes/zkrecipes/tests/internal/testkit"
 	"github.com/zkrecipes/zkrecipes/tests/zktest"
 )
 
@@ -42,7 +43,7 @@ func (e *lockEvents) hooks() zkrecipes.Hooks {
 // waitLen waits until n events were recorded and returns them.
 func (e *lockEvents) waitLen(t *testing.T, n int) []string {
 	t.Helper()
-	deadline := time.After(patience)
+	deadline := time.After(testkit.Patience)
 	for {
 		e.mu.Lock()
 		list, ch := append([]string(nil), e.list...), e.changed
@@ -63,11 +64,11 @@ func (e *lockEvents) waitLen(t *testing.T, n int) []string {
 // mutex reports nothing.
 func TestLockHooks(t *testing.T) {
 	srv := zktest.Start(t)
-	ns := newNamespace(t)
-	ctx := testCtx(t)
+	ns := testkit.Namespace(t)
+	ctx := testkit.Ctx(t)
 	var ev lockEvents
-	c := connect(t, srv.Servers(), ns, zkrecipes.WithHooks(ev.hooks()))
-	admin := connect(t, srv.Servers(), ns)
+	c := testkit.Connect(t, srv.Servers(), ns, zkrecipes.WithHooks(ev.hooks()))
+	admin := testkit.Connect(t, srv.Servers(), ns)
 	m := newMutex(t, c, "/l")
 	l := acquire(t, m)
 	if _, err := m.TryAcquire(ctx); !errors.Is(err, lock.ErrLocked) {

@@ -9,6 +9,7 @@ import (
 	"github.com/zkrecipes/zkrecipes"
 	"github.com/zkrecipes/zkrecipes/lock"
 	"github.com/zkrecipes/zkrecipes/tests/curatortest"
+	"github.com/zkrecipes/zkrecipes/tests/internal/testkit"
 	"github.com/zkrecipes/zkrecipes/tests/zktest"
 )
 
@@ -17,11 +18,11 @@ import (
 // the others, and the lock hands over Go -> Java -> Go -> Java -> Go.
 func TestMutexInteropWithCurator(t *testing.T) {
 	srv := zktest.Start(t)
-	ns := newNamespace(t)
+	ns := testkit.Namespace(t)
 	peer := curatortest.Start(t, srv.ConnectString(), curatortest.WithNamespace(ns))
-	ctx := testCtx(t)
+	ctx := testkit.Ctx(t)
 	const path = "/shared"
-	ca, cb := connect(t, srv.Servers(), ns), connect(t, srv.Servers(), ns)
+	ca, cb := testkit.Connect(t, srv.Servers(), ns), testkit.Connect(t, srv.Servers(), ns)
 	ga, gb := newMutex(t, ca, path), newMutex(t, cb, path)
 	if err := peer.MutexNew(ctx, "j1", path, false, false); err != nil {
 		t.Fatal(err)
@@ -114,11 +115,11 @@ func TestMutexInteropWithCurator(t *testing.T) {
 // ErrRevoked. Both write empty data into revocable nodes.
 func TestRevokeInteropWithCurator(t *testing.T) {
 	srv := zktest.Start(t)
-	ns := newNamespace(t)
+	ns := testkit.Namespace(t)
 	peer := curatortest.Start(t, srv.ConnectString(), curatortest.WithNamespace(ns))
-	ctx := testCtx(t)
+	ctx := testkit.Ctx(t)
 	const path = "/revocable"
-	c := connect(t, srv.Servers(), ns)
+	c := testkit.Connect(t, srv.Servers(), ns)
 	g := newMutex(t, c, path, lock.WithRevocable())
 
 	// Go revokes Java.

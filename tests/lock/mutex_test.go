@@ -14,6 +14,7 @@ import (
 
 	"github.com/zkrecipes/zkrecipes"
 	"github.com/zkrecipes/zkrecipes/lock"
+	"github.com/zkrecipes/zkrecipes/tests/internal/testkit"
 	"github.com/zkrecipes/zkrecipes/tests/zktest"
 )
 
@@ -24,9 +25,9 @@ var lockNode = regexp.MustCompile(`^_c_[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89a
 // token is its czxid; Release deletes it and nothing else.
 func TestMutexWireFormat(t *testing.T) {
 	srv := zktest.Start(t)
-	ns := newNamespace(t)
-	c := connect(t, srv.Servers(), ns)
-	ctx := testCtx(t)
+	ns := testkit.Namespace(t)
+	c := testkit.Connect(t, srv.Servers(), ns)
+	ctx := testkit.Ctx(t)
 	for _, tc := range []struct {
 		name string
 		opts []lock.Option
@@ -67,7 +68,7 @@ func TestMutexWireFormat(t *testing.T) {
 // holder's token is higher than the previous one's, and every contender gets its turns.
 func TestMutexExcludes(t *testing.T) {
 	srv := zktest.Start(t)
-	ns := newNamespace(t)
+	ns := testkit.Namespace(t)
 	const contenders, rounds = 5, 8
 	var holders atomic.Int32
 	var mu sync.Mutex
@@ -75,9 +76,9 @@ func TestMutexExcludes(t *testing.T) {
 	var wg sync.WaitGroup
 	errs := make(chan error, contenders)
 	for i := 0; i < contenders; i++ {
-		m := newMutex(t, connect(t, srv.Servers(), ns), "/l")
+		m := newMutex(t, testkit.Connect(t, srv.Servers(), ns), "/l")
 		wg.Go(func() {
-			ctx := testCtx(t)
+			ctx := testkit.Ctx(t)
 			for r := 0; r < rounds; r++ {
 				l, err := m.Acquire(ctx)
 				if err != nil {
@@ -120,9 +121,9 @@ func TestMutexExcludes(t *testing.T) {
 // node before returning; once the lock is free it acquires.
 func TestMutexTryAcquire(t *testing.T) {
 	srv := zktest.Start(t)
-	ns := newNamespace(t)
-	ca, cb := connect(t, srv.Servers(), ns), connect(t, srv.Servers(), ns)
-	ctx := testCtx(t)
+	ns := testkit.Namespace(t)
+	ca, cb := testkit.Connect(t, srv.Servers(), ns), testkit.Connect(t, srv.Servers(), ns)
+	ctx := testkit.Ctx(t)
 	a := acquire(t, newMutex(t, ca, "/l"))
 	mb := newMutex(t, cb, "/l")
 	for i := 0; i < 3; i++ {
@@ -148,10 +149,10 @@ func TestMutexTryAcquire(t *testing.T) {
 // disturbed.
 func TestMutexAcquireCancelledLeavesNoNode(t *testing.T) {
 	srv := zktest.Start(t)
-	ns := newNamespace(t)
-	ca, cb := connect(t, srv.Servers(), ns), connect(t, srv.Servers(), ns)
+	ns := testkit.Namespace(t)
+	ca, cb := testkit.Connect(t, srv.Servers(), ns), testkit.Connect(t, srv.Servers(), ns)
 	a := acquire(t, newMutex(t, ca, "/l"))
-	ctx, cancel := context.WithCancel(testCtx(t))
+	ctx, cancel := context.WithCancel(testkit.Ctx(t))
 	res := acquireAsync(ctx, newMutex(t, cb, "/l"))
 	waitChildren(t, ca, "/l", 2)
 	cancel()
@@ -159,7 +160,7 @@ func TestMutexAcquireCancelledLeavesNoNode(t *testing.T) {
 	if !errors.Is(r.err, context.Canceled) || r.l != nil {
 		t.Fatalf("cancelled Acquire = %v, %v", r.l, r.err)
 	}
-	waitNoNodeOf(t, testCtx(t), ca, "/l", cb.SessionID())
+	testkit.WaitNoNodeOf(t, testkit.Ctx(t), ca, "/l", cb.SessionID())
 	if err := a.Context().Err(); err != nil {
 		t.Fatalf("the holder's context ended: %v", context.Cause(a.Context()))
 	}
@@ -171,9 +172,9 @@ func TestMutexAcquireCancelledLeavesNoNode(t *testing.T) {
 // Release cancels the Context with ErrReleased, is idempotent, and ends fencing.
 func TestMutexReleaseEndsHold(t *testing.T) {
 	srv := zktest.Start(t)
-	ns := newNamespace(t)
-	c := connect(t, srv.Servers(), ns)
-	ctx := testCtx(t)
+	ns := testkit.Namespace(t)
+	c := testkit.Connect(t, srv.Servers(), ns)
+	ctx := testkit.Ctx(t)
 	if _, err := c.Create(ctx, "/data", []byte("0"), zkrecipes.ModePersistent, zkrecipes.WithParents()); err != nil {
 		t.Fatal(err)
 	}
@@ -198,9 +199,9 @@ func TestMutexReleaseEndsHold(t *testing.T) {
 // writes fail, the next contender acquires, and Release still succeeds.
 func TestMutexOwnNodeDeleted(t *testing.T) {
 	srv := zktest.Start(t)
-	ns := newNamespace(t)
-	ca, cb, admin := connect(t, srv.Servers(), ns), connect(t, srv.Servers(), ns), connect(t, srv.Servers(), ns)
-	ctx := testCtx(t)
+	ns := testkit.Namespace(t)
+	ca, cb, admin := testkit.Connect(t, srv.Servers(), ns), testkit.Connect(t, srv.Servers(), ns), testkit.Connect(t, srv.Servers(), ns)
+	ctx := testkit.Ctx(t)
 	a := acquire(t, newMutex(t, ca, "/l"))
 	res := acquireAsync(ctx, newMutex(t, cb, "/l"))
 	waitChildren(t, admin, "/l", 2)
@@ -225,9 +226,9 @@ func TestMutexOwnNodeDeleted(t *testing.T) {
 // asked, and releasing hands over; a holder that did not ask ignores the request.
 func TestMutexRevokeGo(t *testing.T) {
 	srv := zktest.Start(t)
-	ns := newNamespace(t)
-	ca, cb := connect(t, srv.Servers(), ns), connect(t, srv.Servers(), ns)
-	ctx := testCtx(t)
+	ns := testkit.Namespace(t)
+	ca, cb := testkit.Connect(t, srv.Servers(), ns), testkit.Connect(t, srv.Servers(), ns)
+	ctx := testkit.Ctx(t)
 	a := acquire(t, newMutex(t, ca, "/l", lock.WithRevocable()))
 	res := acquireAsync(ctx, newMutex(t, cb, "/l"))
 	waitChildren(t, cb, "/l", 2)
@@ -266,18 +267,18 @@ func TestMutexRevokeGo(t *testing.T) {
 // and a later Acquire on it fails at once.
 func TestMutexClientClosed(t *testing.T) {
 	srv := zktest.Start(t)
-	ns := newNamespace(t)
-	c := connect(t, srv.Servers(), ns)
+	ns := testkit.Namespace(t)
+	c := testkit.Connect(t, srv.Servers(), ns)
 	m := newMutex(t, c, "/l")
 	l := acquire(t, m)
-	if err := c.Close(testCtx(t)); err != nil {
+	if err := c.Close(testkit.Ctx(t)); err != nil {
 		t.Fatal(err)
 	}
 	cause := waitDone(t, l.Context(), "the context at Close")
 	if !errors.Is(cause, lock.ErrLockLost) || !errors.Is(cause, zkrecipes.ErrClosed) {
 		t.Fatalf("cause = %v", cause)
 	}
-	if _, err := m.Acquire(testCtx(t)); !errors.Is(err, zkrecipes.ErrClosed) {
+	if _, err := m.Acquire(testkit.Ctx(t)); !errors.Is(err, zkrecipes.ErrClosed) {
 		t.Fatalf("Acquire on a closed client = %v", err)
 	}
 	release(t, l)
@@ -290,8 +291,8 @@ func TestMutexClientClosed(t *testing.T) {
 // Release.
 func TestMutexGoroutines(t *testing.T) {
 	srv := zktest.Start(t)
-	ns := newNamespace(t)
-	c := connect(t, srv.Servers(), ns)
+	ns := testkit.Namespace(t)
+	c := testkit.Connect(t, srv.Servers(), ns)
 	ctx := context.Background() // no Done channel: calls run on the caller's goroutine
 	anchor := acquire(t, newMutex(t, c, "/anchor"))
 	_ = anchor
@@ -324,7 +325,7 @@ func TestMutexGoroutines(t *testing.T) {
 // Options and arguments are checked up front, all at once.
 func TestNewMutexValidation(t *testing.T) {
 	srv := zktest.Start(t)
-	c := connect(t, srv.Servers(), newNamespace(t))
+	c := testkit.Connect(t, srv.Servers(), testkit.Namespace(t))
 	_, err := lock.NewMutex(c, "/", lock.WithData([]byte("__REVOKE__")), lock.WithErrorPolicy(7))
 	if !errors.Is(err, lock.ErrInvalidOption) {
 		t.Fatalf("err = %v", err)

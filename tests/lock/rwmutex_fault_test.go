@@ -10,6 +10,7 @@ import (
 
 	"github.com/zkrecipes/zkrecipes"
 	"github.com/zkrecipes/zkrecipes/lock"
+	"github.com/zkrecipes/zkrecipes/tests/internal/testkit"
 	"github.com/zkrecipes/zkrecipes/tests/zktest"
 )
 
@@ -19,7 +20,7 @@ const cutRuns = 20
 
 // connectEnsemble opens a Client on every member of e, through its host provider.
 func connectEnsemble(t *testing.T, e *zktest.Ensemble, ns string, session time.Duration) *zkrecipes.Client {
-	return connect(t, e.Servers(), ns, zkrecipes.WithHostProvider(e.HostProvider()), zkrecipes.WithSessionTimeout(session))
+	return testkit.Connect(t, e.Servers(), ns, zkrecipes.WithHostProvider(e.HostProvider()), zkrecipes.WithSessionTimeout(session))
 }
 
 // newEnsembleMember is a member with its own fault dialer on every member of e.
@@ -36,7 +37,7 @@ func newEnsembleMember(t *testing.T, e *zktest.Ensemble, ns, name string) *membe
 func depose(t *testing.T, run int, holder *member, held *lock.Lock, next <-chan acquired, who string) (acquired, time.Time) {
 	t.Helper()
 	cancelled := cancelledAt(held.Context())
-	mark := holder.st.mark()
+	mark := holder.st.Mark()
 	fault := "cut"
 	if run%2 == 1 {
 		fault = "black hole"
@@ -58,9 +59,9 @@ func depose(t *testing.T, run int, holder *member, held *lock.Lock, next <-chan 
 	}
 	t.Logf("run %d (%s): %s cancelled %v before %s acquired (%v)", run, fault, holder.name,
 		nx.at.Sub(at), who, context.Cause(held.Context()))
-	holder.st.waitFor(t, mark, zkrecipes.StateLost, nil)
+	holder.st.WaitFor(t, mark, zkrecipes.StateLost, nil)
 	holder.d.Heal()
-	holder.st.waitFor(t, mark, zkrecipes.StateReconnected, func(sc zkrecipes.StateChange) bool { return sc.NewSession })
+	holder.st.WaitFor(t, mark, zkrecipes.StateReconnected, func(sc zkrecipes.StateChange) bool { return sc.NewSession })
 	release(t, held)
 	return nx, at
 }
@@ -71,8 +72,8 @@ func depose(t *testing.T, run int, holder *member, held *lock.Lock, next <-chan 
 // writers acquires first, and it too only after the cancellation. No run leaves a node.
 func TestRWMutexCutWriterNoOverlap(t *testing.T) {
 	e := zktest.StartEnsemble(t, 3)
-	ns := newNamespace(t)
-	ctx := testCtx(t)
+	ns := testkit.Namespace(t)
+	ctx := testkit.Ctx(t)
 	members := [2]*member{newEnsembleMember(t, e, ns, "a"), newEnsembleMember(t, e, ns, "b")}
 	rws := map[*member]*lock.RWMutex{}
 	for _, mb := range members {
@@ -132,11 +133,11 @@ func TestRWMutexCutWriterNoOverlap(t *testing.T) {
 // release. Nothing is left behind.
 func TestRWMutexEnsembleServerKilled(t *testing.T) {
 	e := zktest.StartEnsemble(t, 3)
-	ns := newNamespace(t)
-	ctx := testCtx(t)
+	ns := testkit.Namespace(t)
+	ctx := testkit.Ctx(t)
 	ca, cb, admin := connectEnsemble(t, e, ns, 4*time.Second), connectEnsemble(t, e, ns, 4*time.Second), connectEnsemble(t, e, ns, 4*time.Second)
 	rwa, rwb, rwadmin := newRW(t, ca, "/rw"), newRW(t, cb, "/rw"), newRW(t, admin, "/rw")
-	sa := watchStates(t, ca)
+	sa := testkit.WatchStates(t, ca, nil)
 	ownedBy := func(l *lock.Lock, c *zkrecipes.Client, what string) {
 		t.Helper()
 		if _, st, err := admin.Get(ctx, l.Node()); err != nil || st.EphemeralOwner != c.SessionID() {
@@ -157,7 +158,7 @@ func TestRWMutexEnsembleServerKilled(t *testing.T) {
 	lr := readLock(rwadmin)
 	wres := acquireRWAsync(ctx, rwb, true)
 	waitChildren(t, admin, "/rw", 3)
-	mark := sa.mark()
+	mark := sa.Mark()
 	victim := memberOf(t, e, ca)
 	t.Logf("reader on member %d; killing it", victim.ID)
 	if err := victim.Kill(ctx); err != nil {
@@ -166,7 +167,7 @@ func TestRWMutexEnsembleServerKilled(t *testing.T) {
 	if cause := waitDone(t, la.Context(), "the reader's context"); !errors.Is(cause, lock.ErrLockLost) {
 		t.Fatalf("cause %v", cause)
 	}
-	if rc := sa.waitFor(t, mark, zkrecipes.StateReconnected, nil); rc.NewSession {
+	if rc := sa.WaitFor(t, mark, zkrecipes.StateReconnected, nil); rc.NewSession {
 		t.Fatal("the reader's session expired (machine too slow?)")
 	}
 	ownedBy(la, ca, "the reader")
@@ -185,11 +186,11 @@ func TestRWMutexEnsembleServerKilled(t *testing.T) {
 	waitChildren(t, admin, "/rw", 2)
 	victim = memberOf(t, e, ca)
 	t.Logf("waiting reader on member %d; killing it", victim.ID)
-	mark = sa.mark()
+	mark = sa.Mark()
 	if err := victim.Kill(ctx); err != nil {
 		t.Fatal(err)
 	}
-	sa.waitFor(t, mark, zkrecipes.StateSuspended, nil)
+	sa.WaitFor(t, mark, zkrecipes.StateSuspended, nil)
 	release(t, lw.l)
 	la2 := await(t, rres, "the reader's Acquire after its server died")
 	if la2.err != nil {
@@ -205,11 +206,11 @@ func TestRWMutexEnsembleServerKilled(t *testing.T) {
 	waitChildren(t, admin, "/rw", 2)
 	victim = memberOf(t, e, ca)
 	t.Logf("waiting writer on member %d; killing it", victim.ID)
-	mark = sa.mark()
+	mark = sa.Mark()
 	if err := victim.Kill(ctx); err != nil {
 		t.Fatal(err)
 	}
-	sa.waitFor(t, mark, zkrecipes.StateSuspended, nil)
+	sa.WaitFor(t, mark, zkrecipes.StateSuspended, nil)
 	release(t, lr)
 	lw2 := await(t, wres, "the writer's Acquire after its server died")
 	if lw2.err != nil {
@@ -226,14 +227,14 @@ func TestRWMutexEnsembleServerKilled(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("killing the ensemble's leader, member %d", zkLeader.ID)
-	mark = sa.mark()
+	mark = sa.Mark()
 	if err := zkLeader.Kill(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if cause := waitDone(t, lw2.l.Context(), "the writer's context"); !errors.Is(cause, lock.ErrLockLost) {
 		t.Fatalf("cause %v", cause)
 	}
-	sa.waitFor(t, mark, zkrecipes.StateReconnected, nil)
+	sa.WaitFor(t, mark, zkrecipes.StateReconnected, nil)
 	ownedBy(lw2.l, ca, "the writer")
 	mustNotArrive(t, rres, "the reader while the writer's node stands")
 	release(t, lw2.l)
@@ -253,11 +254,11 @@ func TestRWMutexEnsembleServerKilled(t *testing.T) {
 // a path a writer holds and on free ones.
 func TestRWMutexTinyDeadlinesLeaveNoNode(t *testing.T) {
 	srv := zktest.Start(t)
-	ns := newNamespace(t)
-	ctx := testCtx(t)
+	ns := testkit.Namespace(t)
+	ctx := testkit.Ctx(t)
 	fd := zktest.NewFaultDialer()
-	ca := connect(t, srv.Servers(), ns, zkrecipes.WithDialer(fd.Dial))
-	cb := connect(t, srv.Servers(), ns)
+	ca := testkit.Connect(t, srv.Servers(), ns, zkrecipes.WithDialer(fd.Dial))
+	cb := testkit.Connect(t, srv.Servers(), ns)
 	held, err := newRW(t, cb, "/held").AcquireWrite(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -303,10 +304,10 @@ func TestRWMutexTinyDeadlinesLeaveNoNode(t *testing.T) {
 	if cut < n/3 {
 		t.Fatalf("only %d acquisitions were cut short: the test proved little", cut)
 	}
-	wctx, cancel := context.WithTimeout(ctx, patience)
+	wctx, cancel := context.WithTimeout(ctx, testkit.Patience)
 	defer cancel()
 	for _, p := range paths {
-		waitNoNodeOf(t, wctx, cb, p, ca.SessionID())
+		testkit.WaitNoNodeOf(t, wctx, cb, p, ca.SessionID())
 	}
 	if kids := waitChildren(t, cb, "/held", 1); "/held/"+kids[0] != held.Node() {
 		t.Fatalf("/held has %v", kids)
@@ -325,9 +326,9 @@ func TestRWMutexTinyDeadlinesLeaveNoNode(t *testing.T) {
 // to wait, having deleted their node before returning; otherwise they hold.
 func TestRWMutexTryAcquire(t *testing.T) {
 	srv := zktest.Start(t)
-	ns := newNamespace(t)
-	ctx := testCtx(t)
-	ca, cb := connect(t, srv.Servers(), ns), connect(t, srv.Servers(), ns)
+	ns := testkit.Namespace(t)
+	ctx := testkit.Ctx(t)
+	ca, cb := testkit.Connect(t, srv.Servers(), ns), testkit.Connect(t, srv.Servers(), ns)
 	a, b := newRW(t, ca, "/rw"), newRW(t, cb, "/rw")
 	only := func(want ...*lock.Lock) {
 		t.Helper()

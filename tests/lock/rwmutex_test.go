@@ -13,6 +13,7 @@ import (
 	"github.com/zkrecipes/zkrecipes"
 	"github.com/zkrecipes/zkrecipes/lock"
 	"github.com/zkrecipes/zkrecipes/tests/curatortest"
+	"github.com/zkrecipes/zkrecipes/tests/internal/testkit"
 	"github.com/zkrecipes/zkrecipes/tests/zktest"
 )
 
@@ -53,10 +54,10 @@ func name(node string) string {
 // not its predecessor); a read Lock cannot fence.
 func TestRWMutexReadersShareWritersExclude(t *testing.T) {
 	srv := zktest.Start(t)
-	ns := newNamespace(t)
-	ctx := testCtx(t)
-	c := func() *lock.RWMutex { return newRW(t, connect(t, srv.Servers(), ns), "/rw") }
-	admin := connect(t, srv.Servers(), ns)
+	ns := testkit.Namespace(t)
+	ctx := testkit.Ctx(t)
+	c := func() *lock.RWMutex { return newRW(t, testkit.Connect(t, srv.Servers(), ns), "/rw") }
+	admin := testkit.Connect(t, srv.Servers(), ns)
 	r1, r2, w, r3 := c(), c(), c(), c()
 
 	l1, err := r1.AcquireRead(ctx)
@@ -115,12 +116,12 @@ func TestRWMutexReadersShareWritersExclude(t *testing.T) {
 // still wait for it; the write node is gone afterwards.
 func TestRWMutexDowngrade(t *testing.T) {
 	srv := zktest.Start(t)
-	ns := newNamespace(t)
-	ctx := testCtx(t)
-	admin := connect(t, srv.Servers(), ns)
-	a := newRW(t, connect(t, srv.Servers(), ns), "/rw")
-	b := newRW(t, connect(t, srv.Servers(), ns), "/rw")
-	r := newRW(t, connect(t, srv.Servers(), ns), "/rw")
+	ns := testkit.Namespace(t)
+	ctx := testkit.Ctx(t)
+	admin := testkit.Connect(t, srv.Servers(), ns)
+	a := newRW(t, testkit.Connect(t, srv.Servers(), ns), "/rw")
+	b := newRW(t, testkit.Connect(t, srv.Servers(), ns), "/rw")
+	r := newRW(t, testkit.Connect(t, srv.Servers(), ns), "/rw")
 	lw, err := a.AcquireWrite(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -175,12 +176,12 @@ func TestRWMutexDowngrade(t *testing.T) {
 // excludes everyone, and readers behind a writer wait for it.
 func TestRWMutexInteropWithCurator(t *testing.T) {
 	srv := zktest.Start(t)
-	ns := newNamespace(t)
+	ns := testkit.Namespace(t)
 	peer := curatortest.Start(t, srv.ConnectString(), curatortest.WithNamespace(ns))
-	ctx := testCtx(t)
+	ctx := testkit.Ctx(t)
 	const path = "/rw"
-	admin := connect(t, srv.Servers(), ns)
-	goRW := func() *lock.RWMutex { return newRW(t, connect(t, srv.Servers(), ns), path) }
+	admin := testkit.Connect(t, srv.Servers(), ns)
+	goRW := func() *lock.RWMutex { return newRW(t, testkit.Connect(t, srv.Servers(), ns), path) }
 	for _, h := range []struct{ name, kind string }{{"jr1", "read"}, {"jw", "write"}, {"jr2", "read"}} {
 		if err := peer.RWNew(ctx, h.name, path, h.kind); err != nil {
 			t.Fatal(err)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/zkrecipes/zkrecipes"
 	"github.com/zkrecipes/zkrecipes/lock"
+	"github.com/zkrecipes/zkrecipes/tests/internal/testkit"
 	"github.com/zkrecipes/zkrecipes/tests/zktest"
 )
 
@@ -25,7 +26,7 @@ func newSem(t testing.TB, c *zkrecipes.Client, path string, leases int, opts ...
 
 func semAcquire(t testing.TB, s *lock.Semaphore) *lock.Lock {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), patience)
+	ctx, cancel := context.WithTimeout(context.Background(), testkit.Patience)
 	defer cancel()
 	l, err := s.Acquire(ctx)
 	if err != nil {
@@ -41,8 +42,8 @@ func semAcquire(t testing.TB, s *lock.Semaphore) *lock.Lock {
 // the waiter holds.
 func TestSemaphoreCutHolderNoOverlap(t *testing.T) {
 	e := zktest.StartEnsemble(t, 3)
-	ns := newNamespace(t)
-	ctx := testCtx(t)
+	ns := testkit.Namespace(t)
+	ctx := testkit.Ctx(t)
 	members := [2]*member{newEnsembleMember(t, e, ns, "a"), newEnsembleMember(t, e, ns, "b")}
 	sems := map[*member]*lock.Semaphore{}
 	for _, mb := range members {
@@ -81,11 +82,11 @@ func TestSemaphoreCutHolderNoOverlap(t *testing.T) {
 // after its reconnection as soon as one is returned. Nothing is left behind.
 func TestSemaphoreEnsembleServerKilled(t *testing.T) {
 	e := zktest.StartEnsemble(t, 3)
-	ns := newNamespace(t)
-	ctx := testCtx(t)
+	ns := testkit.Namespace(t)
+	ctx := testkit.Ctx(t)
 	ca, cb, admin := connectEnsemble(t, e, ns, 4*time.Second), connectEnsemble(t, e, ns, 4*time.Second), connectEnsemble(t, e, ns, 4*time.Second)
 	sa, sb := newSem(t, ca, "/sem", 2), newSem(t, cb, "/sem", 2)
-	states := watchStates(t, ca)
+	states := testkit.WatchStates(t, ca, nil)
 	lc := semAcquire(t, newSem(t, admin, "/sem", 2))
 	ownedBy := func(l *lock.Lock, c *zkrecipes.Client, what string) {
 		t.Helper()
@@ -98,7 +99,7 @@ func TestSemaphoreEnsembleServerKilled(t *testing.T) {
 	la := semAcquire(t, sa)
 	res := semAsync(ctx, sb)
 	waitChildren(t, admin, "/sem/leases", 3)
-	mark := states.mark()
+	mark := states.Mark()
 	victim := memberOf(t, e, ca)
 	t.Logf("holder on member %d; killing it", victim.ID)
 	if err := victim.Kill(ctx); err != nil {
@@ -107,7 +108,7 @@ func TestSemaphoreEnsembleServerKilled(t *testing.T) {
 	if cause := waitDone(t, la.Context(), "the holder's context"); !errors.Is(cause, lock.ErrLockLost) {
 		t.Fatalf("cause %v", cause)
 	}
-	if rc := states.waitFor(t, mark, zkrecipes.StateReconnected, nil); rc.NewSession {
+	if rc := states.WaitFor(t, mark, zkrecipes.StateReconnected, nil); rc.NewSession {
 		t.Fatal("the holder's session expired (machine too slow?)")
 	}
 	ownedBy(la, ca, "the holder")
@@ -126,11 +127,11 @@ func TestSemaphoreEnsembleServerKilled(t *testing.T) {
 	waitChildren(t, admin, "/sem/locks", 1)
 	victim = memberOf(t, e, ca)
 	t.Logf("waiter on member %d; killing it", victim.ID)
-	mark = states.mark()
+	mark = states.Mark()
 	if err := victim.Kill(ctx); err != nil {
 		t.Fatal(err)
 	}
-	states.waitFor(t, mark, zkrecipes.StateSuspended, nil)
+	states.WaitFor(t, mark, zkrecipes.StateSuspended, nil)
 	release(t, lb.l)
 	la2 := await(t, res, "the waiter's Acquire after its server died")
 	if la2.err != nil {
@@ -148,14 +149,14 @@ func TestSemaphoreEnsembleServerKilled(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("killing the ensemble's leader, member %d", zkLeader.ID)
-	mark = states.mark()
+	mark = states.Mark()
 	if err := zkLeader.Kill(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if cause := waitDone(t, la2.l.Context(), "the holder's context"); !errors.Is(cause, lock.ErrLockLost) {
 		t.Fatalf("cause %v", cause)
 	}
-	states.waitFor(t, mark, zkrecipes.StateReconnected, nil)
+	states.WaitFor(t, mark, zkrecipes.StateReconnected, nil)
 	ownedBy(la2.l, ca, "the holder")
 	mustNotArrive(t, res, "the waiter's lease while two leases stand")
 	release(t, la2.l)
@@ -175,11 +176,11 @@ func TestSemaphoreEnsembleServerKilled(t *testing.T) {
 // resolved, on a semaphore whose one lease is held and on free ones.
 func TestSemaphoreTinyDeadlinesLeaveNoNode(t *testing.T) {
 	srv := zktest.Start(t)
-	ns := newNamespace(t)
-	ctx := testCtx(t)
+	ns := testkit.Namespace(t)
+	ctx := testkit.Ctx(t)
 	fd := zktest.NewFaultDialer()
-	ca := connect(t, srv.Servers(), ns, zkrecipes.WithDialer(fd.Dial))
-	cb := connect(t, srv.Servers(), ns)
+	ca := testkit.Connect(t, srv.Servers(), ns, zkrecipes.WithDialer(fd.Dial))
+	cb := testkit.Connect(t, srv.Servers(), ns)
 	held := semAcquire(t, newSem(t, cb, "/held", 1))
 	fd.SetLatency(3 * time.Millisecond)
 	const n = 100
@@ -216,11 +217,11 @@ func TestSemaphoreTinyDeadlinesLeaveNoNode(t *testing.T) {
 	if cut < n/3 {
 		t.Fatalf("only %d acquisitions were cut short: the test proved little", cut)
 	}
-	wctx, cancel := context.WithTimeout(ctx, patience)
+	wctx, cancel := context.WithTimeout(ctx, testkit.Patience)
 	defer cancel()
 	for _, p := range paths {
-		waitNoNodeOf(t, wctx, cb, p+"/leases", ca.SessionID())
-		waitNoNodeOf(t, wctx, cb, p+"/locks", ca.SessionID())
+		testkit.WaitNoNodeOf(t, wctx, cb, p+"/leases", ca.SessionID())
+		testkit.WaitNoNodeOf(t, wctx, cb, p+"/locks", ca.SessionID())
 	}
 	if kids := waitChildren(t, cb, "/held/leases", 1); "/held/leases/"+kids[0] != held.Node() {
 		t.Fatalf("/held/leases has %v", kids)

@@ -17,6 +17,7 @@ import (
 	"github.com/zkrecipes/zkrecipes"
 	"github.com/zkrecipes/zkrecipes/lock"
 	"github.com/zkrecipes/zkrecipes/tests/curatortest"
+	"github.com/zkrecipes/zkrecipes/tests/internal/testkit"
 	"github.com/zkrecipes/zkrecipes/tests/zktest"
 )
 
@@ -36,9 +37,9 @@ func semAsync(ctx context.Context, s *lock.Semaphore) <-chan acquired {
 // release lets it in; an Acquire whose ctx ends leaves neither node behind.
 func TestSemaphoreLayout(t *testing.T) {
 	srv := zktest.Start(t)
-	ns := newNamespace(t)
-	ctx := testCtx(t)
-	admin := connect(t, srv.Servers(), ns)
+	ns := testkit.Namespace(t)
+	ctx := testkit.Ctx(t)
+	admin := testkit.Connect(t, srv.Servers(), ns)
 	sem := func(c *zkrecipes.Client) *lock.Semaphore {
 		s, err := lock.NewSemaphore(c, "/sem", 2, lock.WithData([]byte("worker")))
 		if err != nil {
@@ -46,7 +47,7 @@ func TestSemaphoreLayout(t *testing.T) {
 		}
 		return s
 	}
-	ca, cb, cc := connect(t, srv.Servers(), ns), connect(t, srv.Servers(), ns), connect(t, srv.Servers(), ns)
+	ca, cb, cc := testkit.Connect(t, srv.Servers(), ns), testkit.Connect(t, srv.Servers(), ns), testkit.Connect(t, srv.Servers(), ns)
 	a, err := sem(ca).Acquire(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -82,7 +83,7 @@ func TestSemaphoreLayout(t *testing.T) {
 	waitChildren(t, admin, "/sem/locks", 0)
 
 	// A waiter whose ctx ends leaves no lease and no P/locks node.
-	cd := connect(t, srv.Servers(), ns)
+	cd := testkit.Connect(t, srv.Servers(), ns)
 	dctx, cancel := context.WithCancel(ctx)
 	dres := semAsync(dctx, sem(cd))
 	waitChildren(t, admin, "/sem/leases", 3)
@@ -90,8 +91,8 @@ func TestSemaphoreLayout(t *testing.T) {
 	if d := await(t, dres, "the cancelled Acquire"); !errors.Is(d.err, context.Canceled) {
 		t.Fatalf("cancelled Acquire = %v", d.err)
 	}
-	waitNoNodeOf(t, ctx, admin, "/sem/leases", cd.SessionID())
-	waitNoNodeOf(t, ctx, admin, "/sem/locks", cd.SessionID())
+	testkit.WaitNoNodeOf(t, ctx, admin, "/sem/leases", cd.SessionID())
+	testkit.WaitNoNodeOf(t, ctx, admin, "/sem/locks", cd.SessionID())
 	release(t, b)
 	release(t, c.l)
 	waitChildren(t, admin, "/sem/leases", 0)
@@ -102,11 +103,11 @@ func TestSemaphoreLayout(t *testing.T) {
 // lease never shows more than 3 holders at once.
 func TestSemaphoreInteropNeverExceeds(t *testing.T) {
 	srv := zktest.Start(t)
-	ns := newNamespace(t)
+	ns := testkit.Namespace(t)
 	peer := curatortest.Start(t, srv.ConnectString(), curatortest.WithNamespace(ns))
-	ctx := testCtx(t)
+	ctx := testkit.Ctx(t)
 	const leases, each, rounds, holdMs = 3, 3, 8, 30
-	admin := connect(t, srv.Servers(), ns)
+	admin := testkit.Connect(t, srv.Servers(), ns)
 	if err := admin.EnsurePath(ctx, "/log"); err != nil {
 		t.Fatal(err)
 	}
@@ -127,7 +128,7 @@ func TestSemaphoreInteropNeverExceeds(t *testing.T) {
 	errs := make(chan error, each)
 	for i := 0; i < each; i++ {
 		name := fmt.Sprintf("g%d", i)
-		c := connect(t, srv.Servers(), ns)
+		c := testkit.Connect(t, srv.Servers(), ns)
 		s, err := lock.NewSemaphore(c, "/sem", leases)
 		if err != nil {
 			t.Fatal(err)
@@ -217,10 +218,10 @@ func TestSemaphoreInteropNeverExceeds(t *testing.T) {
 // Java's setCount wakes a Go waiter.
 func TestSharedSemaphoreCount(t *testing.T) {
 	srv := zktest.Start(t)
-	ns := newNamespace(t)
+	ns := testkit.Namespace(t)
 	peer := curatortest.Start(t, srv.ConnectString(), curatortest.WithNamespace(ns))
-	ctx := testCtx(t)
-	ca, cb := connect(t, srv.Servers(), ns), connect(t, srv.Servers(), ns)
+	ctx := testkit.Ctx(t)
+	ca, cb := testkit.Connect(t, srv.Servers(), ns), testkit.Connect(t, srv.Servers(), ns)
 	newShared := func(c *zkrecipes.Client) *lock.Semaphore {
 		s, err := lock.NewSharedSemaphore(c, "/ssem", "/count")
 		if err != nil {
@@ -231,7 +232,7 @@ func TestSharedSemaphoreCount(t *testing.T) {
 	if _, err := newShared(ca).Acquire(ctx); err == nil || !errors.Is(err, zk.ErrNoNode) {
 		t.Fatalf("Acquire without the count node = %v, want ErrNoNode", err)
 	}
-	waitNoNodeOf(t, ctx, ca, "/ssem/leases", ca.SessionID())
+	testkit.WaitNoNodeOf(t, ctx, ca, "/ssem/leases", ca.SessionID())
 	if err := peer.CountSet(ctx, "/count", 1); err != nil {
 		t.Fatal(err)
 	}
@@ -263,10 +264,10 @@ func TestSharedSemaphoreCount(t *testing.T) {
 // other and hand over both ways; the Go holder fences.
 func TestSemaphoreMutexInteropWithCurator(t *testing.T) {
 	srv := zktest.Start(t)
-	ns := newNamespace(t)
+	ns := testkit.Namespace(t)
 	peer := curatortest.Start(t, srv.ConnectString(), curatortest.WithNamespace(ns))
-	ctx := testCtx(t)
-	c := connect(t, srv.Servers(), ns)
+	ctx := testkit.Ctx(t)
+	c := testkit.Connect(t, srv.Servers(), ns)
 	smx, err := lock.NewSemaphoreMutex(c, "/smx")
 	if err != nil {
 		t.Fatal(err)
@@ -317,9 +318,9 @@ func TestSemaphoreMutexInteropWithCurator(t *testing.T) {
 // that is used up.
 func TestSemaphoreTryAcquire(t *testing.T) {
 	srv := zktest.Start(t)
-	ns := newNamespace(t)
-	ctx := testCtx(t)
-	ca, cb, cc := connect(t, srv.Servers(), ns), connect(t, srv.Servers(), ns), connect(t, srv.Servers(), ns)
+	ns := testkit.Namespace(t)
+	ctx := testkit.Ctx(t)
+	ca, cb, cc := testkit.Connect(t, srv.Servers(), ns), testkit.Connect(t, srv.Servers(), ns), testkit.Connect(t, srv.Servers(), ns)
 	sa, sb, sc := newSem(t, ca, "/sem", 2), newSem(t, cb, "/sem", 2), newSem(t, cc, "/sem", 2)
 	noneOf := func(c *zkrecipes.Client, dirs ...string) {
 		t.Helper()
@@ -358,7 +359,7 @@ func TestSemaphoreTryAcquire(t *testing.T) {
 	res := semAsync(ctx, sc)
 	waitChildren(t, ca, "/sem/locks", 1)
 	waitChildren(t, ca, "/sem/leases", 3)
-	cd := connect(t, srv.Servers(), ns)
+	cd := testkit.Connect(t, srv.Servers(), ns)
 	if l, err := newSem(t, cd, "/sem", 2).TryAcquire(ctx); !errors.Is(err, lock.ErrLocked) || l != nil {
 		t.Fatalf("TryAcquire while a participant waits = %v, %v", l, err)
 	}
@@ -414,11 +415,11 @@ func TestSemaphoreTryAcquire(t *testing.T) {
 // the lease free, it holds with that node and no second one.
 func TestSemaphoreTryAcquireLostReply(t *testing.T) {
 	srv := zktest.Start(t)
-	ns := newNamespace(t)
-	ctx := testCtx(t)
+	ns := testkit.Namespace(t)
+	ctx := testkit.Ctx(t)
 	fd := zktest.NewFaultDialer()
-	ca := connect(t, srv.Servers(), ns, zkrecipes.WithDialer(fd.Dial))
-	cb := connect(t, srv.Servers(), ns)
+	ca := testkit.Connect(t, srv.Servers(), ns, zkrecipes.WithDialer(fd.Dial))
+	cb := testkit.Connect(t, srv.Servers(), ns)
 	isLease := func(op int32, p string) bool {
 		return (op == zktest.OpCreate || op == zktest.OpCreate2) && strings.Contains(p, "/sem/leases/")
 	}
@@ -452,10 +453,10 @@ func TestSemaphoreTryAcquireLostReply(t *testing.T) {
 // Java lease is returned it holds, and a Java acquire then waits for it.
 func TestSemaphoreTryAcquireInteropWithCurator(t *testing.T) {
 	srv := zktest.Start(t)
-	ns := newNamespace(t)
+	ns := testkit.Namespace(t)
 	peer := curatortest.Start(t, srv.ConnectString(), curatortest.WithNamespace(ns))
-	ctx := testCtx(t)
-	c := connect(t, srv.Servers(), ns)
+	ctx := testkit.Ctx(t)
+	c := testkit.Connect(t, srv.Servers(), ns)
 	sem := newSem(t, c, "/sem", 2)
 	for _, j := range []string{"j1", "j2", "j3"} {
 		if err := peer.SemNew(ctx, j, "/sem", 2, ""); err != nil {

@@ -2,8 +2,9 @@
 // bounded context, a namespace of the test's own, a Client closed at cleanup, a wait on a
 // node by watch, a wait for a session's ephemeral children to go, a session expiry made
 // by cutting a client off until the server has expired its session, logs of a client's
-// state changes and of what a listener hears to wait on, and counts of the watches a
-// server holds and of the notifications a client receives.
+// state changes and of what a listener hears to wait on, counts of the watches a server
+// holds and of the notifications a client receives, and a herd of such counting clients
+// to check that a change wakes only the waiter it concerns.
 package testkit
 
 import (
