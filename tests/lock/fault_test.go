@@ -73,16 +73,19 @@ func cancelledAt(ctx context.Context) <-chan time.Time {
 	return ch
 }
 
-// A holder cut off (or black-holed) past its session timeout, under the default policy:
+// A holder cut off (or black-holed) past its session timeout, on a 3-node ensemble, under
+// the default policy:
 // its Context is cancelled before the next holder's Acquire returns, in every run; the
 // times are monotonic clock readings on one machine. The deposed holder's Release then
 // succeeds (its node went with its session).
 func TestMutexCutHolderNoOverlap(t *testing.T) {
-	srv := zktest.Start(t)
+	t.Parallel() // an ensemble of its own; the longest tests of the package
+	e := zktest.StartEnsemble(t, 3)
 	ns := testkit.Namespace(t)
-	members := [2]*member{
-		newMember(t, srv.Servers(), ns, "a", "/l", 2*time.Second),
-		newMember(t, srv.Servers(), ns, "b", "/l", 2*time.Second),
+	var members [2]*member
+	for i, name := range []string{"a", "b"} {
+		members[i] = newEnsembleMember(t, e, ns, name)
+		members[i].m = newMutex(t, members[i].c, "/l")
 	}
 	ctx := testkit.Ctx(t)
 	holder, waiter := members[0], members[1]

@@ -71,6 +71,7 @@ func depose(t *testing.T, run int, holder *member, held *lock.Lock, next <-chan 
 // acquires, in every run; in every other pair of runs a reader queued between the two
 // writers acquires first, and it too only after the cancellation. No run leaves a node.
 func TestRWMutexCutWriterNoOverlap(t *testing.T) {
+	t.Parallel() // an ensemble of its own; the longest tests of the package
 	e := zktest.StartEnsemble(t, 3)
 	ns := testkit.Namespace(t)
 	ctx := testkit.Ctx(t)

@@ -41,6 +41,7 @@ func semAcquire(t testing.TB, s *lock.Semaphore) *lock.Lock {
 // beyond the limit, in every run, and P/leases never holds more than the two leases once
 // the waiter holds.
 func TestSemaphoreCutHolderNoOverlap(t *testing.T) {
+	t.Parallel() // an ensemble of its own; the longest tests of the package
 	e := zktest.StartEnsemble(t, 3)
 	ns := testkit.Namespace(t)
 	ctx := testkit.Ctx(t)
