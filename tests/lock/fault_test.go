@@ -54,6 +54,25 @@ func memberOf(t testing.TB, e *zktest.Ensemble, c *zkrecipes.Client) *zktest.Nod
 	return nil
 }
 
+// killLeaderUnder kills the ensemble's leader while held is held: held's Context must end
+// with ErrLockLost (what says whose), and the holder's client (states st) reconnects.
+func killLeaderUnder(t *testing.T, ctx context.Context, e *zktest.Ensemble, st *testkit.States, held *lock.Lock, what string) {
+	t.Helper()
+	zkLeader, err := e.Leader(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("killing the ensemble's leader, member %d", zkLeader.ID)
+	mark := st.Mark()
+	if err := zkLeader.Kill(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if cause := waitDone(t, held.Context(), what); !errors.Is(cause, lock.ErrLockLost) {
+		t.Fatalf("cause %v", cause)
+	}
+	st.WaitFor(t, mark, zkrecipes.StateReconnected, nil)
+}
+
 // restart starts a killed member again and waits until the ensemble serves.
 func restart(t testing.TB, ctx context.Context, e *zktest.Ensemble, n *zktest.Node) {
 	t.Helper()
@@ -242,19 +261,7 @@ func TestMutexEnsembleServerKilled(t *testing.T) {
 	// elected.
 	res = acquireAsync(ctx, mb)
 	waitChildren(t, admin, "/l", 2)
-	zkLeader, err := e.Leader(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("killing the ensemble's leader, member %d", zkLeader.ID)
-	mark = sa.Mark()
-	if err := zkLeader.Kill(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if cause := waitDone(t, la2.l.Context(), "the holder's context"); !errors.Is(cause, lock.ErrLockLost) {
-		t.Fatalf("cause %v", cause)
-	}
-	sa.WaitFor(t, mark, zkrecipes.StateReconnected, nil)
+	killLeaderUnder(t, ctx, e, sa, la2.l, "the holder's context")
 	mustNotArrive(t, res, "the waiter's Acquire while the holder's node stands")
 	release(t, la2.l)
 	lb2 := await(t, res, "the waiter's Acquire after the election")

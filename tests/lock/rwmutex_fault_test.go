@@ -223,19 +223,7 @@ func TestRWMutexEnsembleServerKilled(t *testing.T) {
 	// 4. The ensemble's leader dies while that writer holds and a reader waits.
 	rres = acquireRWAsync(ctx, rwb, false)
 	waitChildren(t, admin, "/rw", 2)
-	zkLeader, err := e.Leader(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("killing the ensemble's leader, member %d", zkLeader.ID)
-	mark = sa.Mark()
-	if err := zkLeader.Kill(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if cause := waitDone(t, lw2.l.Context(), "the writer's context"); !errors.Is(cause, lock.ErrLockLost) {
-		t.Fatalf("cause %v", cause)
-	}
-	sa.WaitFor(t, mark, zkrecipes.StateReconnected, nil)
+	killLeaderUnder(t, ctx, e, sa, lw2.l, "the writer's context")
 	ownedBy(lw2.l, ca, "the writer")
 	mustNotArrive(t, rres, "the reader while the writer's node stands")
 	release(t, lw2.l)

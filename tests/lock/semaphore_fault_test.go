@@ -145,19 +145,7 @@ func TestSemaphoreEnsembleServerKilled(t *testing.T) {
 	// 3. The ensemble's leader dies while that lease is held and another waits.
 	res = semAsync(ctx, sb)
 	waitChildren(t, admin, "/sem/leases", 3)
-	zkLeader, err := e.Leader(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("killing the ensemble's leader, member %d", zkLeader.ID)
-	mark = states.Mark()
-	if err := zkLeader.Kill(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if cause := waitDone(t, la2.l.Context(), "the holder's context"); !errors.Is(cause, lock.ErrLockLost) {
-		t.Fatalf("cause %v", cause)
-	}
-	states.WaitFor(t, mark, zkrecipes.StateReconnected, nil)
+	killLeaderUnder(t, ctx, e, states, la2.l, "the holder's context")
 	ownedBy(la2.l, ca, "the holder")
 	mustNotArrive(t, res, "the waiter's lease while two leases stand")
 	release(t, la2.l)
