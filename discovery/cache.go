@@ -344,9 +344,15 @@ func (c *Cache[T]) onEvent(ev cache.Event[Instance[T]]) {
 		c.held.fold(ev, name)
 		return
 	}
-	var p pendingChange[T]
-	p.fold(ev, name)
-	c.deliverChange(&p)
+	// One change: its event as it is (pendingChange is for the folds of a resync).
+	switch ev.Type {
+	case cache.NodeCreated:
+		c.deliver(CacheEvent[T]{Kind: CacheChanged, Added: []Instance[T]{ev.New.Value}})
+	case cache.NodeChanged:
+		c.deliver(CacheEvent[T]{Kind: CacheChanged, Updated: []Instance[T]{ev.New.Value}})
+	case cache.NodeDeleted:
+		c.deliver(CacheEvent[T]{Kind: CacheChanged, Removed: []Instance[T]{ev.Old.Value}})
+	}
 }
 
 // release queues the changes held during a resync, if any.

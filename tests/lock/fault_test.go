@@ -54,6 +54,40 @@ func memberOf(t testing.TB, e *zktest.Ensemble, c *zkrecipes.Client) *zktest.Nod
 	return nil
 }
 
+// killServerUnderHolder kills the ensemble member c is connected to while held (an
+// acquisition of c, described by who) is held: held's Context must end with ErrLockLost,
+// and c must reconnect to another member on the same session. It returns the member.
+func killServerUnderHolder(t *testing.T, ctx context.Context, e *zktest.Ensemble, c *zkrecipes.Client, st *testkit.States, held *lock.Lock, who string) *zktest.Node {
+	t.Helper()
+	mark := st.Mark()
+	victim := memberOf(t, e, c)
+	t.Logf("%s on member %d; killing it", who, victim.ID)
+	if err := victim.Kill(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if cause := waitDone(t, held.Context(), "the "+who+"'s context"); !errors.Is(cause, lock.ErrLockLost) {
+		t.Fatalf("cause %v", cause)
+	}
+	if rc := st.WaitFor(t, mark, zkrecipes.StateReconnected, nil); rc.NewSession {
+		t.Fatal("the " + who + "'s session expired (machine too slow?)")
+	}
+	return victim
+}
+
+// killServerUnderWaiter kills the ensemble member c is connected to while an acquisition
+// of c (described by who) waits, and returns the member once c is SUSPENDED.
+func killServerUnderWaiter(t *testing.T, ctx context.Context, e *zktest.Ensemble, c *zkrecipes.Client, st *testkit.States, who string) *zktest.Node {
+	t.Helper()
+	victim := memberOf(t, e, c)
+	t.Logf("%s on member %d; killing it", who, victim.ID)
+	mark := st.Mark()
+	if err := victim.Kill(ctx); err != nil {
+		t.Fatal(err)
+	}
+	st.WaitFor(t, mark, zkrecipes.StateSuspended, nil)
+	return victim
+}
+
 // killLeaderUnder kills the ensemble's leader while held is held: held's Context must end
 // with ErrLockLost (what says whose), and the holder's client (states st) reconnects.
 func killLeaderUnder(t *testing.T, ctx context.Context, e *zktest.Ensemble, st *testkit.States, held *lock.Lock, what string) {
@@ -213,18 +247,7 @@ func TestMutexEnsembleServerKilled(t *testing.T) {
 	res := acquireAsync(ctx, mb)
 	waitChildren(t, admin, "/l", 2)
 	sa := testkit.WatchStates(t, ca, nil)
-	mark := sa.Mark()
-	victim := memberOf(t, e, ca)
-	t.Logf("holder on member %d; killing it", victim.ID)
-	if err := victim.Kill(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if cause := waitDone(t, la.Context(), "the holder's context"); !errors.Is(cause, lock.ErrLockLost) {
-		t.Fatalf("cause %v", cause)
-	}
-	if rc := sa.WaitFor(t, mark, zkrecipes.StateReconnected, nil); rc.NewSession {
-		t.Fatal("the holder's session expired (machine too slow?)")
-	}
+	victim := killServerUnderHolder(t, ctx, e, ca, sa, la, "holder")
 	_, st, err := admin.Get(ctx, la.Node())
 	if err != nil || st.EphemeralOwner != ca.SessionID() {
 		t.Fatalf("holder's node after the move: %v (owner %#x)", err, st.EphemeralOwner)
@@ -240,13 +263,7 @@ func TestMutexEnsembleServerKilled(t *testing.T) {
 	// 2. The waiter's server dies while it waits; the holder releases meanwhile.
 	res = acquireAsync(ctx, ma)
 	waitChildren(t, admin, "/l", 2)
-	victim = memberOf(t, e, ca)
-	t.Logf("waiter on member %d; killing it", victim.ID)
-	mark = sa.Mark()
-	if err := victim.Kill(ctx); err != nil {
-		t.Fatal(err)
-	}
-	sa.WaitFor(t, mark, zkrecipes.StateSuspended, nil)
+	victim = killServerUnderWaiter(t, ctx, e, ca, sa, "waiter")
 	release(t, lb.l)
 	la2 := await(t, res, "the waiter's Acquire after its server died")
 	if la2.err != nil {

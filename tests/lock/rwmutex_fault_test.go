@@ -159,18 +159,7 @@ func TestRWMutexEnsembleServerKilled(t *testing.T) {
 	lr := readLock(rwadmin)
 	wres := acquireRWAsync(ctx, rwb, true)
 	waitChildren(t, admin, "/rw", 3)
-	mark := sa.Mark()
-	victim := memberOf(t, e, ca)
-	t.Logf("reader on member %d; killing it", victim.ID)
-	if err := victim.Kill(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if cause := waitDone(t, la.Context(), "the reader's context"); !errors.Is(cause, lock.ErrLockLost) {
-		t.Fatalf("cause %v", cause)
-	}
-	if rc := sa.WaitFor(t, mark, zkrecipes.StateReconnected, nil); rc.NewSession {
-		t.Fatal("the reader's session expired (machine too slow?)")
-	}
+	victim := killServerUnderHolder(t, ctx, e, ca, sa, la, "reader")
 	ownedBy(la, ca, "the reader")
 	mustNotArrive(t, wres, "the writer while the readers' nodes stand")
 	release(t, la)
@@ -185,13 +174,7 @@ func TestRWMutexEnsembleServerKilled(t *testing.T) {
 	// 2. A waiting reader's server dies; the writer releases meanwhile.
 	rres := acquireRWAsync(ctx, rwa, false)
 	waitChildren(t, admin, "/rw", 2)
-	victim = memberOf(t, e, ca)
-	t.Logf("waiting reader on member %d; killing it", victim.ID)
-	mark = sa.Mark()
-	if err := victim.Kill(ctx); err != nil {
-		t.Fatal(err)
-	}
-	sa.WaitFor(t, mark, zkrecipes.StateSuspended, nil)
+	victim = killServerUnderWaiter(t, ctx, e, ca, sa, "waiting reader")
 	release(t, lw.l)
 	la2 := await(t, rres, "the reader's Acquire after its server died")
 	if la2.err != nil {
@@ -205,13 +188,7 @@ func TestRWMutexEnsembleServerKilled(t *testing.T) {
 	lr = readLock(rwadmin)
 	wres = acquireRWAsync(ctx, rwa, true)
 	waitChildren(t, admin, "/rw", 2)
-	victim = memberOf(t, e, ca)
-	t.Logf("waiting writer on member %d; killing it", victim.ID)
-	mark = sa.Mark()
-	if err := victim.Kill(ctx); err != nil {
-		t.Fatal(err)
-	}
-	sa.WaitFor(t, mark, zkrecipes.StateSuspended, nil)
+	victim = killServerUnderWaiter(t, ctx, e, ca, sa, "waiting writer")
 	release(t, lr)
 	lw2 := await(t, wres, "the writer's Acquire after its server died")
 	if lw2.err != nil {

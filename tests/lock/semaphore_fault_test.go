@@ -100,18 +100,7 @@ func TestSemaphoreEnsembleServerKilled(t *testing.T) {
 	la := semAcquire(t, sa)
 	res := semAsync(ctx, sb)
 	waitChildren(t, admin, "/sem/leases", 3)
-	mark := states.Mark()
-	victim := memberOf(t, e, ca)
-	t.Logf("holder on member %d; killing it", victim.ID)
-	if err := victim.Kill(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if cause := waitDone(t, la.Context(), "the holder's context"); !errors.Is(cause, lock.ErrLockLost) {
-		t.Fatalf("cause %v", cause)
-	}
-	if rc := states.WaitFor(t, mark, zkrecipes.StateReconnected, nil); rc.NewSession {
-		t.Fatal("the holder's session expired (machine too slow?)")
-	}
+	victim := killServerUnderHolder(t, ctx, e, ca, states, la, "holder")
 	ownedBy(la, ca, "the holder")
 	mustNotArrive(t, res, "the waiter's lease while two leases stand")
 	release(t, la)
@@ -126,13 +115,7 @@ func TestSemaphoreEnsembleServerKilled(t *testing.T) {
 	res = semAsync(ctx, sa)
 	waitChildren(t, admin, "/sem/leases", 3)
 	waitChildren(t, admin, "/sem/locks", 1)
-	victim = memberOf(t, e, ca)
-	t.Logf("waiter on member %d; killing it", victim.ID)
-	mark = states.Mark()
-	if err := victim.Kill(ctx); err != nil {
-		t.Fatal(err)
-	}
-	states.WaitFor(t, mark, zkrecipes.StateSuspended, nil)
+	victim = killServerUnderWaiter(t, ctx, e, ca, states, "waiter")
 	release(t, lb.l)
 	la2 := await(t, res, "the waiter's Acquire after its server died")
 	if la2.err != nil {
