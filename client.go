@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-zookeeper/zk"
@@ -17,7 +18,14 @@ import (
 // context-aware operations. It is safe for concurrent use. Create it with Connect and
 // release it with Close.
 type Client struct {
-	conn       *zk.Conn
+	// cur is the current go-zk connection object and what belongs to it; the watchdog
+	// replaces it when go-zk's loop wedges (see gen). gens holds every gen, for Close.
+	cur       atomic.Pointer[gen]
+	gensMu    sync.Mutex
+	gens      []*gen
+	replaceMu sync.Mutex
+	hosts     []string
+
 	cfg        config
 	ns         string
 	log        *slog.Logger
@@ -32,12 +40,10 @@ type Client struct {
 	bgMu     sync.Mutex
 	bgDone   bool // set by Close before it waits for bg: nothing is tracked after that
 
-	// abandoned ends every dial and connection go-zk has (see wrap and shutdownConn).
+	// abandoned ends every dial and connection go-zk has, of every gen (see wrap and
+	// shutdownConn).
 	abandoned context.Context
 	abandon   context.CancelFunc
-	loop      *zkLoop
-
-	wd watchdog // see watchdog.go
 
 	// hub routes every watch event by path to the recipes that subscribed (see hub.go).
 	hub *watchhub.Hub
@@ -97,7 +103,7 @@ func Connect(ctx context.Context, servers []string, opts ...Option) (*Client, er
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	c := &Client{cfg: cfg, ns: ns, log: log, hub: watchhub.New()}
+	c := &Client{cfg: cfg, ns: ns, log: log, hub: watchhub.New(), hosts: hosts}
 	c.negotiated.handshake = max(cfg.sessionTimeout/time.Duration(len(hosts)), time.Second)
 	c.negotiated.tls = cfg.tls
 	c.negotiated.authFrames, c.negotiated.authCount = authFrames(cfg.auth), len(cfg.auth)
@@ -110,7 +116,6 @@ func Connect(ctx context.Context, servers []string, opts ...Option) (*Client, er
 	}
 	c.life, c.stopLife = context.WithCancel(context.Background())
 	c.abandoned, c.abandon = context.WithCancel(context.Background())
-	c.loop = newZKLoop()
 	c.sm = newStateMachine(func() time.Duration { return c.negotiated.get(cfg.sessionTimeout) },
 		func(msg string, args ...any) { log.Info(msg, args...) })
 
@@ -120,43 +125,13 @@ func Connect(ctx context.Context, servers []string, opts ...Option) (*Client, er
 		stopHooks = c.listen(c.stateHooks, false, true)
 	}
 
-	// The callback can run before zk.Connect returns, so it reads the conn through a
-	// channel that is closed once c.conn is set.
-	ready := make(chan struct{})
-	hp := cfg.hostProvider
-	if hp == nil {
-		p := newHostProvider(c.life, log)
-		p.queued = c.wd.busy
-		p.sessionTimeout = func() time.Duration { return c.negotiated.get(cfg.sessionTimeout) }
-		// TLS checks the server's certificate against the name in the connect string, so
-		// the dialer must see that name, not an address it was resolved to.
-		p.literal = cfg.tls != nil
-		hp = p
-	}
-	conn, _, err := zk.Connect(hosts, cfg.sessionTimeout,
-		zk.WithDialer(c.negotiated.wrap(cfg.dialer, c.abandoned)),
-		zk.WithHostProvider(hp),
-		zk.WithLogger(zkLogger{log}),
-		zk.WithLogInfo(false),
-		zk.WithEventCallback(func(ev zk.Event) {
-			if ev.Type != zk.EventSession {
-				c.hub.Dispatch(ev) // only enqueues: this runs on go-zk's receive loop
-				return
-			}
-			c.loop.observe(ev.State)
-			<-ready
-			c.sm.onEvent(ev, c.conn.SessionID())
-		}),
-	)
-	if err != nil {
+	if _, err := c.newGen(nil); err != nil {
 		stopHooks()
 		c.stopLife()
 		c.abandon()
 		c.bg.Wait()
 		return nil, fmt.Errorf("zkrecipes: connect %v: %w", hosts, err)
 	}
-	c.conn = conn
-	close(ready)
 
 	if c.track() {
 		go c.runWatchdog()
@@ -184,8 +159,11 @@ func Connect(ctx context.Context, servers []string, opts ...Option) (*Client, er
 
 // Conn returns the underlying go-zk connection for anything the Client does not wrap.
 // Paths on it are server paths (the namespace is not applied) and calls on it are not
-// retried.
-func (c *Client) Conn() *zk.Conn { return c.conn }
+// retried, nor counted by the watchdog. The Client replaces its go-zk connection when the
+// watchdog finds go-zk's loop wedged (see Hooks.Watchdog): a *zk.Conn taken before that is
+// closed then, its pending calls may never return and its watches never fire, so take Conn
+// again for each use rather than keeping it.
+func (c *Client) Conn() *zk.Conn { return c.zk() }
 
 // Namespace returns the server path that the Client's "/" maps to ("" without namespace).
 func (c *Client) Namespace() string { return c.ns }
@@ -199,8 +177,15 @@ func (c *Client) State() State {
 	return st
 }
 
-// SessionID returns the id of the current (or last) session.
-func (c *Client) SessionID() int64 { return c.conn.SessionID() }
+// SessionID returns the id of the current (or last) session: 0 once go-zk was told the
+// session expired, until the next one is established.
+func (c *Client) SessionID() int64 {
+	g := c.gen()
+	if id := g.conn.SessionID(); id != 0 || g.resume == nil || g.loop.everHadSession() {
+		return id
+	}
+	return g.resume.id // a replacement gen offering the session, before its handshake
+}
 
 // SessionTimeout returns the session timeout the server negotiated (the requested one
 // until a session was established).
@@ -291,7 +276,9 @@ func WithCurrentState() ListenOption {
 func (c *Client) Close(ctx context.Context) error {
 	c.closeOnce.Do(func() {
 		c.stopLife()
+		c.replaceMu.Lock() // a replacement under way ends first; none starts after (see replace)
 		c.sm.close()
+		c.replaceMu.Unlock()
 		c.shutdownConn(ctx)
 		c.bgMu.Lock()
 		c.bgDone = true
@@ -304,10 +291,10 @@ func (c *Client) Close(ctx context.Context) error {
 	}()
 	select {
 	case <-done:
-		return nil
 	case <-ctx.Done():
 		return fmt.Errorf("zkrecipes: close: %w", ctx.Err())
 	}
+	return c.waitGens(ctx)
 }
 
 // stateHooks runs on the hooks listener's goroutine (see stateMachine.hooks).

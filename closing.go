@@ -71,10 +71,11 @@ func (l *zkLoop) awaitDialing(ctx context.Context, limit time.Duration) {
 // its reply; after that every connection is closed, so that no read or handshake of go-zk
 // outlives Close.
 func (c *Client) shutdownConn(ctx context.Context) {
-	if !c.loop.everHadSession() {
+	g := c.gen()
+	if !g.loop.everHadSession() {
 		c.abandon()
-		c.loop.awaitDialing(ctx, time.Second)
+		g.loop.awaitDialing(ctx, time.Second)
 	}
-	c.conn.Close()
+	g.conn.Close()
 	c.abandon()
 }

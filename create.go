@@ -126,12 +126,12 @@ func (c *Client) Create(ctx context.Context, path string, data []byte, mode Crea
 	if mode.Sequential() {
 		kind = opOnce
 	}
-	return do(c, ctx, "create", path, kind, func(uncertain bool) (string, error) {
-		p, err := c.createOnce(path, data, flags, cc)
+	return do(c, ctx, "create", path, kind, func(z *zk.Conn, uncertain bool) (string, error) {
+		p, err := c.createOnce(z, path, data, flags, cc)
 		if uncertain && errors.Is(err, zk.ErrNodeExists) && !mode.Sequential() {
 			// A lost reply may hide our own success: the node counts as ours only if
 			// it is provably the one the lost attempt made.
-			return c.adoptCreated(path, data, mode, err)
+			return c.adoptCreated(z, path, data, mode, err)
 		}
 		return p, err
 	})
@@ -139,8 +139,8 @@ func (c *Client) Create(ctx context.Context, path string, data []byte, mode Crea
 
 // adoptCreated decides whether the existing node at path is the one an earlier attempt
 // of this create made (see Create); exists is the NodeExists error of the retry.
-func (c *Client) adoptCreated(path string, data []byte, mode CreateMode, exists error) (string, error) {
-	got, st, err := c.conn.Get(c.fullPath(path))
+func (c *Client) adoptCreated(z *zk.Conn, path string, data []byte, mode CreateMode, exists error) (string, error) {
+	got, st, err := z.Get(c.fullPath(path))
 	switch {
 	case errors.Is(err, zk.ErrNoNode):
 		// Gone again: it may have been ours, deleted by someone since.
@@ -154,7 +154,7 @@ func (c *Client) adoptCreated(path string, data []byte, mode CreateMode, exists 
 		return "", &settledError{exists}
 	}
 	if mode.Ephemeral() {
-		if st.EphemeralOwner == c.conn.SessionID() {
+		if st.EphemeralOwner == z.SessionID() {
 			return path, nil
 		}
 		return "", &settledError{exists}
@@ -167,7 +167,7 @@ func (c *Client) adoptCreated(path string, data []byte, mode CreateMode, exists 
 
 // createOnce is one attempt: create, and with parents, create missing ancestors and try
 // again. It returns the namespace-relative path.
-func (c *Client) createOnce(path string, data []byte, flags int32, cc createConfig) (string, error) {
+func (c *Client) createOnce(z *zk.Conn, path string, data []byte, flags int32, cc createConfig) (string, error) {
 	if data == nil {
 		data = []byte{}
 	}
@@ -176,15 +176,15 @@ func (c *Client) createOnce(path string, data []byte, flags int32, cc createConf
 		var p string
 		var err error
 		if flags == zk.FlagContainer {
-			p, err = c.conn.CreateContainer(full, data, flags, cc.acl)
+			p, err = z.CreateContainer(full, data, flags, cc.acl)
 		} else {
-			p, err = c.conn.Create(full, data, flags, cc.acl)
+			p, err = z.Create(full, data, flags, cc.acl)
 		}
 		return c.relPath(p), err
 	}
 	p, err := create()
 	if errors.Is(err, zk.ErrNoNode) && cc.parents {
-		if err := c.ensureParents(path); err != nil {
+		if err := c.ensureParents(z, path); err != nil {
 			return "", err
 		}
 		p, err = create()
@@ -194,7 +194,7 @@ func (c *Client) createOnce(path string, data []byte, flags int32, cc createConf
 
 // ensureParents creates every missing ancestor of path (server path, namespace included)
 // as a container.
-func (c *Client) ensureParents(path string) error {
+func (c *Client) ensureParents(z *zk.Conn, path string) error {
 	full := c.fullPath(path)
 	parent, _ := SplitPath(full)
 	if parent == "/" {
@@ -202,7 +202,7 @@ func (c *Client) ensureParents(path string) error {
 	}
 	var missing []string
 	for p := parent; p != "/"; p, _ = SplitPath(p) {
-		ok, _, err := c.conn.Exists(p)
+		ok, _, err := z.Exists(p)
 		if err != nil {
 			return err
 		}
@@ -212,7 +212,7 @@ func (c *Client) ensureParents(path string) error {
 		missing = append(missing, p)
 	}
 	for i := len(missing) - 1; i >= 0; i-- {
-		_, err := c.conn.CreateContainer(missing[i], []byte{}, zk.FlagContainer, c.cfg.acl)
+		_, err := z.CreateContainer(missing[i], []byte{}, zk.FlagContainer, c.cfg.acl)
 		if err != nil && !errors.Is(err, zk.ErrNodeExists) {
 			return fmt.Errorf("create parent %s: %w", c.relPath(missing[i]), err)
 		}
@@ -229,11 +229,11 @@ func (c *Client) EnsurePath(ctx context.Context, path string) error {
 	if path == "/" && c.ns == "" {
 		return nil
 	}
-	_, err := do(c, ctx, "ensure", path, opIdempotent, func(bool) (struct{}, error) {
-		if err := c.ensureParents(path); err != nil {
+	_, err := do(c, ctx, "ensure", path, opIdempotent, func(z *zk.Conn, _ bool) (struct{}, error) {
+		if err := c.ensureParents(z, path); err != nil {
 			return struct{}{}, err
 		}
-		_, err := c.conn.CreateContainer(c.fullPath(path), []byte{}, zk.FlagContainer, c.cfg.acl)
+		_, err := z.CreateContainer(c.fullPath(path), []byte{}, zk.FlagContainer, c.cfg.acl)
 		if errors.Is(err, zk.ErrNodeExists) {
 			err = nil
 		}
@@ -293,8 +293,8 @@ func (c *Client) Multi(ctx context.Context, ops ...any) ([]zk.MultiResponse, err
 			first = p
 		}
 	}
-	res, err := do(c, ctx, "multi", first, opOnce, func(bool) ([]zk.MultiResponse, error) {
-		res, err := c.conn.Multi(mapped...)
+	res, err := do(c, ctx, "multi", first, opOnce, func(z *zk.Conn, _ bool) ([]zk.MultiResponse, error) {
+		res, err := z.Multi(mapped...)
 		for i := range res {
 			if res[i].String != "" {
 				res[i].String = c.relPath(res[i].String)

@@ -51,6 +51,11 @@ type negotiatedTimeout struct {
 	// current is the connection go-zk uses now (the last one dialed, until it is
 	// closed), for the watchdog.
 	current atomic.Pointer[snoopConn]
+	// session is the session of the last connect response that gave one, and lastZxid
+	// the highest zxid of a reply to a request (go-zk keeps both to itself): a
+	// replacement gen offers them to resume the session (see resumeOffer).
+	session  atomic.Pointer[sessionCreds]
+	lastZxid atomic.Int64
 }
 
 // fail records err as the last connection failure and passes it to onErr.
@@ -101,7 +106,10 @@ var errAbandoned = errors.New("zkrecipes: client closing; not dialing")
 // with them (dialing, waiting for a handshake, reading). dial == nil means TCP, with the
 // dial itself abandoned too. With n.tls, TLS runs over the connection dial makes, and the
 // snoopConn reads the plaintext. Failures are recorded (see fail).
-func (n *negotiatedTimeout) wrap(dial zk.Dialer, abandon context.Context) zk.Dialer {
+//
+// With resume, the connect requests go-zk sends offer that session instead of a new one,
+// until a server has answered one of them (see resumeOffer).
+func (n *negotiatedTimeout) wrap(dial zk.Dialer, abandon context.Context, resume *resumeOffer) zk.Dialer {
 	if dial == nil {
 		dial = func(network, address string, timeout time.Duration) (net.Conn, error) {
 			d := net.Dialer{Timeout: timeout}
@@ -134,7 +142,7 @@ func (n *negotiatedTimeout) wrap(dial zk.Dialer, abandon context.Context) zk.Dia
 				return nil, err
 			}
 		}
-		s := &snoopConn{Conn: c, nt: n, abandon: abandon, address: address}
+		s := &snoopConn{Conn: c, nt: n, abandon: abandon, address: address, resume: resume}
 		s.unhook = context.AfterFunc(abandon, func() { c.Close() })
 		if prev := n.current.Swap(s); prev != nil {
 			// go-zk dials only once it is done with its previous connection, which it
@@ -158,14 +166,96 @@ type snoopConn struct {
 	mu      sync.Mutex
 	head    []byte
 	done    bool
-	// read and frameLen count the bytes of the connect response (frameLen, known once its
-	// head is read, is its length): the credentials' replies come after it.
-	read, frameLen int
-	auth           authState
+	// head collects the connect response, whose length (frameLen) is known once its first
+	// 4 bytes are read: the credentials' replies come after it.
+	frameLen int
+	auth     authState
+	// past is set once the whole connect response is read; from then on frames follows
+	// the replies go-zk reads, for the last zxid.
+	past   atomic.Bool
+	frames frameTracker
+	// resume is the session the connect request offers (see wrap); wrote is set by the
+	// first write (go-zk's connect request), on go-zk's connecting goroutine.
+	resume *resumeOffer
+	wrote  bool
 }
 
-// Write sends the credentials ahead of go-zk's first request (see auth.go).
-func (s *snoopConn) Write(p []byte) (int, error) { return s.writeWithAuth(p) }
+// Write sends go-zk's connect request, offering the session to resume if there is one, and
+// the credentials ahead of go-zk's first request after the handshake (see auth.go).
+func (s *snoopConn) Write(p []byte) (int, error) {
+	if !s.wrote {
+		s.wrote = true
+		if r := s.resume; r != nil && !r.answered.Load() {
+			if q, ok := offerSession(p, r); ok {
+				if _, err := s.Conn.Write(q); err != nil {
+					return 0, err
+				}
+				return len(p), nil
+			}
+		}
+	}
+	return s.writeWithAuth(p)
+}
+
+// offerSession rewrites go-zk's connect request p, framed as on the wire: length(4)
+// protocolVersion(4) lastZxidSeen(8) timeOut(4) sessionId(8) passwd(length-prefixed), then
+// whatever a later go-zk adds, so that it offers r's session. It leaves alone a request
+// that already offers a session (go-zk's own, after the gen's first session) or that it
+// cannot parse.
+func offerSession(p []byte, r *resumeOffer) ([]byte, bool) {
+	if len(p) < 32 || int(binary.BigEndian.Uint32(p[:4])) != len(p)-4 {
+		return nil, false
+	}
+	if binary.BigEndian.Uint64(p[20:28]) != 0 {
+		return nil, false
+	}
+	pl := int(binary.BigEndian.Uint32(p[28:32]))
+	if pl < 0 || 32+pl > len(p) {
+		return nil, false
+	}
+	body := make([]byte, 0, len(p)+len(r.passwd))
+	body = append(body, p[4:8]...) // protocol version
+	body = binary.BigEndian.AppendUint64(body, uint64(r.zxid))
+	body = append(body, p[16:20]...) // timeout
+	body = binary.BigEndian.AppendUint64(body, uint64(r.id))
+	body = binary.BigEndian.AppendUint32(body, uint32(len(r.passwd)))
+	body = append(body, r.passwd...)
+	body = append(body, p[32+pl:]...)
+	return append(binary.BigEndian.AppendUint32(nil, uint32(len(body))), body...), true
+}
+
+// frameTracker follows the reply frames go-zk reads, length(4) xid(4) zxid(8) err(4)
+// body, and keeps the highest zxid of a reply to a request (xid >= 0) in last, as go-zk
+// does for its own reconnects. It is used by the reading goroutine only.
+type frameTracker struct {
+	hdr  [16]byte
+	have int
+	skip int
+}
+
+func (t *frameTracker) feed(b []byte, last *atomic.Int64) {
+	for len(b) > 0 {
+		if t.skip > 0 {
+			k := min(t.skip, len(b))
+			t.skip -= k
+			b = b[k:]
+			continue
+		}
+		k := copy(t.hdr[t.have:], b)
+		t.have += k
+		b = b[k:]
+		if t.have < len(t.hdr) {
+			return
+		}
+		t.have = 0
+		t.skip = max(int(binary.BigEndian.Uint32(t.hdr[:4]))-12, 0)
+		xid := int32(binary.BigEndian.Uint32(t.hdr[4:8]))
+		zxid := int64(binary.BigEndian.Uint64(t.hdr[8:16]))
+		if xid >= 0 && zxid > last.Load() {
+			last.Store(zxid)
+		}
+	}
+}
 
 // Close closes the connection and releases its tie to the Client's abandon context.
 func (s *snoopConn) Close() error {
@@ -195,8 +285,16 @@ func (s *snoopConn) capped(t time.Time) time.Time {
 }
 
 func (s *snoopConn) Read(p []byte) (int, error) {
-	if s.auth.armed.Load() {
-		return s.readPastAuth(p)
+	if s.past.Load() {
+		var n int
+		var err error
+		if s.auth.armed.Load() {
+			n, err = s.readPastAuth(p)
+		} else {
+			n, err = s.Conn.Read(p)
+		}
+		s.frames.feed(p[:n], &s.nt.lastZxid)
+		return n, err
 	}
 	n, err := s.Conn.Read(p)
 	if err != nil && n == 0 && s.abandon.Err() == nil {
@@ -214,39 +312,69 @@ func (s *snoopConn) Read(p []byte) (int, error) {
 		}
 	}
 	if n > 0 {
-		s.mu.Lock()
-		if s.nt.authCount > 0 {
-			s.read += n
-		}
-		if !s.done {
-			need := 12 - len(s.head)
-			if need > n {
-				need = n
-			}
-			s.head = append(s.head, p[:need]...)
-			if len(s.head) >= 4 && binary.BigEndian.Uint32(s.head[:4]) > maxConnectResponse {
-				// Not ZooKeeper (an HTTP port, a proxy): go-zk would allocate
-				// whatever length the first bytes spell, up to 4 GiB.
-				length := binary.BigEndian.Uint32(s.head[:4])
-				s.done, s.head = true, nil
-				s.mu.Unlock()
-				return 0, fmt.Errorf("zkrecipes: %s is not a ZooKeeper server (handshake reply of %d bytes)", s.RemoteAddr(), length)
-			}
-			if len(s.head) >= 12 {
-				s.done = true
-				s.frameLen = 4 + int(binary.BigEndian.Uint32(s.head[:4]))
-				s.nt.stalls.Store(0)
-				if ms := int32(binary.BigEndian.Uint32(s.head[8:12])); ms > 0 {
-					s.nt.ms.Store(int64(ms))
-				}
-				s.head = nil
-			}
-		}
-		complete := s.nt.authCount > 0 && s.frameLen > 0 && s.read >= s.frameLen
-		s.mu.Unlock()
-		if complete {
-			s.arm() // the next read is past the connect response
+		if err := s.snoopHandshake(p[:n]); err != nil {
+			return 0, err
 		}
 	}
 	return n, err
+}
+
+// snoopHandshake takes in b, bytes read before the whole connect response was: it reads
+// the negotiated timeout, the session and its password out of the response
+// (length(4) protocolVersion(4) timeOut(4) sessionId(8) passwd(length-prefixed) ...), and
+// hands what follows it to the frame tracker.
+func (s *snoopConn) snoopHandshake(b []byte) error {
+	s.mu.Lock()
+	if s.frameLen == 0 {
+		need := min(4-len(s.head), len(b))
+		s.head = append(s.head, b[:need]...)
+		if len(s.head) >= 4 {
+			length := binary.BigEndian.Uint32(s.head[:4])
+			if length > maxConnectResponse {
+				// Not ZooKeeper (an HTTP port, a proxy): go-zk would allocate
+				// whatever length the first bytes spell, up to 4 GiB.
+				s.done, s.head = true, nil
+				s.mu.Unlock()
+				return fmt.Errorf("zkrecipes: %s is not a ZooKeeper server (handshake reply of %d bytes)", s.RemoteAddr(), length)
+			}
+			s.frameLen = 4 + int(length)
+		}
+		b = b[need:]
+	}
+	if s.frameLen > 0 {
+		need := min(s.frameLen-len(s.head), len(b))
+		s.head = append(s.head, b[:need]...)
+		b = b[need:]
+		if !s.done && len(s.head) >= 12 {
+			s.done = true
+			s.nt.stalls.Store(0)
+			if ms := int32(binary.BigEndian.Uint32(s.head[8:12])); ms > 0 {
+				s.nt.ms.Store(int64(ms))
+			}
+		}
+	}
+	complete := s.frameLen > 0 && len(s.head) >= s.frameLen
+	var head []byte
+	if complete {
+		head, s.head = s.head, nil
+	}
+	s.mu.Unlock()
+	if !complete {
+		return nil
+	}
+	if len(head) >= 24 {
+		if id := int64(binary.BigEndian.Uint64(head[12:20])); id != 0 {
+			pl := int(binary.BigEndian.Uint32(head[20:24]))
+			if pl >= 0 && 24+pl <= len(head) {
+				s.nt.session.Store(&sessionCreds{id: id, passwd: append([]byte(nil), head[24:24+pl]...)})
+			}
+		}
+	}
+	if s.resume != nil {
+		s.resume.answered.Store(true)
+	}
+	s.arm() // the next read is past the connect response
+	s.past.Store(true)
+	s.frames.feed(b, &s.nt.lastZxid)
+	return nil
 }

@@ -17,43 +17,57 @@ type result[T any] struct {
 	err error
 }
 
-// call runs fn, returning early when ctx ends. go-zk calls cannot be cancelled, so an
-// abandoned call finishes in a goroutine the Client tracks (go-zk fails every pending
-// call when the connection closes, so it cannot outlive Close). For an abandoned call,
-// inflight is a channel closed once fn has returned; it is nil otherwise.
+// call runs fn, an attempt on gen g's go-zk connection, returning early when ctx ends or
+// when the watchdog replaces g (then with errConnReplaced). go-zk calls cannot be
+// cancelled, so an abandoned call finishes in a goroutine counted by g.calls for Close
+// (go-zk fails every pending call when the connection closes, and all of them when its
+// Conn is closed, as a replaced gen's is, so it cannot outlive Close). For an abandoned
+// call, inflight is a channel closed once fn has returned; it is nil otherwise. A call
+// abandoned because g was replaced gets it too: until go-zk has failed the attempt it may
+// still be sent, so nothing may be cleaned up after it before that.
 //
-// Every fn is counted by the watchdog while it runs (see watchdog). With a ctx marked by
-// watchhub.Inline, fn runs on the caller's goroutine, which then waits for it whatever ctx
-// does (see watchhub.Inline).
-func call[T any](c *Client, ctx context.Context, fn func() (T, error)) (v T, inflight <-chan struct{}, err error) {
+// Every fn is counted by g's watchdog while it runs (see watchdog). With a ctx that is
+// never done, or one marked by watchhub.Inline, fn runs on the caller's goroutine, which
+// then waits for it whatever ctx does: go-zk answers or fails it, at the latest when a
+// replacement closes g's go-zk Conn (see watchhub.Inline).
+func call[T any](c *Client, ctx context.Context, g *gen, fn func() (T, error)) (v T, inflight <-chan struct{}, err error) {
 	if ctx.Done() == nil {
-		return callCounted(c, fn)
+		return callCounted(g, fn)
 	}
 	if err := ctx.Err(); err != nil {
 		return v, nil, err
 	}
 	if watchhub.IsInline(ctx) {
-		return callCounted(c, fn)
+		return callCounted(g, fn)
 	}
 	if !c.track() { // closed: go-zk fails the call at once
-		return callCounted(c, fn)
+		return callCounted(g, fn)
 	}
+	g.calls.Add(1) // before bg.Done, so that Close, which waits for bg first, sees it
+	c.bg.Done()
 	ch := make(chan result[T], 1)
 	fin := make(chan struct{})
 	go func() {
-		defer c.bg.Done()
+		defer g.calls.Done()
 		defer close(fin)
-		c.wd.begin()
+		g.wd.begin()
 		v, err := fn()
-		c.wd.end()
+		g.wd.end()
 		ch <- result[T]{v, err}
 	}()
 	select {
 	case r := <-ch:
 		return r.v, nil, r.err
-	case <-ctx.Done():
+	case <-g.dead:
 		select {
 		case r := <-ch: // both: the attempt did return
+			return r.v, nil, r.err
+		default:
+		}
+		return v, fin, errConnReplaced
+	case <-ctx.Done():
+		select {
+		case r := <-ch:
 			return r.v, nil, r.err
 		default:
 		}
@@ -61,12 +75,42 @@ func call[T any](c *Client, ctx context.Context, fn func() (T, error)) (v T, inf
 	}
 }
 
-// callCounted runs fn on the caller's goroutine, counted by the watchdog.
-func callCounted[T any](c *Client, fn func() (T, error)) (T, <-chan struct{}, error) {
-	c.wd.begin()
-	defer c.wd.end()
+// callCounted runs fn on the caller's goroutine, counted by g's watchdog.
+func callCounted[T any](g *gen, fn func() (T, error)) (T, <-chan struct{}, error) {
+	g.wd.begin()
+	defer g.wd.end()
 	v, err := fn()
 	return v, nil, err
+}
+
+// joinInflight returns a channel closed once every channel of chans is closed (nil when they
+// all are already). Its goroutine ends with the Client: then the channel stays open, as the
+// attempts may still be in flight.
+func (c *Client) joinInflight(chans []<-chan struct{}) <-chan struct{} {
+	open := chans[:0:0]
+	for _, ch := range chans {
+		select {
+		case <-ch:
+		default:
+			open = append(open, ch)
+		}
+	}
+	if len(open) == 0 || !c.track() {
+		return nil
+	}
+	all := make(chan struct{})
+	go func() {
+		defer c.bg.Done()
+		for _, ch := range open {
+			select {
+			case <-ch:
+			case <-c.life.Done():
+				return
+			}
+		}
+		close(all)
+	}()
+	return all
 }
 
 // opKind says what a retry of an operation may do.
@@ -114,7 +158,10 @@ func unknownOutcome(errs ...error) error {
 // the failure is connection-class (and, for writes, per kind), wrapped in an OpError
 // naming op and path. fn learns whether an earlier attempt's outcome is unknown, so that
 // it can tell its own earlier success from a conflict.
-func do[T any](c *Client, ctx context.Context, op, path string, kind opKind, fn func(uncertain bool) (T, error)) (T, error) {
+//
+// fn runs on z, the go-zk connection of the Client's current gen (see gen): every go-zk
+// call of one attempt must go to it.
+func do[T any](c *Client, ctx context.Context, op, path string, kind opKind, fn func(z *zk.Conn, uncertain bool) (T, error)) (T, error) {
 	v, attempts, inflight, err := doRetry(c, ctx, op, path, kind, nil, fn)
 	return v, wrapOp(op, path, attempts, inflight, err)
 }
@@ -123,7 +170,7 @@ func do[T any](c *Client, ctx context.Context, op, path string, kind opKind, fn 
 // end the loop with a value; protected creates use it to look for the node a lost reply
 // created. inflight is set when the last attempt was abandoned (ctx ended while it ran).
 func doRetry[T any](c *Client, ctx context.Context, op, path string, kind opKind,
-	before func(attempt int) (T, bool, error), fn func(uncertain bool) (T, error)) (v T, attempts int, inflight <-chan struct{}, err error) {
+	before func(attempt int) (T, bool, error), fn func(z *zk.Conn, uncertain bool) (T, error)) (v T, attempts int, inflight <-chan struct{}, err error) {
 	start := time.Now()
 	hctx := ctx // the hooks' context (see Hooks.OperationStart)
 	if h := c.cfg.hooks.OperationStart; h != nil {
@@ -134,12 +181,21 @@ func doRetry[T any](c *Client, ctx context.Context, op, path string, kind opKind
 	if c.cfg.hooks.Operation != nil {
 		defer func() {
 			c.cfg.hooks.Operation(hctx, OperationEvent{Op: op, Path: path, Duration: time.Since(start),
-				Attempts: attempts, Err: err, Outcome: OutcomeOf(err), SessionID: c.conn.SessionID()})
+				Attempts: attempts, Err: err, Outcome: OutcomeOf(err), SessionID: c.SessionID()})
 		}()
 	}
 	if c.closed() {
 		return v, 0, nil, ErrClosed
 	}
+	// stuck holds the in-flight channels of attempts cut short because the watchdog
+	// replaced their connection: they may still be in go-zk, so a failure reports them as
+	// in flight (see call).
+	var stuck []<-chan struct{}
+	defer func() {
+		if err != nil && inflight == nil && len(stuck) > 0 {
+			inflight = c.joinInflight(stuck)
+		}
+	}()
 	uncertain := false
 	// fail ends the loop with errs. Once an attempt of a write may have landed, every
 	// error is an unknown outcome, except one that fn settled (see settledError).
@@ -182,7 +238,12 @@ func doRetry[T any](c *Client, ctx context.Context, op, path string, kind opKind
 				err = werr // not sent either; retried like go-zk's own ErrNoServer
 			} else {
 				u := uncertain
-				v, inflight, err = call(c, ctx, func() (T, error) { return fn(u) })
+				g := c.gen()
+				v, inflight, err = call(c, ctx, g, func() (T, error) { return fn(g.conn, u) })
+				if inflight != nil && errors.Is(err, errConnReplaced) {
+					stuck = append(stuck, inflight)
+					inflight = nil
+				}
 				if inflight != nil {
 					// The attempt is still running and may yet be applied.
 					uncertain = true
@@ -319,8 +380,8 @@ func (c *Client) Get(ctx context.Context, path string) ([]byte, *zk.Stat, error)
 		data []byte
 		st   *zk.Stat
 	}
-	res, err := do(c, ctx, "get", path, opRead, func(bool) (r, error) {
-		d, st, err := c.conn.Get(c.fullPath(path))
+	res, err := do(c, ctx, "get", path, opRead, func(z *zk.Conn, _ bool) (r, error) {
+		d, st, err := z.Get(c.fullPath(path))
 		return r{d, st}, err
 	})
 	return res.data, res.st, err
@@ -338,8 +399,8 @@ func (c *Client) GetW(ctx context.Context, path string) ([]byte, *zk.Stat, <-cha
 		st   *zk.Stat
 		ch   <-chan zk.Event
 	}
-	res, err := do(c, ctx, "getw", path, opRead, func(bool) (r, error) {
-		d, st, ch, err := c.conn.GetW(c.fullPath(path))
+	res, err := do(c, ctx, "getw", path, opRead, func(z *zk.Conn, _ bool) (r, error) {
+		d, st, ch, err := z.GetW(c.fullPath(path))
 		return r{d, st, ch}, err
 	})
 	return res.data, res.st, res.ch, err
@@ -361,8 +422,8 @@ func (c *Client) Set(ctx context.Context, path string, data []byte, version int3
 	if err := c.checkData("set", path, data); err != nil {
 		return nil, err
 	}
-	return do(c, ctx, "set", path, opIdempotent, func(uncertain bool) (*zk.Stat, error) {
-		st, err := c.conn.Set(c.fullPath(path), data, version)
+	return do(c, ctx, "set", path, opIdempotent, func(z *zk.Conn, uncertain bool) (*zk.Stat, error) {
+		st, err := z.Set(c.fullPath(path), data, version)
 		if uncertain && version >= 0 && errors.Is(err, zk.ErrBadVersion) {
 			return nil, unknownOutcome(err)
 		}
@@ -379,8 +440,8 @@ func (c *Client) Exists(ctx context.Context, path string) (bool, *zk.Stat, error
 		ok bool
 		st *zk.Stat
 	}
-	res, err := do(c, ctx, "exists", path, opRead, func(bool) (r, error) {
-		ok, st, err := c.conn.Exists(c.fullPath(path))
+	res, err := do(c, ctx, "exists", path, opRead, func(z *zk.Conn, _ bool) (r, error) {
+		ok, st, err := z.Exists(c.fullPath(path))
 		return r{ok, st}, err
 	})
 	return res.ok, res.st, err
@@ -397,8 +458,8 @@ func (c *Client) ExistsW(ctx context.Context, path string) (bool, *zk.Stat, <-ch
 		st *zk.Stat
 		ch <-chan zk.Event
 	}
-	res, err := do(c, ctx, "existsw", path, opRead, func(bool) (r, error) {
-		ok, st, ch, err := c.conn.ExistsW(c.fullPath(path))
+	res, err := do(c, ctx, "existsw", path, opRead, func(z *zk.Conn, _ bool) (r, error) {
+		ok, st, ch, err := z.ExistsW(c.fullPath(path))
 		return r{ok, st, ch}, err
 	})
 	return res.ok, res.st, res.ch, err
@@ -413,8 +474,8 @@ func (c *Client) Children(ctx context.Context, path string) ([]string, *zk.Stat,
 		names []string
 		st    *zk.Stat
 	}
-	res, err := do(c, ctx, "children", path, opRead, func(bool) (r, error) {
-		n, st, err := c.conn.Children(c.fullPath(path))
+	res, err := do(c, ctx, "children", path, opRead, func(z *zk.Conn, _ bool) (r, error) {
+		n, st, err := z.Children(c.fullPath(path))
 		return r{n, st}, err
 	})
 	return res.names, res.st, err
@@ -431,8 +492,8 @@ func (c *Client) ChildrenW(ctx context.Context, path string) ([]string, *zk.Stat
 		st    *zk.Stat
 		ch    <-chan zk.Event
 	}
-	res, err := do(c, ctx, "childrenw", path, opRead, func(bool) (r, error) {
-		n, st, ch, err := c.conn.ChildrenW(c.fullPath(path))
+	res, err := do(c, ctx, "childrenw", path, opRead, func(z *zk.Conn, _ bool) (r, error) {
+		n, st, ch, err := z.ChildrenW(c.fullPath(path))
 		return r{n, st, ch}, err
 	})
 	return res.names, res.st, res.ch, err
@@ -444,8 +505,8 @@ func (c *Client) Sync(ctx context.Context, path string) error {
 	if err := c.checkPath("sync", path); err != nil {
 		return err
 	}
-	_, err := do(c, ctx, "sync", path, opRead, func(bool) (string, error) {
-		return c.conn.Sync(c.fullPath(path))
+	_, err := do(c, ctx, "sync", path, opRead, func(z *zk.Conn, _ bool) (string, error) {
+		return z.Sync(c.fullPath(path))
 	})
 	return err
 }
@@ -462,8 +523,8 @@ func (c *Client) Delete(ctx context.Context, path string, version int32) error {
 	if err := c.checkPath("delete", path); err != nil {
 		return err
 	}
-	_, err := do(c, ctx, "delete", path, opIdempotent, func(uncertain bool) (struct{}, error) {
-		err := c.conn.Delete(c.fullPath(path), version)
+	_, err := do(c, ctx, "delete", path, opIdempotent, func(z *zk.Conn, uncertain bool) (struct{}, error) {
+		err := z.Delete(c.fullPath(path), version)
 		if uncertain && errors.Is(err, zk.ErrNoNode) && version < 0 {
 			return struct{}{}, nil
 		}

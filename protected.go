@@ -46,11 +46,11 @@ func (c *Client) CreateProtected(ctx context.Context, path string, data []byte, 
 		p, err := c.findProtected(ctx, parent, prefix, mode)
 		return p, p != "", err
 	}
-	p, attempts, inflight, err := doRetry(c, ctx, "create", path, opIdempotent, find, func(bool) (string, error) {
+	p, attempts, inflight, err := doRetry(c, ctx, "create", path, opIdempotent, find, func(z *zk.Conn, _ bool) (string, error) {
 		if cc.beforeSend != nil {
 			cc.beforeSend(target)
 		}
-		return c.createOnce(target, data, flags, cc)
+		return c.createOnce(z, target, data, flags, cc)
 	})
 	if errors.Is(err, ErrOutcomeUnknown) && !c.closed() {
 		c.cleanupProtected(parent, prefix, inflight)
@@ -106,7 +106,7 @@ func (c *Client) findProtected(ctx context.Context, parent, prefix string, mode 
 		if !ok {
 			continue
 		}
-		if !mode.Ephemeral() || st.EphemeralOwner == c.conn.SessionID() {
+		if !mode.Ephemeral() || st.EphemeralOwner == c.SessionID() {
 			return p, nil
 		}
 		if err := c.Delete(ctx, p, st.Version); err != nil && !errors.Is(err, zk.ErrNoNode) {

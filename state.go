@@ -66,6 +66,14 @@ type StateChange struct {
 	// or restored the session): then the session's ephemerals and watches are intact and a
 	// recipe resumes with them, as after a short suspension.
 	NewSession bool
+	// WatchesLost is set on CONNECTED and on a RECONNECTED after which the watches set
+	// before it are gone and will never fire: always with NewSession, and on a RECONNECTED
+	// that resumed the session on a new go-zk connection, after the watchdog found go-zk's
+	// own loop wedged and replaced it (see Hooks.Watchdog); then the session's ephemeral
+	// nodes are intact but every watch must be set again (re-read what it guarded). On a
+	// RECONNECTED without it, go-zk set the session's watches again on the new connection
+	// (they fire for changes made while it was down).
+	WatchesLost bool
 	// SessionID is the session the state refers to (for SUSPENDED and LOST, the session
 	// that was in use).
 	SessionID int64
@@ -151,6 +159,10 @@ type stateMachine struct {
 	hooks   *listener
 	expired int64
 
+	// watchesLost is set when the watchdog replaced the go-zk connection: the next
+	// RECONNECTED has WatchesLost (see connectionReplaced).
+	watchesLost bool
+
 	// sessCtx is the liveness context every Session of the current session shares; endSess
 	// cancels it (see session.go).
 	sessCtx context.Context
@@ -180,7 +192,7 @@ func (m *stateMachine) onEvent(ev zk.Event, sessionID int64) {
 		switch m.state {
 		case StateLatent:
 			m.sessionID = sessionID
-			m.transition(StateChange{State: StateConnected, NewSession: true, SessionID: sessionID})
+			m.transition(StateChange{State: StateConnected, NewSession: true, WatchesLost: true, SessionID: sessionID})
 		case StateSuspended, StateLost:
 			m.stopLostTimer()
 			newSession := sessionID != m.sessionID
@@ -192,7 +204,9 @@ func (m *stateMachine) onEvent(ev zk.Event, sessionID int64) {
 			}
 			m.beginSession()
 			m.sessionID = sessionID
-			m.transition(StateChange{State: StateReconnected, NewSession: newSession, SessionID: sessionID})
+			lost := newSession || m.watchesLost
+			m.watchesLost = false
+			m.transition(StateChange{State: StateReconnected, NewSession: newSession, WatchesLost: lost, SessionID: sessionID})
 		}
 	case zk.StateDisconnected:
 		if m.state.IsConnected() {
@@ -208,6 +222,19 @@ func (m *stateMachine) onEvent(ev zk.Event, sessionID int64) {
 		if m.state == StateLost {
 			m.noteExpired()
 		}
+	}
+}
+
+// connectionReplaced is told that the watchdog is replacing the go-zk connection: a
+// connected client is SUSPENDED (as when a connection drops), and the next RECONNECTED
+// says that the watches are lost.
+func (m *stateMachine) connectionReplaced() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.watchesLost = true
+	if m.state.IsConnected() {
+		m.transition(StateChange{State: StateSuspended, SessionID: m.sessionID})
+		m.startLostTimer()
 	}
 }
 

@@ -43,9 +43,9 @@ func (c *Client) CreateTTL(ctx context.Context, path string, data []byte, ttl ti
 	if data == nil {
 		data = []byte{}
 	}
-	return do(c, ctx, "createttl", path, opIdempotent, func(uncertain bool) (string, error) {
+	return do(c, ctx, "createttl", path, opIdempotent, func(z *zk.Conn, uncertain bool) (string, error) {
 		create := func() (string, error) {
-			p, err := c.conn.CreateTTL(c.fullPath(path), data, zk.FlagTTL, cc.acl, ttl)
+			p, err := z.CreateTTL(c.fullPath(path), data, zk.FlagTTL, cc.acl, ttl)
 			if err != nil && strings.Contains(err.Error(), "unknown error: -6") {
 				err = fmt.Errorf("%w: %v", ErrTTLUnsupported, err)
 			}
@@ -53,13 +53,13 @@ func (c *Client) CreateTTL(ctx context.Context, path string, data []byte, ttl ti
 		}
 		p, err := create()
 		if errors.Is(err, zk.ErrNoNode) && cc.parents {
-			if err := c.ensureParents(path); err != nil {
+			if err := c.ensureParents(z, path); err != nil {
 				return "", err
 			}
 			p, err = create()
 		}
 		if uncertain && errors.Is(err, zk.ErrNodeExists) {
-			return c.adoptCreated(path, data, ModePersistent, err)
+			return c.adoptCreated(z, path, data, ModePersistent, err)
 		}
 		return p, err
 	})

@@ -22,10 +22,13 @@ import (
 // SUSPENDED, then RECONNECTED or LOST.
 //
 // If go-zk's loop itself is wedged, closing the connection does not lead to a
-// disconnection: the watchdog then logs an error and reports a WatchdogEvent with Wedged
-// set at every further bound, and closes the connection again; it does not replace the
-// go-zk connection (go-zk cannot resume a session on a new connection object, and
-// Client.Conn hands the object out), so such a client stays unusable until it is closed.
+// disconnection. When go-zk has not reported one by the watchdog's next check (a quarter of
+// the bound later), the watchdog logs an error, reports a WatchdogEvent with Wedged set and
+// replaces the go-zk connection object (see gen): the old one's calls fail at once with an
+// error wrapping zk.ErrConnectionClosed (retried per the policy, an unknown outcome for a
+// write), and the new one offers the same session in its handshake, so that the session
+// survives when the server still has it. Listeners hear SUSPENDED, then RECONNECTED with
+// WatchesLost set (a new session, if the server had expired it, comes after LOST as usual).
 // The wedge known in go-zk v1.0.4 (re-sent credentials) is avoided altogether: see auth.go.
 type watchdog struct {
 	mu       sync.Mutex
@@ -59,8 +62,9 @@ type WatchdogEvent struct {
 	Silent  time.Duration // how long no call has returned
 	Bound   time.Duration // the bound that was exceeded (the negotiated session timeout)
 	// Wedged is set when an earlier firing's close of the connection did not lead to a
-	// disconnection: go-zk's own loop is stuck, and the Client cannot recover (see
-	// Hooks.Watchdog).
+	// disconnection: go-zk's own loop is stuck, and the Client replaces the go-zk
+	// connection object, resuming the session on a new one (see Hooks.Watchdog and
+	// StateChange.WatchesLost).
 	Wedged bool
 	Time   time.Time
 }
@@ -98,18 +102,21 @@ func (c *Client) checkWatchdog(bound time.Duration, now time.Time) {
 	if !st.IsConnected() {
 		return // go-zk is reconnecting; calls wait in its queue for that
 	}
-	w := &c.wd
+	w := &c.gen().wd
 	w.mu.Lock()
 	since := w.progress
 	if usableAt.After(since) {
 		since = usableAt // calls queued during a disconnection went out at the reconnect
 	}
+	// A close of the connection makes a healthy go-zk disconnect within milliseconds; a
+	// quarter of the bound later it is wedged.
 	wedged := !w.firedAt.IsZero() && !usableAt.After(w.firedAt)
+	limit := bound
 	if wedged {
-		since = w.firedAt
+		since, limit = w.firedAt, bound/4
 	}
 	pending := w.pending
-	if pending == 0 || now.Sub(since) < bound {
+	if pending == 0 || now.Sub(since) < limit {
 		w.mu.Unlock()
 		return
 	}
@@ -119,7 +126,7 @@ func (c *Client) checkWatchdog(bound time.Duration, now time.Time) {
 	w.fired.Add(1)
 
 	if wedged {
-		c.log.Error("zkrecipes: watchdog: closing the connection did not disconnect go-zk; its connection loop looks wedged (the client cannot recover; close it)",
+		c.log.Error("zkrecipes: watchdog: closing the connection did not disconnect go-zk; its connection loop looks wedged; replacing the go-zk connection",
 			"pending", pending, "silent", silent, "bound", bound)
 	} else {
 		c.log.Warn("zkrecipes: watchdog: calls pending and nothing returned from the server; replacing the connection",
@@ -128,11 +135,15 @@ func (c *Client) checkWatchdog(bound time.Duration, now time.Time) {
 	if h := c.cfg.hooks.Watchdog; h != nil {
 		h(context.Background(), WatchdogEvent{Pending: pending, Silent: silent, Bound: bound, Wedged: wedged, Time: now})
 	}
+	if wedged {
+		c.replace()
+		return
+	}
 	c.negotiated.closeCurrent()
 }
 
-// busy reports whether calls are waiting on go-zk (for the host provider: see
-// hostProvider.queued).
+// busy reports whether calls are waiting on go-zk (for the host provider of the watchdog's
+// gen: see hostProvider.queued).
 func (w *watchdog) busy() bool {
 	w.mu.Lock()
 	defer w.mu.Unlock()

@@ -800,7 +800,7 @@ func (l *loop[T]) onState(sc zkrecipes.StateChange) {
 	case zkrecipes.StateConnected, zkrecipes.StateReconnected:
 		l.connected = true
 		l.pool.resume()
-		if sc.NewSession {
+		if sc.WatchesLost {
 			l.resync()
 		}
 		if l.retryTimer != nil {
@@ -818,8 +818,8 @@ func (l *loop[T]) onState(sc zkrecipes.StateChange) {
 	}
 }
 
-// resync starts a wave that re-arms every watch after a new session (the old session's
-// are gone) and re-reads what may have changed: top-down, so that a znode deleted
+// resync starts a wave that re-arms every watch after a new session or a replaced go-zk
+// connection (the old watches are gone) and re-reads what may have changed: top-down, so that a znode deleted
 // meanwhile is dropped by its parent's listing before anything is asked of it.
 func (l *loop[T]) resync() {
 	l.wave++

@@ -32,6 +32,7 @@ type queue[T any] struct {
 	resynced   *slot[T]            // the pending Resynced marker, if any
 	lastState  *slot[T]            // the newest pending state, if any
 	sticky     bool                // a dropped RECONNECTED had NewSession (see above)
+	stickyLost bool                // a dropped RECONNECTED had WatchesLost (likewise)
 	signal     chan struct{}
 	len        int // entries pending, for tests
 	highWater  int // the most entries pending at once (internal/cacheopt.QueueHighWater)
@@ -200,6 +201,9 @@ func (q *queue[T]) state(sc zkrecipes.StateChange) {
 		if t.state.State == zkrecipes.StateReconnected && t.state.NewSession {
 			q.sticky = true
 		}
+		if t.state.State == zkrecipes.StateReconnected && t.state.WatchesLost {
+			q.stickyLost = true
+		}
 		q.applySticky(&sc)
 		t.state = sc
 		return
@@ -216,7 +220,10 @@ func (q *queue[T]) applySticky(sc *zkrecipes.StateChange) {
 		if q.sticky {
 			sc.NewSession = true
 		}
-		q.sticky = false
+		if q.stickyLost || sc.NewSession {
+			sc.WatchesLost = true
+		}
+		q.sticky, q.stickyLost = false, false
 	}
 }
 

@@ -309,7 +309,7 @@ func (c *Cache[T]) onEvent(ev cache.Event[Instance[T]]) {
 	case cache.ConnectionStateChanged:
 		c.release()
 		c.onState(ev.State)
-		if ev.State.State == zkrecipes.StateReconnected && ev.State.NewSession && c.initial {
+		if ev.State.State == zkrecipes.StateReconnected && ev.State.WatchesLost && c.initial {
 			// The differences the resync finds go out as one event, at Resynced.
 			c.held = &pendingChange[T]{byName: map[string]*pendingInstance[T]{}}
 		}

@@ -194,9 +194,9 @@ func (d *Discovery[T]) onState(sc zkrecipes.StateChange) {
 	}
 	d.mu.Unlock()
 	defer d.wg.Done()
-	if sc.NewSession {
+	if sc.WatchesLost {
 		d.keeper.mu.Lock()
-		clear(d.keeper.armed) // every watch went with the old session
+		clear(d.keeper.armed) // every watch went with the old session or go-zk connection
 		d.keeper.mu.Unlock()
 	}
 	// Same session: the znodes are still ours; only writes that failed are redone.

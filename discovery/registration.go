@@ -115,6 +115,14 @@ func (d *Discovery[T]) register(ctx context.Context, inst Instance[T], data []by
 		d.mu.Unlock()
 	}
 
+	// The keeper is asked to watch the znode once r.mu is released: it skips a
+	// registration whose lock is held.
+	written := false
+	defer func() {
+		if written {
+			d.keep(r)
+		}
+	}()
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	defer func() { path = r.pathOr(path) }()
@@ -141,7 +149,7 @@ func (d *Discovery[T]) register(ctx context.Context, inst Instance[T], data []by
 		d.mu.Unlock()
 		return path, err
 	}
-	d.keep(r)
+	written = true
 	return path, nil
 }
 

@@ -197,9 +197,10 @@ func (l *Latch) applyStates() (reconnected bool) {
 			l.connected = true
 			l.dirty = true
 			reconnected = true
-			if sc.NewSession {
-				// The old session's watches are gone; its node is gone too
-				// or soon will be, which the next round finds out.
+			if sc.WatchesLost {
+				// The old watches are gone (with the old session, whose node is
+				// gone too or soon will be, which the next round finds out, or
+				// with a replaced go-zk connection).
 				l.ownWatch, l.predWatch, l.predHead = nil, nil, false
 			}
 		case zkrecipes.StateClosed:

@@ -12,6 +12,7 @@ import (
 	"github.com/go-zookeeper/zk"
 
 	"github.com/zkrecipes/zkrecipes"
+	"github.com/zkrecipes/zkrecipes/internal/watchhub"
 )
 
 // Rule decides, from the children in the queue's order and the index of the member's own
@@ -69,6 +70,7 @@ type Member struct {
 	Fast bool
 
 	own     <-chan zk.Event // data watch on the node
+	epoch   uint64          // the Client's watch epoch when own was set (see watchhub.Hub.Epoch)
 	next    func() <-chan struct{}
 	release func()
 }
@@ -103,7 +105,7 @@ type Counters struct {
 // Client once its attempt has returned. The error is ctx.Err() when ctx ended.
 func (q *Queue) Acquire(ctx context.Context, req Request, counters *Counters) (*Member, error) {
 	next, release := stateSignal(q.client)
-	a := &acquisition{q: q, req: req, next: next, counters: counters}
+	a := &acquisition{q: q, req: req, next: next, counters: counters, epoch: watchhub.Of(q.client).Epoch()}
 	if req.Adopt != "" {
 		a.setNode(req.Adopt)
 	}
@@ -128,7 +130,7 @@ func (q *Queue) Claim(ctx context.Context, node string) (*Member, error) {
 	next, release := stateSignal(q.client)
 	stateCh := next()
 	sess := q.client.Session()
-	a := &acquisition{q: q, next: next}
+	a := &acquisition{q: q, next: next, epoch: watchhub.Of(q.client).Epoch()}
 	a.setNode(node)
 	if _, _, err := a.read(ctx); err != nil {
 		release()
@@ -157,6 +159,9 @@ type acquisition struct {
 	own        <-chan zk.Event
 	pred       string
 	predW      <-chan zk.Event
+	// epoch is the Client's watch epoch own and predW were set in: once it moves they
+	// never fire (the Client replaced its go-zk connection) and are set again.
+	epoch uint64
 
 	passes   int // rounds in a row that neither waited nor held
 	failures int // failed steps in a row
@@ -181,6 +186,9 @@ func (a *acquisition) run(ctx context.Context) (*Member, error) {
 		stateCh := a.next()
 		if c.State() == zkrecipes.StateClosed {
 			return nil, zkrecipes.ErrClosed
+		}
+		if e := watchhub.Of(c).Epoch(); e != a.epoch {
+			a.epoch, a.own, a.pred, a.predW = e, nil, "", nil
 		}
 		sess := c.Session()
 		if sess.Err() != nil {
@@ -412,7 +420,7 @@ func (a *acquisition) forget() {
 func (a *acquisition) member(sess *zkrecipes.Session, fast bool) *Member {
 	return &Member{
 		q: a.q, Path: a.node, Name: a.name, Owner: a.owner, Czxid: a.czxid,
-		Version: a.version, Data: a.data, Session: sess, Fast: fast, own: a.own,
+		Version: a.version, Data: a.data, Session: sess, Fast: fast, own: a.own, epoch: a.epoch,
 	}
 }
 

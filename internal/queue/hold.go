@@ -9,6 +9,7 @@ import (
 	"github.com/go-zookeeper/zk"
 
 	"github.com/zkrecipes/zkrecipes"
+	"github.com/zkrecipes/zkrecipes/internal/watchhub"
 )
 
 // RevokeData is what Curator's Revoker writes into a holder's node to ask it to release:
@@ -145,6 +146,9 @@ func (h *Hold) run() {
 				h.end(Suspended, nil)
 			}
 			return
+		}
+		if e := watchhub.Of(c).Epoch(); e != m.epoch {
+			m.epoch, m.own = e, nil // the watch went with a replaced go-zk connection
 		}
 		if m.own == nil {
 			data, st, w, err := m.q.ReadOwn(h.opCtx, m.Path)

@@ -24,6 +24,22 @@ import (
 type Hub struct {
 	mu   sync.Mutex                           // serializes changes of subs
 	subs atomic.Pointer[map[string][]*handle] // copy on write: Dispatch reads it lock-free
+	// epoch counts the times every watch set so far was lost while the session lived on
+	// (the Client replaced a wedged go-zk connection: StateChange.WatchesLost).
+	epoch atomic.Uint64
+}
+
+// LoseWatches records that every watch set so far is gone although the session lives on:
+// their channels never fire. The Client calls it before it reports the loss.
+func (h *Hub) LoseWatches() { h.epoch.Add(1) }
+
+// Epoch returns how many times LoseWatches was called. A recipe that keeps watch channels
+// across connection states reads it before it sets them and drops them once it moved.
+func (h *Hub) Epoch() uint64 {
+	if h == nil {
+		return 0
+	}
+	return h.epoch.Load()
 }
 
 type handle struct{ fn func(zk.Event) }
@@ -126,8 +142,10 @@ type inlineKey struct{}
 // goroutine: ctx still ends the waits before and between attempts, but not an attempt
 // already handed to go-zk, which returns when go-zk answers or fails it (at once on a
 // healthy connection, within about the session timeout when the connection has just gone
-// silent). A recipe whose own worker goroutines make the calls (the cache's readers) saves
-// the goroutine the Client otherwise starts per call so that it can return on ctx at once.
+// silent, at once when the Client's watchdog replaces a wedged go-zk connection and closes
+// the old one). A recipe whose own worker goroutines make the calls (the cache's readers)
+// saves the goroutine the Client otherwise starts per call so that it can return on ctx at
+// once.
 func Inline(ctx context.Context) context.Context { return context.WithValue(ctx, inlineKey{}, true) }
 
 // IsInline reports whether ctx was marked by Inline.

@@ -178,3 +178,52 @@ func TestSessionExpiryResync(t *testing.T) {
 		oldSession:     {},
 	})
 }
+
+// go-zk's own loop wedges under the cache's client (its reads never return): the watchdog
+// replaces the go-zk connection, resuming the session on a new one. The watches of the old
+// connection are gone, so the RECONNECTED says WatchesLost and the cache resyncs as after
+// a new session: the events are exactly the changes made while it was cut off, the cache
+// equals the server, and the session holds exactly the cache's watches (the server dropped
+// the old connection's). A change made after it reaches the cache.
+func TestWedgedLoopResync(t *testing.T) {
+	srv := zktest.Start(t)
+	ns := testkit.Namespace(t)
+	w := writer{t, connect(t, srv, ns)}
+	faultTree(w)
+	fz := zktest.NewFreezer()
+	cl := connect(t, srv, ns, zkrecipes.WithDialer(fz.Dial), zkrecipes.WithSessionTimeout(2*time.Second))
+	t.Cleanup(fz.Unfreeze) // before the Client's Close
+	c, rec := startCache(t, cl, "/f", cache.String)
+	session := cl.SessionID()
+	ctx := testkit.Ctx(t)
+
+	from := rec.Len()
+	fz.Freeze()
+	select {
+	case <-fz.Blocked():
+	case <-ctx.Done():
+		t.Fatal("go-zk's receive loop never blocked on the frozen connection")
+	}
+	changeWhileAway(w) // the cache's client hears none of it
+	// A call that waits on the wedged loop; the watchdog replaces the go-zk connection.
+	if _, _, err := cl.Children(ctx, "/f"); err != nil {
+		t.Fatal(err)
+	}
+	i := rec.waitFor(t, from, "RECONNECTED", isState[string](zkrecipes.StateReconnected))
+	if ev := rec.All()[i]; ev.State.NewSession || !ev.State.WatchesLost || cl.SessionID() != session {
+		t.Fatalf("want the session resumed with its watches lost: %s (session %#x, had %#x)", line(ev), cl.SessionID(), session)
+	}
+	rec.waitFor(t, i, "Resynced", isType[string](cache.Resynced))
+	tree := serverTree(t, w.c, "/f", -1)
+	checkContent(t, c, "after the resync", tree)
+	if got := nodeEvents(rec.All()[from:]); !sameSet(got, wantAfterChanges) {
+		t.Errorf("events\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(wantAfterChanges, "\n"))
+	}
+	checkWatches(t, srv, "after the resync", map[int64]watchSet{session: expectedWatches(ns, "/f", tree, -1)})
+
+	from = rec.Len()
+	w.set("/f/p0/c1", "after")
+	rec.waitFor(t, from, "the change after the replacement", func(ev cache.Event[string]) bool {
+		return ev.Type == cache.NodeChanged && ev.Path == "/f/p0/c1"
+	})
+}

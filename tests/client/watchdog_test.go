@@ -3,7 +3,6 @@ package client_test
 import (
 	"context"
 	"errors"
-	"net"
 	"sync"
 	"testing"
 	"time"
@@ -143,87 +142,184 @@ func TestWatchdogQuietOnHealthyClient(t *testing.T) {
 	}
 }
 
-// freezingDialer simulates a wedge of go-zk's own loop: once frozen, reads on its
-// connections block until the test releases them, ignoring deadlines and Close, so go-zk's
-// receive loop never returns and its connection loop never reports the disconnection.
-type freezingDialer struct {
-	frozen  chan struct{}
-	release chan struct{}
-	once    sync.Once
-}
-
-func newFreezingDialer() *freezingDialer {
-	return &freezingDialer{frozen: make(chan struct{}), release: make(chan struct{})}
-}
-
-func (d *freezingDialer) freeze() { close(d.frozen) }
-
-func (d *freezingDialer) unfreeze() { d.once.Do(func() { close(d.release) }) }
-
-func (d *freezingDialer) Dial(network, addr string, timeout time.Duration) (net.Conn, error) {
-	c, err := net.DialTimeout(network, addr, timeout)
-	if err != nil {
-		return nil, err
-	}
-	return &freezingConn{Conn: c, d: d}, nil
-}
-
-type freezingConn struct {
-	net.Conn
-	d *freezingDialer
-}
-
-func (c *freezingConn) Read(b []byte) (int, error) {
-	select {
-	case <-c.d.release: // released: connections work again
-		return c.Conn.Read(b)
-	default:
-	}
-	select {
-	case <-c.d.frozen:
-		<-c.d.release
-		return 0, net.ErrClosed
-	default:
-	}
-	return c.Conn.Read(b)
-}
-
-// A wedge of go-zk's loop: closing the connection does not make go-zk disconnect, and the
-// watchdog says so (Wedged) at its next firing rather than staying silent.
-func TestWatchdogReportsWedgedLoop(t *testing.T) {
+// A wedge of go-zk's own loop (reads that never return, whatever is done to the
+// connection): closing the connection does not make go-zk disconnect, so the watchdog
+// reports it (Wedged) and replaces the go-zk connection. The pending call fails over to
+// the new connection and succeeds while the old loop is still wedged; the session is
+// resumed (same id, its ephemeral node intact) and the RECONNECTED says the watches were
+// lost; a watch set on the old connection never fires, one set again does.
+func TestWatchdogReplacesWedgedLoop(t *testing.T) {
 	srv := zktest.Start(t)
-	fd := newFreezingDialer()
+	fz := zktest.NewFreezer()
 	wl := newWatchdogLog()
-	c := connect(t, srv.Servers(), zkrecipes.WithSessionTimeout(2*time.Second), zkrecipes.WithDialer(fd.Dial), wl.hooks())
-	t.Cleanup(fd.unfreeze) // runs before the Client's Close
+	c := connect(t, srv.Servers(), zkrecipes.WithSessionTimeout(2*time.Second), zkrecipes.WithDialer(fz.Dial), wl.hooks())
+	t.Cleanup(fz.Unfreeze) // runs before the Client's Close
 	ctx := ctxT(t)
 	p := zktest.BasePath(t)
 	if err := c.EnsurePath(ctx, p); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.Create(ctx, p+"/n", nil, zkrecipes.ModePersistent); err != nil {
+	if _, err := c.Create(ctx, p+"/n", []byte("v"), zkrecipes.ModePersistent); err != nil {
 		t.Fatal(err)
 	}
-	fd.freeze()
-	got := make(chan error, 1)
-	go func() {
-		_, _, err := c.Get(ctx, p+"/n")
-		got <- err
-	}()
-	wl.waitFor(t, "first", func(ev zkrecipes.WatchdogEvent) bool { return !ev.Wedged })
+	eph, err := c.Create(ctx, p+"/e", nil, zkrecipes.ModeEphemeral)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _, oldWatch, err := c.GetW(ctx, p+"/n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sid := c.SessionID()
+	oldConn := c.Conn()
+	rec := record(c)
+	if n := fz.Freeze(); n != 1 {
+		t.Fatalf("froze %d connections, want 1", n)
+	}
+	select {
+	case <-fz.Blocked():
+	case <-time.After(wait):
+		t.Fatal("go-zk's receive loop never blocked on the frozen connection")
+	}
+	data, _, err := c.Get(ctx, p+"/n")
+	if err != nil || string(data) != "v" {
+		t.Fatalf("Get across a wedged go-zk loop = %q, %v", data, err)
+	}
 	ev := wl.waitFor(t, "wedged", func(ev zkrecipes.WatchdogEvent) bool { return ev.Wedged })
 	if ev.Pending < 1 {
 		t.Fatalf("wedged event %+v", ev)
 	}
-	// Releasing the wedge lets go-zk disconnect and reconnect; the call is retried and
-	// succeeds.
-	fd.unfreeze()
+	if c.Conn() == oldConn {
+		t.Fatal("the go-zk connection was not replaced")
+	}
+	rec.waitFor(t, 0, zkrecipes.StateSuspended)
+	rc, _ := rec.waitFor(t, 0, zkrecipes.StateReconnected)
+	if rc.NewSession || rc.SessionID != sid || !rc.WatchesLost {
+		t.Fatalf("reconnected %+v, want session %#x resumed with WatchesLost", rc, sid)
+	}
+	rec.never(t, zkrecipes.StateLost, "after a replacement that resumed the session")
+	if c.SessionID() != sid {
+		t.Fatalf("session %#x after the replacement, want %#x", c.SessionID(), sid)
+	}
+	ok, st, err := c.Exists(ctx, eph)
+	if err != nil || !ok || st.EphemeralOwner != sid {
+		t.Fatalf("the session's ephemeral %s after the replacement: exists %v, stat %+v, err %v", eph, ok, st, err)
+	}
+	// The old watch is gone with the old connection; a new one works.
+	_, _, newWatch, err := c.GetW(ctx, p+"/n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Set(ctx, p+"/n", []byte("w"), -1); err != nil {
+		t.Fatal(err)
+	}
 	select {
-	case err := <-got:
-		if err != nil {
-			t.Fatalf("Get after the wedge was released: %v", err)
+	case ev := <-newWatch:
+		if ev.Type != zk.EventNodeDataChanged {
+			t.Fatalf("new watch: %+v", ev)
 		}
 	case <-time.After(wait):
-		t.Fatal("the pending call never ended after the wedge was released")
+		t.Fatal("the watch set after the replacement never fired")
 	}
+	select {
+	case ev := <-oldWatch:
+		t.Fatalf("the watch of the replaced connection fired: %+v", ev)
+	default:
+	}
+}
+
+// A sequential create abandoned (ctx ended) while it waited on a wedged go-zk loop: its
+// outcome is unknown and it is not sent again. It settles when the watchdog replaces the
+// connection, not before: go-zk's Close then fails the attempt, and nothing can send it
+// any more (the old connection is closed and its dialer refuses).
+func TestWatchdogReplacementSettlesAbandonedCall(t *testing.T) {
+	srv := zktest.Start(t)
+	fz := zktest.NewFreezer()
+	wl := newWatchdogLog()
+	c := connect(t, srv.Servers(), zkrecipes.WithSessionTimeout(2*time.Second), zkrecipes.WithDialer(fz.Dial), wl.hooks())
+	t.Cleanup(fz.Unfreeze)
+	ctx := ctxT(t)
+	p := zktest.BasePath(t)
+	if err := c.EnsurePath(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	fz.Freeze()
+	select {
+	case <-fz.Blocked():
+	case <-time.After(wait):
+		t.Fatal("go-zk's receive loop never blocked on the frozen connection")
+	}
+	short, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+	defer cancel()
+	_, err := c.Create(short, p+"/s-", nil, zkrecipes.ModePersistentSequential)
+	if !errors.Is(err, zkrecipes.ErrOutcomeUnknown) {
+		t.Fatalf("sequential create abandoned on a wedged loop: %v, want ErrOutcomeUnknown", err)
+	}
+	settled := zkrecipes.Settled(err)
+	select {
+	case <-settled:
+		t.Fatalf("the attempt counts as settled while the wedged go-zk loop holds it: %v", err)
+	default:
+	}
+	wl.waitFor(t, "wedged", func(ev zkrecipes.WatchdogEvent) bool { return ev.Wedged })
+	select {
+	case <-settled:
+	case <-time.After(wait):
+		t.Fatal("the abandoned attempt never settled after the replacement")
+	}
+	kids, _, err := c.Children(ctx, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(kids) > 1 {
+		t.Fatalf("the sequential create was applied %d times: %v", len(kids), kids)
+	}
+}
+
+// BenchmarkWatchdogReplacement measures how long a call waits on a wedged go-zk loop
+// before it succeeds on the replacement connection (the session resumed), against the
+// negotiated session timeout: the watchdog's bound is the session timeout, and the
+// replacement comes a quarter of it after the first firing.
+// cd tests && go test -run '^$' -bench WatchdogReplacement -benchtime 5x ./client
+func BenchmarkWatchdogReplacement(b *testing.B) {
+	srv := zktest.Start(b)
+	p := zktest.BasePath(b)
+	var total, toReconnected, bound time.Duration
+	for i := 0; i < b.N; i++ {
+		fz := zktest.NewFreezer()
+		c := connect(b, srv.Servers(), zkrecipes.WithSessionTimeout(2*time.Second), zkrecipes.WithDialer(fz.Dial))
+		ctx := ctxT(b)
+		if err := c.EnsurePath(ctx, p); err != nil {
+			b.Fatal(err)
+		}
+		sid := c.SessionID()
+		reconnected := make(chan time.Time, 1)
+		stop := c.Listen(func(sc zkrecipes.StateChange) {
+			if sc.State == zkrecipes.StateReconnected {
+				reconnected <- sc.Time
+			}
+		})
+		fz.Freeze()
+		<-fz.Blocked()
+		t0 := time.Now()
+		if _, _, err := c.Get(ctx, p); err != nil {
+			b.Fatal(err)
+		}
+		total += time.Since(t0)
+		toReconnected += (<-reconnected).Sub(t0)
+		stop()
+		bound += c.SessionTimeout()
+		if c.SessionID() != sid {
+			b.Fatalf("session %#x after the replacement, want %#x", c.SessionID(), sid)
+		}
+		fz.Unfreeze()
+		if err := c.Close(ctx); err != nil {
+			b.Fatal(err)
+		}
+	}
+	// From the call to RECONNECTED (the replacement's resumed session), and to the call's
+	// success (after its retry's backoff too).
+	b.ReportMetric(float64(toReconnected.Milliseconds())/float64(b.N), "ms-to-reconnected")
+	b.ReportMetric(float64(toReconnected)/float64(bound), "reconnected/session-timeout")
+	b.ReportMetric(float64(total.Milliseconds())/float64(b.N), "ms-to-call-success")
 }

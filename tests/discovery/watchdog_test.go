@@ -70,3 +70,63 @@ func contains(list []string, s string) bool {
 	}
 	return false
 }
+
+// go-zk's own loop wedges under a registering client (its reads never return): the
+// watchdog replaces the go-zk connection and resumes the session, so the registration
+// keeps its node; the watches went with the old connection (WatchesLost), and both are set
+// again: the client's cache catches up with an instance registered during the wedge, and
+// the keeper restores the client's own znode when someone deletes it afterwards.
+func TestDiscoveryRecoversAfterWedgedLoop(t *testing.T) {
+	ctx := testkit.Ctx(t)
+	srv := zktest.Start(t)
+	ns := testkit.Namespace(t)
+	fz := zktest.NewFreezer()
+	a := connect(t, srv, ns, zkrecipes.WithDialer(fz.Dial), zkrecipes.WithSessionTimeout(2*time.Second))
+	t.Cleanup(fz.Unfreeze) // before a's Close
+	states := logStates(t, a)
+	da := newDiscovery(t, a)
+	mine := mustInstance(t, "svc", false)
+	if err := da.Register(ctx, mine); err != nil {
+		t.Fatal(err)
+	}
+	cache := startCache(t, da, "svc")
+	rec := record(cache)
+	raw, _ := zktest.Connect(t, srv.Servers(), 4*time.Second)
+	dir := "/" + ns + "/services/svc"
+	sid := a.SessionID()
+
+	if n := fz.Freeze(); n != 1 {
+		t.Fatalf("froze %d connections, want 1", n)
+	}
+	select {
+	case <-fz.Blocked():
+	case <-ctx.Done():
+		t.Fatal("go-zk's receive loop never blocked on the frozen connection")
+	}
+	db := newDiscovery(t, connect(t, srv, ns))
+	if err := db.Register(ctx, mustInstance(t, "svc", false)); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := a.Children(ctx, "/services/svc"); err != nil {
+		t.Fatal(err)
+	}
+	_, sc := states.waitFor(t, 0, zkrecipes.StateReconnected)
+	if sc.NewSession || sc.SessionID != sid || !sc.WatchesLost {
+		t.Fatalf("reconnected %+v, want session %#x resumed with WatchesLost", sc, sid)
+	}
+	rec.waitFor(t, 0, "both instances in the wedged client's cache", func(ev discovery.CacheEvent[instanceDetails]) bool {
+		return ev.Kind == discovery.CacheChanged && len(ev.Instances) == 2
+	})
+	// The keeper's watch on the client's own znode was set again.
+	if err := raw.Delete(dir+"/"+mine.ID, -1); err != nil {
+		t.Fatal(err)
+	}
+	awaitChildren(t, raw, dir, "the deleted registration restored", func(k []string) bool { return contains(k, mine.ID) })
+	_, st, err := raw.Get(dir + "/" + mine.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.EphemeralOwner != sid {
+		t.Fatalf("restored %s with owner %#x, want the session %#x", mine.ID, st.EphemeralOwner, sid)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/zkrecipes/zkrecipes"
 	"github.com/zkrecipes/zkrecipes/tests/internal/testkit"
@@ -55,4 +56,52 @@ func TestLatchRecoversAfterWatchdog(t *testing.T) {
 	if h.counts["b"] != 0 {
 		t.Fatalf("b led during a's watchdog replacement; history:\n%v", h.events)
 	}
+}
+
+// go-zk's own loop wedges under a follower (its reads never return): the watchdog
+// replaces the go-zk connection and resumes the session, keeping the follower's node;
+// the watch on its predecessor went with the old connection (RECONNECTED says
+// WatchesLost), so the latch sets it again, and when the leader leaves the follower
+// takes over, with its node of before.
+func TestLatchFollowerRecoversAfterWedgedLoop(t *testing.T) {
+	srv := zktest.Start(t)
+	ns := testkit.Namespace(t)
+	h := newHistory()
+	fz := zktest.NewFreezer()
+	ca := testkit.Connect(t, srv.Servers(), ns)
+	a := startLatch(t, ca, "/e", "a", h)
+	h.waitLeader(t, "a")
+	cb := testkit.Connect(t, srv.Servers(), ns, zkrecipes.WithDialer(fz.Dial), zkrecipes.WithSessionTimeout(2*time.Second))
+	t.Cleanup(fz.Unfreeze) // before cb's Close
+	st := testkit.WatchStates(t, cb, nil)
+	b := startLatch(t, cb, "/e", "b", h)
+	ctx := testkit.Ctx(t)
+	node, sid := b.Node(), cb.SessionID() // Start returns once the node is made
+	if node == "" {
+		t.Fatal("b has no node after Start")
+	}
+
+	m := st.Mark()
+	if n := fz.Freeze(); n != 1 {
+		t.Fatalf("froze %d connections, want 1", n)
+	}
+	select {
+	case <-fz.Blocked():
+	case <-ctx.Done():
+		t.Fatal("go-zk's receive loop never blocked on the frozen connection")
+	}
+	// A call that waits on the wedged loop; the watchdog replaces the go-zk connection.
+	if _, _, err := cb.Children(ctx, "/e"); err != nil {
+		t.Fatal(err)
+	}
+	rc := st.WaitFor(t, m, zkrecipes.StateReconnected, nil)
+	if rc.NewSession || rc.SessionID != sid || !rc.WatchesLost {
+		t.Fatalf("reconnected %+v, want session %#x resumed with WatchesLost", rc, sid)
+	}
+	closeLatch(t, a)
+	h.waitLeader(t, "b")
+	if b.Node() != node {
+		t.Fatalf("b leads with node %s, had %s", b.Node(), node)
+	}
+	h.check(t)
 }

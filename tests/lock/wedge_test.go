@@ -1,0 +1,70 @@
+package lock_test
+
+import (
+	"context"
+	"path"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/zkrecipes/zkrecipes"
+	"github.com/zkrecipes/zkrecipes/internal/probe"
+	"github.com/zkrecipes/zkrecipes/tests/internal/testkit"
+	"github.com/zkrecipes/zkrecipes/tests/zktest"
+)
+
+// go-zk's own loop wedges under a waiter (its reads never return): the watchdog replaces
+// the go-zk connection and resumes the session, so the waiter keeps its node and its place;
+// its watch on the holder's node went with the old connection, and it sets it again: when
+// the holder releases, the waiter gets the lock, with the node it had.
+func TestMutexWaiterRecoversAfterWedgedLoop(t *testing.T) {
+	srv := zktest.Start(t)
+	ns := testkit.Namespace(t)
+	ctx := testkit.Ctx(t)
+	holder := acquire(t, newMutex(t, testkit.Connect(t, srv.Servers(), ns), "/l"))
+	fz := zktest.NewFreezer()
+	cw := testkit.Connect(t, srv.Servers(), ns, zkrecipes.WithDialer(fz.Dial), zkrecipes.WithSessionTimeout(2*time.Second))
+	t.Cleanup(fz.Unfreeze) // before cw's Close
+	st := testkit.WatchStates(t, cw, nil)
+	actx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	wm := newMutex(t, cw, "/l")
+	waiting := make(chan struct{}, 1)
+	probe.SetMutexWaiting(wm, func() {
+		select {
+		case waiting <- struct{}{}:
+		default:
+		}
+	})
+	got := acquireAsync(actx, wm)
+	await(t, waiting, "the waiter waiting on the holder's node (its watch set)")
+	kids := waitChildren(t, cw, "/l", 2)
+	sid := cw.SessionID()
+
+	m := st.Mark()
+	if n := fz.Freeze(); n != 1 {
+		t.Fatalf("froze %d connections, want 1", n)
+	}
+	select {
+	case <-fz.Blocked():
+	case <-ctx.Done():
+		t.Fatal("go-zk's receive loop never blocked on the frozen connection")
+	}
+	if _, _, err := cw.Children(ctx, "/l"); err != nil {
+		t.Fatal(err)
+	}
+	rc := st.WaitFor(t, m, zkrecipes.StateReconnected, nil)
+	if rc.NewSession || rc.SessionID != sid || !rc.WatchesLost {
+		t.Fatalf("reconnected %+v, want session %#x resumed with WatchesLost", rc, sid)
+	}
+	mustNotArrive(t, got, "the waiter's lock while the holder holds")
+	release(t, holder)
+	a := await(t, got, "the waiter's lock after the holder released")
+	if a.err != nil {
+		t.Fatal(a.err)
+	}
+	defer release(t, a.l)
+	if name := path.Base(a.l.Node()); name == path.Base(holder.Node()) || !slices.Contains(kids, name) {
+		t.Fatalf("the waiter holds %s; the queue before the wedge was %v (holder %s)", a.l.Node(), kids, holder.Node())
+	}
+}
