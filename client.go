@@ -161,8 +161,9 @@ func Connect(ctx context.Context, servers []string, opts ...Option) (*Client, er
 // Paths on it are server paths (the namespace is not applied) and calls on it are not
 // retried, nor counted by the watchdog. The Client replaces its go-zk connection when the
 // watchdog finds go-zk's loop wedged (see Hooks.Watchdog): a *zk.Conn taken before that is
-// closed then, its pending calls may never return and its watches never fire, so take Conn
-// again for each use rather than keeping it.
+// closed then (its pending calls fail with zk.ErrConnectionClosed, its watches never fire,
+// and credentials added to it with AddAuth are not carried over), so take Conn again for
+// each use rather than keeping it.
 func (c *Client) Conn() *zk.Conn { return c.zk() }
 
 // Namespace returns the server path that the Client's "/" maps to ("" without namespace).
@@ -181,10 +182,10 @@ func (c *Client) State() State {
 // session expired, until the next one is established.
 func (c *Client) SessionID() int64 {
 	g := c.gen()
-	if id := g.conn.SessionID(); id != 0 || g.resume == nil || g.loop.everHadSession() {
+	if id := g.conn.SessionID(); id != 0 || g.resume == nil || g.resume.answered.Load() {
 		return id
 	}
-	return g.resume.id // a replacement gen offering the session, before its handshake
+	return g.resume.id // a replacement gen offering the session, before a server answered
 }
 
 // SessionTimeout returns the session timeout the server negotiated (the requested one

@@ -66,13 +66,15 @@ func (l *zkLoop) awaitDialing(ctx context.Context, limit time.Duration) {
 	}
 }
 
-// shutdownConn closes the go-zk connection (see zkLoop). With a session, go-zk sends
+// shutdownConn closes the go-zk connection (see zkLoop). A replacement gen offering a
+// session counts as having one: the session exists on the server, and its close request
+// should go out if the handshake resumes it (go-zk waits up to 1 s for that). With a session, go-zk sends
 // the close request (so the session's ephemerals vanish at once) and waits up to 1 s for
 // its reply; after that every connection is closed, so that no read or handshake of go-zk
 // outlives Close.
 func (c *Client) shutdownConn(ctx context.Context) {
 	g := c.gen()
-	if !g.loop.everHadSession() {
+	if !g.loop.everHadSession() && g.resume == nil {
 		c.abandon()
 		g.loop.awaitDialing(ctx, time.Second)
 	}

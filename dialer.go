@@ -180,46 +180,72 @@ type snoopConn struct {
 	wrote  bool
 }
 
-// Write sends go-zk's connect request, offering the session to resume if there is one, and
-// the credentials ahead of go-zk's first request after the handshake (see auth.go).
+// Write sends go-zk's connect request, offering the session to resume if there is one and
+// never a zxid below the highest the Client has seen, and the credentials ahead of go-zk's
+// first request after the handshake (see auth.go). Once the connection's gen is abandoned
+// it writes nothing: a replaced go-zk loop must not reach a server (its close request would
+// end the session the next gen resumed).
 func (s *snoopConn) Write(p []byte) (int, error) {
+	if s.abandon.Err() != nil {
+		return 0, net.ErrClosed
+	}
 	if !s.wrote {
 		s.wrote = true
-		if r := s.resume; r != nil && !r.answered.Load() {
-			if q, ok := offerSession(p, r); ok {
-				if _, err := s.Conn.Write(q); err != nil {
-					return 0, err
-				}
-				return len(p), nil
+		r := s.resume
+		if r != nil && r.answered.Load() {
+			r = nil
+		}
+		if q, ok := rewriteConnect(p, r, s.nt.lastZxid.Load()); ok {
+			if _, err := s.Conn.Write(q); err != nil {
+				return 0, err
 			}
+			return len(p), nil
 		}
 	}
 	return s.writeWithAuth(p)
 }
 
-// offerSession rewrites go-zk's connect request p, framed as on the wire: length(4)
+// rewriteConnect rewrites go-zk's connect request p, framed as on the wire: length(4)
 // protocolVersion(4) lastZxidSeen(8) timeOut(4) sessionId(8) passwd(length-prefixed), then
-// whatever a later go-zk adds, so that it offers r's session. It leaves alone a request
-// that already offers a session (go-zk's own, after the gen's first session) or that it
-// cannot parse.
-func offerSession(p []byte, r *resumeOffer) ([]byte, bool) {
+// whatever a later go-zk adds. With r, a request for a new session offers r's session
+// instead (a request that offers go-zk's own session is left so). A request that offers a
+// session has its lastZxidSeen raised to at least zxid, so that a server behind what the
+// Client has read refuses the connection (go-zk's own count starts again at 0 in a
+// replacement gen). It reports false when there is nothing to change (a new session's
+// request, without r, is never changed), or p cannot be parsed.
+func rewriteConnect(p []byte, r *resumeOffer, zxid int64) ([]byte, bool) {
 	if len(p) < 32 || int(binary.BigEndian.Uint32(p[:4])) != len(p)-4 {
-		return nil, false
-	}
-	if binary.BigEndian.Uint64(p[20:28]) != 0 {
 		return nil, false
 	}
 	pl := int(binary.BigEndian.Uint32(p[28:32]))
 	if pl < 0 || 32+pl > len(p) {
 		return nil, false
 	}
-	body := make([]byte, 0, len(p)+len(r.passwd))
+	ownSession := binary.BigEndian.Uint64(p[20:28]) != 0
+	if ownSession {
+		r = nil
+	} else if r == nil {
+		return nil, false // a new session: nothing to be consistent with
+	}
+	seen := int64(binary.BigEndian.Uint64(p[8:16]))
+	if r == nil && seen >= zxid {
+		return nil, false
+	}
+	if r != nil {
+		zxid = max(zxid, r.zxid)
+	}
+	zxid = max(zxid, seen)
+	id, passwd := int64(binary.BigEndian.Uint64(p[20:28])), p[32:32+pl]
+	if r != nil {
+		id, passwd = r.id, r.passwd
+	}
+	body := make([]byte, 0, len(p)+len(passwd))
 	body = append(body, p[4:8]...) // protocol version
-	body = binary.BigEndian.AppendUint64(body, uint64(r.zxid))
+	body = binary.BigEndian.AppendUint64(body, uint64(zxid))
 	body = append(body, p[16:20]...) // timeout
-	body = binary.BigEndian.AppendUint64(body, uint64(r.id))
-	body = binary.BigEndian.AppendUint32(body, uint32(len(r.passwd)))
-	body = append(body, r.passwd...)
+	body = binary.BigEndian.AppendUint64(body, uint64(id))
+	body = binary.BigEndian.AppendUint32(body, uint32(len(passwd)))
+	body = append(body, passwd...)
 	body = append(body, p[32+pl:]...)
 	return append(binary.BigEndian.AppendUint32(nil, uint32(len(body))), body...), true
 }
@@ -251,8 +277,9 @@ func (t *frameTracker) feed(b []byte, last *atomic.Int64) {
 		t.skip = max(int(binary.BigEndian.Uint32(t.hdr[:4]))-12, 0)
 		xid := int32(binary.BigEndian.Uint32(t.hdr[4:8]))
 		zxid := int64(binary.BigEndian.Uint64(t.hdr[8:16]))
-		if xid >= 0 && zxid > last.Load() {
-			last.Store(zxid)
+		if xid >= 0 {
+			for cur := last.Load(); zxid > cur && !last.CompareAndSwap(cur, zxid); cur = last.Load() {
+			}
 		}
 	}
 }

@@ -3,6 +3,7 @@ package zkrecipes
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -73,10 +74,21 @@ func (c *Client) gen() *gen { return c.cur.Load() }
 // zk returns the current go-zk connection.
 func (c *Client) zk() *zk.Conn { return c.cur.Load().conn }
 
-// newGen dials a new go-zk connection object; resume, if set, is the session its first
-// handshakes offer. The gen becomes current before the state machine hears any of its
-// session events (they wait for ready), so that whoever a RECONNECTED wakes finds it.
+// newGen dials a new go-zk connection object and makes it the current gen (see dialGen and
+// publish).
 func (c *Client) newGen(resume *resumeOffer) (*gen, error) {
+	g, err := c.dialGen(resume)
+	if err != nil {
+		return nil, err
+	}
+	c.publish(g)
+	return g, nil
+}
+
+// dialGen starts a new go-zk connection object; resume, if set, is the session its first
+// handshakes offer. The state machine hears none of its session events before publish (they
+// wait for ready), so that whoever a RECONNECTED wakes finds the gen current.
+func (c *Client) dialGen(resume *resumeOffer) (*gen, error) {
 	g := &gen{ready: make(chan struct{}), loop: newZKLoop(), dead: make(chan struct{}), resume: resume}
 	g.abandoned, g.abandon = context.WithCancel(c.abandoned)
 	pctx, stop := context.WithCancel(c.life)
@@ -104,12 +116,16 @@ func (c *Client) newGen(resume *resumeOffer) (*gen, error) {
 		return nil, err
 	}
 	g.conn = conn
+	return g, nil
+}
+
+// publish makes g the current gen and lets its session events through.
+func (c *Client) publish(g *gen) {
 	c.gensMu.Lock()
 	c.gens = append(c.gens, g)
 	c.gensMu.Unlock()
 	c.cur.Store(g)
 	close(g.ready)
-	return g, nil
 }
 
 // onZKEvent is go-zk's event callback for gen g. Events of a replaced gen are dropped: its
@@ -125,56 +141,78 @@ func (c *Client) onZKEvent(g *gen, ev zk.Event) {
 	}
 	g.loop.observe(ev.State)
 	<-g.ready
-	if g.retired.Load() {
-		return
-	}
 	sid := g.conn.SessionID()
 	if sid == 0 && ev.State == zk.StateHasSession && g.resume != nil {
 		sid = g.resume.id
 	}
-	c.sm.onEvent(ev, sid)
+	c.sm.onEvent(ev, sid, &g.retired) // dropped there, under its lock, if g is retired
 }
 
-// replace abandons the current gen, whose go-zk loop is wedged, and starts the next one,
-// offering the current session (see gen). It runs on the watchdog's goroutine.
-func (c *Client) replace() {
+// replace abandons the current gen, whose go-zk loop looks wedged since the watchdog's
+// firing at firedAt, and starts the next one, offering the current session (see gen). It
+// runs on the watchdog's goroutine. It does nothing when the state machine heard of a
+// disconnection or a reconnection since firedAt (go-zk was merely slow: it is not wedged).
+// If the next gen cannot be started (a host provider of the user's that fails its Init),
+// the old one stays current but retired, and the next firing tries again.
+func (c *Client) replace(firedAt time.Time) {
 	c.replaceMu.Lock()
 	defer c.replaceMu.Unlock()
 	if c.closed() {
 		return
 	}
 	old := c.gen()
-	old.retired.Store(true)
+	// From here on the old gen's events are dropped: none of them can slip in between the
+	// check and the SUSPENDED that connectionReplaced reports.
+	if !c.sm.retire(&old.retired, firedAt) {
+		return
+	}
 	var offer *resumeOffer
 	if sc := c.negotiated.session.Load(); sc != nil && sc.id == old.conn.SessionID() {
 		offer = &resumeOffer{id: sc.id, passwd: sc.passwd, zxid: c.negotiated.lastZxid.Load()}
 	}
-	// Listeners hear SUSPENDED first (the old connection is as good as down), and the next
-	// RECONNECTED says that the watches went with the old gen; recipes that keep watch
-	// channels across states find the hub's epoch moved before they hear it.
-	c.hub.LoseWatches()
-	c.sm.connectionReplaced()
-	_, err := c.newGen(offer)
-	old.deadOnce.Do(func() { close(old.dead) })
-	old.stop()
-	old.abandon() // its dialer refuses from now on; its connections are closed
+	g, err := c.dialGen(offer)
 	if err != nil {
-		c.log.Error("zkrecipes: watchdog: could not start a new go-zk connection", "err", err)
+		c.log.Error("zkrecipes: watchdog: could not start a new go-zk connection; trying again at the next firing", "err", err)
 		return
 	}
+	// Listeners hear SUSPENDED first (the old connection is as good as down), and the next
+	// RECONNECTED says that the watches went with the old gen; recipes that keep watch
+	// channels across states find the hub's loss signal fired before they hear it.
+	c.hub.LoseWatches()
+	c.sm.connectionReplaced()
+	c.publish(g)
+	old.deadOnce.Do(func() { close(old.dead) })
+	old.stop()
+	old.abandon() // its dialer refuses from now on; its connections are closed and refuse writes
 	if offer != nil {
 		c.log.Warn("zkrecipes: watchdog: replaced the wedged go-zk connection; offering the session to the server again", "session", fmt.Sprintf("%#x", offer.id))
 	} else {
 		c.log.Warn("zkrecipes: watchdog: replaced the wedged go-zk connection; no session to resume, starting a new one")
 	}
-	// go-zk's Close queues a close request and waits up to 1 s for it; with the loop
-	// wedged and every connection refused, that request can never reach a server, so the
-	// session stays with the new gen. It runs in the background, counted with the old
-	// gen's calls.
-	old.calls.Add(1)
+	// go-zk's Close fails every call waiting in the old loop at once, then queues a close
+	// request and waits up to a few seconds for it; with the old connections refusing
+	// writes, that request never reaches a server, so the session stays with the new gen.
+	// It runs in the background, for Close to wait for; then the old gen is forgotten.
+	if !c.track() {
+		return
+	}
 	go func() {
-		defer old.calls.Done()
+		defer c.bg.Done()
 		old.conn.Close()
+		t := time.NewTimer(replacedWait)
+		defer t.Stop()
+		done := make(chan struct{})
+		go func() {
+			old.calls.Wait()
+			close(done)
+		}()
+		select {
+		case <-done:
+			c.gensMu.Lock()
+			c.gens = slices.DeleteFunc(c.gens, func(x *gen) bool { return x == old })
+			c.gensMu.Unlock()
+		case <-t.C: // stuck for good: waitGens reports it at Close
+		}
 	}()
 }
 

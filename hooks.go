@@ -74,9 +74,10 @@ type Hooks struct {
 	// Watchdog is called, on the watchdog's goroutine, each time the Client's watchdog
 	// fires: calls were pending, the client connected, and no call returned for the
 	// negotiated session timeout, so the Client closes the TCP connection and go-zk
-	// reconnects (resuming the session if the server still has it). When Wedged (the
-	// close did not make go-zk disconnect), the Client replaces the go-zk connection
-	// object instead (see StateChange.WatchesLost). The Client also logs a warning (an
+	// reconnects (resuming the session if the server still has it). A firing with Wedged
+	// set comes a quarter of that bound after the previous one, when its close did not
+	// make go-zk disconnect: the Client replaces the go-zk connection object instead (see
+	// StateChange.WatchesLost). The Client also logs a warning (an
 	// error when Wedged). The connection is closed, or replaced, after the hook returns: a
 	// blocking hook delays the recovery; a panic crashes the program.
 	Watchdog func(ctx context.Context, ev WatchdogEvent)

@@ -192,7 +192,10 @@ func doRetry[T any](c *Client, ctx context.Context, op, path string, kind opKind
 	// in flight (see call).
 	var stuck []<-chan struct{}
 	defer func() {
-		if err != nil && inflight == nil && len(stuck) > 0 {
+		if err != nil && len(stuck) > 0 {
+			if inflight != nil {
+				stuck = append(stuck, inflight)
+			}
 			inflight = c.joinInflight(stuck)
 		}
 	}()

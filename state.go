@@ -3,6 +3,7 @@ package zkrecipes
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-zookeeper/zk"
@@ -181,12 +182,17 @@ func newStateMachine(negotiated func() time.Duration, logf func(string, ...any))
 }
 
 // onEvent handles a go-zk event; sessionID is conn.SessionID() at the time of the event.
-func (m *stateMachine) onEvent(ev zk.Event, sessionID int64) {
+// The event is dropped if retired (the flag of the go-zk connection it comes from, set by
+// retire) is set.
+func (m *stateMachine) onEvent(ev zk.Event, sessionID int64, retired *atomic.Bool) {
 	if ev.Type != zk.EventSession {
 		return
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if retired != nil && retired.Load() {
+		return
+	}
 	switch ev.State {
 	case zk.StateHasSession:
 		switch m.state {
@@ -223,6 +229,23 @@ func (m *stateMachine) onEvent(ev zk.Event, sessionID int64) {
 			m.noteExpired()
 		}
 	}
+}
+
+// retire sets retired, the flag of the current go-zk connection, so that its events are
+// dropped from then on, unless the connection is no longer the one the watchdog found
+// wedged at firedAt: the client is not connected, or it (re)connected after firedAt. It
+// reports whether the flag is set (it may have been already).
+func (m *stateMachine) retire(retired *atomic.Bool, firedAt time.Time) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if retired.Load() {
+		return true
+	}
+	if !m.state.IsConnected() || m.usableAt.After(firedAt) {
+		return false
+	}
+	retired.Store(true)
+	return true
 }
 
 // connectionReplaced is told that the watchdog is replacing the go-zk connection: a

@@ -3,6 +3,7 @@ package zkrecipes
 import (
 	"context"
 	"errors"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -16,7 +17,7 @@ func TestStateMachineTransitions(t *testing.T) {
 	m := newStateMachine(func() time.Duration { return timeout }, func(string, ...any) {})
 	var got []StateChange
 	l, _ := m.add(func(sc StateChange) { got = append(got, sc) }, false, false)
-	ev := func(s zk.State, sid int64) { m.onEvent(zk.Event{Type: zk.EventSession, State: s}, sid) }
+	ev := func(s zk.State, sid int64) { m.onEvent(zk.Event{Type: zk.EventSession, State: s}, sid, nil) }
 
 	ev(zk.StateConnecting, 0)
 	ev(zk.StateConnected, 0)
@@ -59,8 +60,8 @@ func TestStateMachineTransitions(t *testing.T) {
 
 func TestStateMachineLostTimer(t *testing.T) {
 	m := newStateMachine(func() time.Duration { return 50 * time.Millisecond }, func(string, ...any) {})
-	m.onEvent(zk.Event{Type: zk.EventSession, State: zk.StateHasSession}, 7)
-	m.onEvent(zk.Event{Type: zk.EventSession, State: zk.StateDisconnected}, 7)
+	m.onEvent(zk.Event{Type: zk.EventSession, State: zk.StateHasSession}, 7, nil)
+	m.onEvent(zk.Event{Type: zk.EventSession, State: zk.StateDisconnected}, 7, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	for {
@@ -75,7 +76,7 @@ func TestStateMachineLostTimer(t *testing.T) {
 		}
 	}
 	// A reconnect after a client-side LOST that finds the session alive is not a new session.
-	m.onEvent(zk.Event{Type: zk.EventSession, State: zk.StateHasSession}, 7)
+	m.onEvent(zk.Event{Type: zk.EventSession, State: zk.StateHasSession}, 7, nil)
 	if st, _ := m.current(); st != StateReconnected {
 		t.Fatalf("state %v, want RECONNECTED", st)
 	}
@@ -97,7 +98,7 @@ func TestStateNames(t *testing.T) {
 func TestStateMachineSessionContext(t *testing.T) {
 	lost := make(chan struct{})
 	m := newStateMachine(func() time.Duration { return 50 * time.Millisecond }, func(string, ...any) {})
-	ev := func(s zk.State, sid int64) { m.onEvent(zk.Event{Type: zk.EventSession, State: s}, sid) }
+	ev := func(s zk.State, sid int64) { m.onEvent(zk.Event{Type: zk.EventSession, State: s}, sid, nil) }
 	done := func(s *Session) bool {
 		select {
 		case <-s.Done():
@@ -175,7 +176,7 @@ func TestStateMachineSessionContext(t *testing.T) {
 // transition after it follows in order.
 func TestStateMachineCurrentState(t *testing.T) {
 	m := newStateMachine(func() time.Duration { return time.Hour }, func(string, ...any) {})
-	ev := func(s zk.State, sid int64) { m.onEvent(zk.Event{Type: zk.EventSession, State: s}, sid) }
+	ev := func(s zk.State, sid int64) { m.onEvent(zk.Event{Type: zk.EventSession, State: s}, sid, nil) }
 	ev(zk.StateHasSession, 1)
 	ev(zk.StateDisconnected, 1)
 	var got []StateChange
@@ -191,5 +192,48 @@ func TestStateMachineCurrentState(t *testing.T) {
 	}
 	if got[1].State != StateReconnected || got[1].Initial || got[2].State != StateClosed {
 		t.Fatalf("transitions after the initial call: %+v", got[1:])
+	}
+}
+
+// A replaced go-zk connection: retire refuses when the client reconnected after the
+// firing (go-zk was slow, not wedged), drops the retired connection's events, and the
+// replacement's session reports SUSPENDED, then RECONNECTED with WatchesLost (and
+// NewSession only if the server gave a new session).
+func TestStateMachineConnectionReplaced(t *testing.T) {
+	m := newStateMachine(func() time.Duration { return time.Hour }, func(string, ...any) {})
+	var got []StateChange
+	l, _ := m.add(func(sc StateChange) { got = append(got, sc) }, false, false)
+	var old, next atomic.Bool
+	ev := func(s zk.State, sid int64, from *atomic.Bool) {
+		m.onEvent(zk.Event{Type: zk.EventSession, State: s}, sid, from)
+	}
+	ev(zk.StateHasSession, 1, &old) // CONNECTED
+	if m.retire(&old, time.Now().Add(-time.Minute)) {
+		t.Fatal("retire took a connection that (re)connected after the firing")
+	}
+	if !m.retire(&old, time.Now().Add(time.Second)) || !m.retire(&old, time.Time{}) {
+		t.Fatal("retire refused the wedged connection, or a second time")
+	}
+	ev(zk.StateDisconnected, 1, &old) // dropped
+	m.connectionReplaced()            // SUSPENDED
+	ev(zk.StateHasSession, 1, &old)   // dropped
+	ev(zk.StateHasSession, 1, &next)  // RECONNECTED, same session, watches lost
+	ev(zk.StateDisconnected, 1, &next)
+	ev(zk.StateHasSession, 1, &next) // RECONNECTED, watches kept (go-zk set them again)
+	m.close()
+	l.run()
+	type tr struct {
+		s                 State
+		newSession, watch bool
+	}
+	want := []tr{{StateConnected, true, true}, {StateSuspended, false, false}, {StateReconnected, false, true},
+		{StateSuspended, false, false}, {StateReconnected, false, false}, {StateClosed, false, false}}
+	if len(got) != len(want) {
+		t.Fatalf("got %d transitions %+v, want %d", len(got), got, len(want))
+	}
+	for i, w := range want {
+		if g := (tr{got[i].State, got[i].NewSession, got[i].WatchesLost}); g != w {
+			t.Errorf("transition %d = %+v, want %+v", i, g, w)
+		}
 	}
 }

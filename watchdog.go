@@ -60,7 +60,9 @@ func (w *watchdog) end() {
 type WatchdogEvent struct {
 	Pending int           // calls waiting on the connection
 	Silent  time.Duration // how long no call has returned
-	Bound   time.Duration // the bound that was exceeded (the negotiated session timeout)
+	// Bound is the negotiated session timeout: no call returned for this long before a
+	// first firing; a Wedged firing comes a quarter of it after the previous firing.
+	Bound time.Duration
 	// Wedged is set when an earlier firing's close of the connection did not lead to a
 	// disconnection: go-zk's own loop is stuck, and the Client replaces the go-zk
 	// connection object, resuming the session on a new one (see Hooks.Watchdog and
@@ -136,7 +138,7 @@ func (c *Client) checkWatchdog(bound time.Duration, now time.Time) {
 		h(context.Background(), WatchdogEvent{Pending: pending, Silent: silent, Bound: bound, Wedged: wedged, Time: now})
 	}
 	if wedged {
-		c.replace()
+		c.replace(now)
 		return
 	}
 	c.negotiated.closeCurrent()

@@ -64,8 +64,8 @@
 // NodeDeleted then NodeCreated. A fold whose two ends are the same version is dropped. A
 // znode's entries never fold across a connection state change, Initialized or Resynced,
 // so every event keeps its place relative to those; of several pending state changes in a
-// row only the first and the last are kept (a RECONNECTED kept says NewSession if a dropped
-// one did), and a pending Resynced moves to the end when another comes. Only once more
+// row only the first and the last are kept (a RECONNECTED kept says NewSession, and
+// WatchesLost, if a dropped one did), and a pending Resynced moves to the end when another comes. Only once more
 // than 32 of those markers are pending do entries fold across them, which bends that order
 // but stops the queue from growing. Events of different znodes are reported in the order
 // their reads completed, which for concurrent changes of different znodes need not be the

@@ -18,7 +18,8 @@ import (
 //     delivered (see slot.events).
 //   - Connection states never fold into node entries. Of a run of consecutive pending
 //     states, only the first and the last are kept; when a dropped RECONNECTED started a
-//     new session, the next RECONNECTED kept says NewSession. A pending Resynced is moved
+//     new session (or lost the watches), the next RECONNECTED kept says NewSession (or
+//     WatchesLost). A pending Resynced is moved
 //     to the end when another one comes.
 //   - Once more than maxMarkers markers are pending, changes fold into the znode's newest
 //     entry whatever its segment, and a state into the newest pending state: the order

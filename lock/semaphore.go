@@ -12,6 +12,7 @@ import (
 
 	"github.com/zkrecipes/zkrecipes"
 	"github.com/zkrecipes/zkrecipes/internal/queue"
+	"github.com/zkrecipes/zkrecipes/internal/watchhub"
 )
 
 const leaseMarker = "lease-"
@@ -249,6 +250,9 @@ func (s *Semaphore) lease(ctx context.Context, lk *Lock, try bool) (*Lock, error
 	}()
 	_, name := zkrecipes.SplitPath(node)
 	for failures := 0; ; {
+		// Taken before the watches are set: it closes when the Client replaces its go-zk
+		// connection, after which they never fire.
+		lost := watchhub.Of(s.client).Lost()
 		maxLeases, countW, err := s.leaseCount(ctx)
 		var kids []string
 		var kidsW <-chan zk.Event
@@ -296,6 +300,7 @@ func (s *Semaphore) lease(ctx context.Context, lk *Lock, try bool) (*Lock, error
 			return nil, ctx.Err()
 		case <-kidsW:
 		case <-countW:
+		case <-lost:
 		case <-lk.Context().Done():
 			// P/locks was lost (with the session, or deleted): another acquisition may be
 			// waiting now; this one must take it again.

@@ -11,6 +11,7 @@ import (
 
 	"github.com/go-zookeeper/zk"
 	"github.com/zkrecipes/zkrecipes"
+	"github.com/zkrecipes/zkrecipes/internal/watchhub"
 )
 
 // PersistentNode is Curator's PersistentNode: it keeps one node of any mode at its path
@@ -334,9 +335,13 @@ func (n *PersistentNode) run(ctx context.Context) {
 	var replies []chan error
 	failures := 0
 	look := true
+	var lost <-chan struct{}
 	for {
 		if look {
 			look = false
+			// Taken before the watch is set: it closes when the Client replaces its go-zk
+			// connection, after which the watch never fires.
+			lost = watchhub.Of(n.client).Lost()
 			if err := n.client.BlockUntilConnected(ctx); err != nil {
 				n.answer(replies, err)
 				return
@@ -371,6 +376,8 @@ func (n *PersistentNode) run(ctx context.Context) {
 			watch, look = nil, true
 		case <-sess.Done():
 			look = true
+		case <-lost:
+			watch, look = nil, true
 		case <-pause:
 			pause, look = nil, true
 		case <-n.wake:

@@ -232,6 +232,18 @@ func (e *election) print(g *globals) {
 func watchChildren(ctx context.Context, c *zkrecipes.Client, path string, timeout time.Duration, stamp bool,
 	render func(context.Context) (string, error), out io.Writer) error {
 	last := ""
+	// A RECONNECTED with WatchesLost (a new session, or a replaced go-zk connection) means
+	// the watch set before it never fires: look again.
+	lost := make(chan struct{}, 1)
+	stop := c.Listen(func(sc zkrecipes.StateChange) {
+		if sc.WatchesLost {
+			select {
+			case lost <- struct{}{}:
+			default:
+			}
+		}
+	})
+	defer stop()
 	for {
 		rctx, cancel := context.WithTimeout(ctx, timeout)
 		var ev <-chan zk.Event
@@ -267,6 +279,7 @@ func watchChildren(ctx context.Context, c *zkrecipes.Client, path string, timeou
 		case <-ctx.Done():
 			return nil
 		case <-ev:
+		case <-lost:
 		}
 	}
 }

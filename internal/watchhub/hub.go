@@ -25,13 +25,39 @@ type Hub struct {
 	mu   sync.Mutex                           // serializes changes of subs
 	subs atomic.Pointer[map[string][]*handle] // copy on write: Dispatch reads it lock-free
 	// epoch counts the times every watch set so far was lost while the session lived on
-	// (the Client replaced a wedged go-zk connection: StateChange.WatchesLost).
-	epoch atomic.Uint64
+	// (the Client replaced a wedged go-zk connection: StateChange.WatchesLost); lost is
+	// closed (and replaced) each time.
+	epoch  atomic.Uint64
+	lostMu sync.Mutex
+	lost   chan struct{}
 }
 
 // LoseWatches records that every watch set so far is gone although the session lives on:
 // their channels never fire. The Client calls it before it reports the loss.
-func (h *Hub) LoseWatches() { h.epoch.Add(1) }
+func (h *Hub) LoseWatches() {
+	h.lostMu.Lock()
+	defer h.lostMu.Unlock()
+	h.epoch.Add(1)
+	if h.lost != nil {
+		close(h.lost)
+	}
+	h.lost = make(chan struct{})
+}
+
+// Lost returns a channel closed at the next LoseWatches (nil for a nil hub: it never
+// closes). A recipe that waits on watch channels takes it before it sets them and waits on
+// it too, to set them again once it closes.
+func (h *Hub) Lost() <-chan struct{} {
+	if h == nil {
+		return nil
+	}
+	h.lostMu.Lock()
+	defer h.lostMu.Unlock()
+	if h.lost == nil {
+		h.lost = make(chan struct{})
+	}
+	return h.lost
+}
 
 // Epoch returns how many times LoseWatches was called. A recipe that keeps watch channels
 // across connection states reads it before it sets them and drops them once it moved.

@@ -323,3 +323,60 @@ func BenchmarkWatchdogReplacement(b *testing.B) {
 	b.ReportMetric(float64(toReconnected)/float64(bound), "reconnected/session-timeout")
 	b.ReportMetric(float64(total.Milliseconds())/float64(b.N), "ms-to-call-success")
 }
+
+// go-zk's loop wedges with its writes stuck too, so the server hears nothing more and
+// expires the session before the watchdog replaces the go-zk connection: the new
+// connection offers the old session, the server refuses it, and the Client goes on with a
+// new session, reported as LOST, then RECONNECTED with NewSession (and WatchesLost); the
+// old session's ephemeral node is gone.
+func TestWatchdogReplacementAfterExpiryStartsNewSession(t *testing.T) {
+	srv := zktest.Start(t)
+	fz := zktest.NewFreezer()
+	wl := newWatchdogLog()
+	c := connect(t, srv.Servers(), zkrecipes.WithSessionTimeout(2*time.Second), zkrecipes.WithDialer(fz.Dial), wl.hooks())
+	t.Cleanup(fz.Unfreeze)
+	ctx := ctxT(t)
+	p := zktest.BasePath(t)
+	if err := c.EnsurePath(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	// A persistent child keeps the container p from being reaped once the ephemeral goes.
+	if _, err := c.Create(ctx, p+"/n", nil, zkrecipes.ModePersistent); err != nil {
+		t.Fatal(err)
+	}
+	eph, err := c.Create(ctx, p+"/e", nil, zkrecipes.ModeEphemeral)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Another client sees the ephemeral go when the server expires the session.
+	other := connect(t, srv.Servers())
+	_, _, gone, err := other.ExistsW(ctx, eph)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sid := c.SessionID()
+	rec := record(c)
+	fz.FreezeAll()
+	// Wait until the server has expired the session, then give the watchdog a call to
+	// count: it fires, finds the loop wedged and replaces the connection.
+	select {
+	case ev := <-gone:
+		if ev.Type != zk.EventNodeDeleted {
+			t.Fatalf("watch on the ephemeral: %+v", ev)
+		}
+	case <-time.After(wait):
+		t.Fatal("the server never expired the frozen client's session")
+	}
+	if _, _, err := c.Get(ctx, p+"/n"); err != nil {
+		t.Fatalf("Get across a wedged go-zk loop after the expiry: %v", err)
+	}
+	wl.waitFor(t, "wedged", func(ev zkrecipes.WatchdogEvent) bool { return ev.Wedged })
+	rec.waitFor(t, 0, zkrecipes.StateLost)
+	rc, _ := rec.waitFor(t, 0, zkrecipes.StateReconnected)
+	if !rc.NewSession || !rc.WatchesLost || rc.SessionID == sid || rc.SessionID != c.SessionID() {
+		t.Fatalf("reconnected %+v (client session %#x), want a new session after %#x", rc, c.SessionID(), sid)
+	}
+	if ok, _, err := c.Exists(ctx, eph); err != nil || ok {
+		t.Fatalf("the expired session's ephemeral: exists %v, err %v", ok, err)
+	}
+}

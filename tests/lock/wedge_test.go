@@ -9,6 +9,7 @@ import (
 
 	"github.com/zkrecipes/zkrecipes"
 	"github.com/zkrecipes/zkrecipes/internal/probe"
+	"github.com/zkrecipes/zkrecipes/lock"
 	"github.com/zkrecipes/zkrecipes/tests/internal/testkit"
 	"github.com/zkrecipes/zkrecipes/tests/zktest"
 )
@@ -67,4 +68,57 @@ func TestMutexWaiterRecoversAfterWedgedLoop(t *testing.T) {
 	if name := path.Base(a.l.Node()); name == path.Base(holder.Node()) || !slices.Contains(kids, name) {
 		t.Fatalf("the waiter holds %s; the queue before the wedge was %v (holder %s)", a.l.Node(), kids, holder.Node())
 	}
+}
+
+// go-zk's own loop wedges under a semaphore waiter: after the watchdog's replacement the
+// waiter's watches on the leases are gone, and it sets them again, so a freed lease still
+// reaches it.
+func TestSemaphoreWaiterRecoversAfterWedgedLoop(t *testing.T) {
+	srv := zktest.Start(t)
+	ns := testkit.Namespace(t)
+	ctx := testkit.Ctx(t)
+	sem := func(c *zkrecipes.Client) *lock.Semaphore {
+		s, err := lock.NewSemaphore(c, "/sem", 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	held, err := sem(testkit.Connect(t, srv.Servers(), ns)).Acquire(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fz := zktest.NewFreezer()
+	cw := testkit.Connect(t, srv.Servers(), ns, zkrecipes.WithDialer(fz.Dial), zkrecipes.WithSessionTimeout(2*time.Second))
+	t.Cleanup(fz.Unfreeze) // before cw's Close
+	st := testkit.WatchStates(t, cw, nil)
+	actx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	got := semAsync(actx, sem(cw))
+	waitChildren(t, cw, "/sem/leases", 2)
+	waitChildren(t, cw, "/sem/locks", 1) // the waiter holds P/locks while it waits
+	sid := cw.SessionID()
+
+	m := st.Mark()
+	fz.Freeze()
+	select {
+	case <-fz.Blocked():
+	case <-ctx.Done():
+		t.Fatal("go-zk's receive loop never blocked on the frozen connection")
+	}
+	if _, _, err := cw.Children(ctx, "/sem"); err != nil {
+		t.Fatal(err)
+	}
+	if rc := st.WaitFor(t, m, zkrecipes.StateReconnected, nil); rc.SessionID != sid || !rc.WatchesLost {
+		t.Fatalf("reconnected %+v, want session %#x resumed with WatchesLost", rc, sid)
+	}
+	mustNotArrive(t, got, "the waiter's lease while the only one is held")
+	if err := held.Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+	a := await(t, got, "the waiter's lease after the holder released")
+	if a.err != nil {
+		t.Fatal(a.err)
+	}
+	release(t, a.l)
 }

@@ -449,3 +449,45 @@ func closeWithCreateInFlight(t *testing.T, srv *zktest.Server, raw *zk.Conn, rou
 	testkit.AwaitNode(t, raw, full, "no node left after Close", func(_ []byte, _ *zk.Stat, ok bool) bool { return !ok })
 	return inFlight
 }
+
+// go-zk's own loop wedges under a persistent node's client: after the watchdog's
+// replacement (the session resumed) the node's watch is gone, and the node sets it again,
+// so a delete after the replacement still brings the node back.
+func TestPersistentNodeRecoversAfterWedgedLoop(t *testing.T) {
+	ctx := testkit.Ctx(t)
+	srv := zktest.Start(t)
+	ns := testkit.Namespace(t)
+	fz := zktest.NewFreezer()
+	a := testkit.Connect(t, srv.Servers(), ns, zkrecipes.WithDialer(fz.Dial), zkrecipes.WithSessionTimeout(2*time.Second))
+	t.Cleanup(fz.Unfreeze) // before a's Close
+	st := testkit.WatchStates(t, a, nil)
+	raw, _ := zktest.Connect(t, srv.Servers(), 4*time.Second)
+	full := "/" + ns + "/pn/w"
+	n := startNode(t, a, "/pn/w", zkrecipes.ModeEphemeral, "x")
+	waitCreated(t, n)
+	_, st0, err := raw.Get(full)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sid := a.SessionID()
+
+	m := st.Mark()
+	fz.Freeze()
+	select {
+	case <-fz.Blocked():
+	case <-ctx.Done():
+		t.Fatal("go-zk's receive loop never blocked on the frozen connection")
+	}
+	if _, _, err := a.Children(ctx, "/pn"); err != nil {
+		t.Fatal(err)
+	}
+	if rc := st.WaitFor(t, m, zkrecipes.StateReconnected, nil); rc.SessionID != sid || !rc.WatchesLost {
+		t.Fatalf("reconnected %+v, want session %#x resumed with WatchesLost", rc, sid)
+	}
+	if err := raw.Delete(full, -1); err != nil {
+		t.Fatal(err)
+	}
+	testkit.AwaitNode(t, raw, full, "re-created after the replacement", func(d []byte, st *zk.Stat, ok bool) bool {
+		return ok && st.Czxid != st0.Czxid && string(d) == "x" && st.EphemeralOwner == sid
+	})
+}

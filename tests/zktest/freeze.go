@@ -39,18 +39,28 @@ func (f *Freezer) Dial(network, addr string, timeout time.Duration) (net.Conn, e
 	if err != nil {
 		return nil, err
 	}
-	fc := &frozenConn{Conn: c, f: f, frozen: make(chan struct{})}
+	fc := &frozenConn{Conn: c, f: f, frozen: make(chan struct{}), wfrozen: make(chan struct{})}
 	f.mu.Lock()
 	f.conns = append(f.conns, fc)
 	f.mu.Unlock()
 	return fc, nil
 }
 
-// Freeze freezes every connection dialed so far and returns how many.
-func (f *Freezer) Freeze() int {
+// Freeze freezes the reads of every connection dialed so far and returns how many. Writes
+// still go through, so go-zk's pings keep the session alive on the server.
+func (f *Freezer) Freeze() int { return f.freeze(false) }
+
+// FreezeAll is Freeze for writes too: go-zk's pings stop as well, so the server expires
+// the session after its timeout, as when a client process stalls for good.
+func (f *Freezer) FreezeAll() int { return f.freeze(true) }
+
+func (f *Freezer) freeze(writes bool) int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	for _, c := range f.conns {
+		if writes {
+			c.wonce.Do(func() { close(c.wfrozen) })
+		}
 		c.once.Do(func() { close(c.frozen) })
 	}
 	n := len(f.conns)
@@ -63,9 +73,22 @@ func (f *Freezer) Unfreeze() { f.once.Do(func() { close(f.release) }) }
 
 type frozenConn struct {
 	net.Conn
-	f      *Freezer
-	frozen chan struct{}
-	once   sync.Once
+	f       *Freezer
+	frozen  chan struct{}
+	once    sync.Once
+	wfrozen chan struct{}
+	wonce   sync.Once
+}
+
+// Write blocks for good once frozen by FreezeAll (until Unfreeze).
+func (c *frozenConn) Write(b []byte) (int, error) {
+	select {
+	case <-c.wfrozen:
+		<-c.f.release
+		return 0, net.ErrClosed
+	default:
+	}
+	return c.Conn.Write(b)
 }
 
 // Read blocks for good once frozen (until Unfreeze); a read already under way when Freeze
