@@ -4,7 +4,6 @@ import (
 	"context"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/zkrecipes/zkrecipes"
 	"github.com/zkrecipes/zkrecipes/tests/internal/testkit"
@@ -71,33 +70,15 @@ func TestLatchFollowerRecoversAfterWedgedLoop(t *testing.T) {
 	ca := testkit.Connect(t, srv.Servers(), ns)
 	a := startLatch(t, ca, "/e", "a", h)
 	h.waitLeader(t, "a")
-	cb := testkit.Connect(t, srv.Servers(), ns, zkrecipes.WithDialer(fz.Dial), zkrecipes.WithSessionTimeout(2*time.Second))
-	t.Cleanup(fz.Unfreeze) // before cb's Close
+	cb := testkit.ConnectFreezable(t, srv.Servers(), ns, fz)
 	st := testkit.WatchStates(t, cb, nil)
 	b := startLatch(t, cb, "/e", "b", h)
-	ctx := testkit.Ctx(t)
-	node, sid := b.Node(), cb.SessionID() // Start returns once the node is made
+	node := b.Node() // Start returns once the node is made
 	if node == "" {
 		t.Fatal("b has no node after Start")
 	}
 
-	m := st.Mark()
-	if n := fz.Freeze(); n != 1 {
-		t.Fatalf("froze %d connections, want 1", n)
-	}
-	select {
-	case <-fz.Blocked():
-	case <-ctx.Done():
-		t.Fatal("go-zk's receive loop never blocked on the frozen connection")
-	}
-	// A call that waits on the wedged loop; the watchdog replaces the go-zk connection.
-	if _, _, err := cb.Children(ctx, "/e"); err != nil {
-		t.Fatal(err)
-	}
-	rc := st.WaitFor(t, m, zkrecipes.StateReconnected, nil)
-	if rc.NewSession || rc.SessionID != sid || !rc.WatchesLost {
-		t.Fatalf("reconnected %+v, want session %#x resumed with WatchesLost", rc, sid)
-	}
+	testkit.WedgeAndReplace(t, cb, st, fz, "/e")
 	closeLatch(t, a)
 	h.waitLeader(t, "b")
 	if b.Node() != node {

@@ -5,7 +5,6 @@ import (
 	"path"
 	"slices"
 	"testing"
-	"time"
 
 	"github.com/zkrecipes/zkrecipes"
 	"github.com/zkrecipes/zkrecipes/internal/probe"
@@ -24,8 +23,7 @@ func TestMutexWaiterRecoversAfterWedgedLoop(t *testing.T) {
 	ctx := testkit.Ctx(t)
 	holder := acquire(t, newMutex(t, testkit.Connect(t, srv.Servers(), ns), "/l"))
 	fz := zktest.NewFreezer()
-	cw := testkit.Connect(t, srv.Servers(), ns, zkrecipes.WithDialer(fz.Dial), zkrecipes.WithSessionTimeout(2*time.Second))
-	t.Cleanup(fz.Unfreeze) // before cw's Close
+	cw := testkit.ConnectFreezable(t, srv.Servers(), ns, fz)
 	st := testkit.WatchStates(t, cw, nil)
 	actx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -40,24 +38,8 @@ func TestMutexWaiterRecoversAfterWedgedLoop(t *testing.T) {
 	got := acquireAsync(actx, wm)
 	await(t, waiting, "the waiter waiting on the holder's node (its watch set)")
 	kids := waitChildren(t, cw, "/l", 2)
-	sid := cw.SessionID()
 
-	m := st.Mark()
-	if n := fz.Freeze(); n != 1 {
-		t.Fatalf("froze %d connections, want 1", n)
-	}
-	select {
-	case <-fz.Blocked():
-	case <-ctx.Done():
-		t.Fatal("go-zk's receive loop never blocked on the frozen connection")
-	}
-	if _, _, err := cw.Children(ctx, "/l"); err != nil {
-		t.Fatal(err)
-	}
-	rc := st.WaitFor(t, m, zkrecipes.StateReconnected, nil)
-	if rc.NewSession || rc.SessionID != sid || !rc.WatchesLost {
-		t.Fatalf("reconnected %+v, want session %#x resumed with WatchesLost", rc, sid)
-	}
+	testkit.WedgeAndReplace(t, cw, st, fz, "/l")
 	mustNotArrive(t, got, "the waiter's lock while the holder holds")
 	release(t, holder)
 	a := await(t, got, "the waiter's lock after the holder released")
@@ -89,29 +71,15 @@ func TestSemaphoreWaiterRecoversAfterWedgedLoop(t *testing.T) {
 		t.Fatal(err)
 	}
 	fz := zktest.NewFreezer()
-	cw := testkit.Connect(t, srv.Servers(), ns, zkrecipes.WithDialer(fz.Dial), zkrecipes.WithSessionTimeout(2*time.Second))
-	t.Cleanup(fz.Unfreeze) // before cw's Close
+	cw := testkit.ConnectFreezable(t, srv.Servers(), ns, fz)
 	st := testkit.WatchStates(t, cw, nil)
 	actx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	got := semAsync(actx, sem(cw))
 	waitChildren(t, cw, "/sem/leases", 2)
 	waitChildren(t, cw, "/sem/locks", 1) // the waiter holds P/locks while it waits
-	sid := cw.SessionID()
 
-	m := st.Mark()
-	fz.Freeze()
-	select {
-	case <-fz.Blocked():
-	case <-ctx.Done():
-		t.Fatal("go-zk's receive loop never blocked on the frozen connection")
-	}
-	if _, _, err := cw.Children(ctx, "/sem"); err != nil {
-		t.Fatal(err)
-	}
-	if rc := st.WaitFor(t, m, zkrecipes.StateReconnected, nil); rc.SessionID != sid || !rc.WatchesLost {
-		t.Fatalf("reconnected %+v, want session %#x resumed with WatchesLost", rc, sid)
-	}
+	testkit.WedgeAndReplace(t, cw, st, fz, "/sem")
 	mustNotArrive(t, got, "the waiter's lease while the only one is held")
 	if err := held.Release(ctx); err != nil {
 		t.Fatal(err)

@@ -454,12 +454,10 @@ func closeWithCreateInFlight(t *testing.T, srv *zktest.Server, raw *zk.Conn, rou
 // replacement (the session resumed) the node's watch is gone, and the node sets it again,
 // so a delete after the replacement still brings the node back.
 func TestPersistentNodeRecoversAfterWedgedLoop(t *testing.T) {
-	ctx := testkit.Ctx(t)
 	srv := zktest.Start(t)
 	ns := testkit.Namespace(t)
 	fz := zktest.NewFreezer()
-	a := testkit.Connect(t, srv.Servers(), ns, zkrecipes.WithDialer(fz.Dial), zkrecipes.WithSessionTimeout(2*time.Second))
-	t.Cleanup(fz.Unfreeze) // before a's Close
+	a := testkit.ConnectFreezable(t, srv.Servers(), ns, fz)
 	st := testkit.WatchStates(t, a, nil)
 	raw, _ := zktest.Connect(t, srv.Servers(), 4*time.Second)
 	full := "/" + ns + "/pn/w"
@@ -471,19 +469,7 @@ func TestPersistentNodeRecoversAfterWedgedLoop(t *testing.T) {
 	}
 	sid := a.SessionID()
 
-	m := st.Mark()
-	fz.Freeze()
-	select {
-	case <-fz.Blocked():
-	case <-ctx.Done():
-		t.Fatal("go-zk's receive loop never blocked on the frozen connection")
-	}
-	if _, _, err := a.Children(ctx, "/pn"); err != nil {
-		t.Fatal(err)
-	}
-	if rc := st.WaitFor(t, m, zkrecipes.StateReconnected, nil); rc.SessionID != sid || !rc.WatchesLost {
-		t.Fatalf("reconnected %+v, want session %#x resumed with WatchesLost", rc, sid)
-	}
+	testkit.WedgeAndReplace(t, a, st, fz, "/pn")
 	if err := raw.Delete(full, -1); err != nil {
 		t.Fatal(err)
 	}
