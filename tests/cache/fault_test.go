@@ -198,12 +198,7 @@ func TestWedgedLoopResync(t *testing.T) {
 	ctx := testkit.Ctx(t)
 
 	from := rec.Len()
-	fz.Freeze()
-	select {
-	case <-fz.Blocked():
-	case <-ctx.Done():
-		t.Fatal("go-zk's receive loop never blocked on the frozen connection")
-	}
+	fz.Wedge(t, false)
 	changeWhileAway(w) // the cache's client hears none of it
 	// A call that waits on the wedged loop; the watchdog replaces the go-zk connection.
 	if _, _, err := cl.Children(ctx, "/f"); err != nil {

@@ -173,14 +173,7 @@ func TestWatchdogReplacesWedgedLoop(t *testing.T) {
 	sid := c.SessionID()
 	oldConn := c.Conn()
 	rec := record(c)
-	if n := fz.Freeze(); n != 1 {
-		t.Fatalf("froze %d connections, want 1", n)
-	}
-	select {
-	case <-fz.Blocked():
-	case <-time.After(wait):
-		t.Fatal("go-zk's receive loop never blocked on the frozen connection")
-	}
+	fz.Wedge(t, false)
 	data, _, err := c.Get(ctx, p+"/n")
 	if err != nil || string(data) != "v" {
 		t.Fatalf("Get across a wedged go-zk loop = %q, %v", data, err)
@@ -243,12 +236,7 @@ func TestWatchdogReplacementSettlesAbandonedCall(t *testing.T) {
 	if err := c.EnsurePath(ctx, p); err != nil {
 		t.Fatal(err)
 	}
-	fz.Freeze()
-	select {
-	case <-fz.Blocked():
-	case <-time.After(wait):
-		t.Fatal("go-zk's receive loop never blocked on the frozen connection")
-	}
+	fz.Wedge(t, false)
 	short, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
 	defer cancel()
 	_, err := c.Create(short, p+"/s-", nil, zkrecipes.ModePersistentSequential)

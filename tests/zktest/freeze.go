@@ -3,6 +3,7 @@ package zktest
 import (
 	"net"
 	"sync"
+	"testing"
 	"time"
 )
 
@@ -66,6 +67,21 @@ func (f *Freezer) freeze(writes bool) int {
 	n := len(f.conns)
 	f.conns = nil
 	return n
+}
+
+// Wedge is Freeze (or FreezeAll, with writes) followed by the wait for Blocked, within 30
+// s: when it returns, go-zk's loop on the frozen connections is stuck, and a call made now
+// waits on it. It fails t unless exactly one connection was frozen.
+func (f *Freezer) Wedge(t testing.TB, writes bool) {
+	t.Helper()
+	if n := f.freeze(writes); n != 1 {
+		t.Fatalf("froze %d connections, want 1", n)
+	}
+	select {
+	case <-f.Blocked():
+	case <-time.After(30 * time.Second):
+		t.Fatal("go-zk's receive loop never blocked on the frozen connection")
+	}
 }
 
 // Unfreeze releases every frozen read. It is idempotent.

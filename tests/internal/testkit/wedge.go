@@ -27,14 +27,7 @@ func WedgeAndReplace(t testing.TB, c *zkrecipes.Client, st *States, fz *zktest.F
 	ctx := Ctx(t)
 	sid := c.SessionID()
 	m := st.Mark()
-	if n := fz.Freeze(); n != 1 {
-		t.Fatalf("froze %d connections, want 1", n)
-	}
-	select {
-	case <-fz.Blocked():
-	case <-ctx.Done():
-		t.Fatal("go-zk's receive loop never blocked on the frozen connection")
-	}
+	fz.Wedge(t, false)
 	if _, _, err := c.Children(ctx, path); err != nil {
 		t.Fatalf("a call across the wedged go-zk loop: %v", err)
 	}
